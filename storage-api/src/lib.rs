@@ -1,2 +1,36 @@
-//! The storage layer contract of clusterpedia (placeholder while the crate is written).
+//! The storage layer contract of clusterpedia.
+//!
+//! Everything a storage layer and the components agree on lives here:
+//!
+//! - the object model ([`object`]): an object's raw JSON plus its indexed fields, parsed once;
+//! - the query model ([`query`]): [`ListOptions`] with every search parameter of the original,
+//!   its URL and search-label parsers, the Kubernetes label selector and the enhanced field
+//!   selector, ordering and continue tokens;
+//! - the reference evaluator ([`evaluator`]): the oracle of the conformance suite and a
+//!   complete query engine for simple layers;
+//! - the traits a layer implements ([`StorageFactory`], [`ResourceStorage`],
+//!   [`CollectionResourceStorage`]) and the one error type ([`StorageError`]);
+//! - the compile-time registry of layers ([`registry`]);
+//! - with the `conformance` feature, the conformance suite ([`conformance_tests!`]).
+
+pub mod collection;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod error;
+pub mod evaluator;
+pub mod object;
 pub mod query;
+pub mod registry;
+pub mod status;
+mod storage;
+
+pub use collection::{CollectionResource, CollectionResourceType};
+pub use error::{BoxError, Result, StorageError};
+pub use object::{Gvr, GroupResource, IndexedFields, ObjectEvent, ObjectKey, ResourceObject};
+pub use query::ListOptions;
+pub use registry::StorageLayer;
+pub use status::{Status, StatusReason};
+pub use storage::*;
+
+#[doc(hidden)]
+pub use inventory as __inventory;

@@ -1,4 +1,248 @@
-//! The query model: selectors and list options.
+//! The query model: [`ListOptions`], every search parameter of the original in one struct, with
+//! its parsers (URL query and search labels), selectors, ordering and continue tokens.
+//!
+//! A request is parsed once, here; storage layers receive a validated [`ListOptions`] and never
+//! see request text. Nothing from a request is ever pasted into a query language: order fields
+//! are an enum, field paths are validated, values are bound as parameters.
+
+pub mod continue_token;
 pub mod field_selector;
 pub mod label_selector;
 mod lexer;
+pub mod params;
+pub mod time;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::object::GroupResource;
+pub use continue_token::ContinuePosition;
+use field_selector::{FieldPath, FieldSelector};
+use label_selector::LabelSelector;
+
+/// Everything a list (or watch) request asks of a storage layer.
+///
+/// Build it with [`params::parse_list_options`] from a request; the defaults are "everything, in
+/// the default order, unpaged".
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListOptions {
+    /// Only objects of these member clusters (empty: all clusters).
+    pub clusters: Vec<String>,
+    /// Only objects in these namespaces (empty: all namespaces).
+    pub namespaces: Vec<String>,
+    /// Only objects with these names (empty: any name).
+    pub names: Vec<String>,
+    /// The Kubernetes label selector on `metadata.labels` (search labels removed).
+    pub label_selector: LabelSelector,
+    /// The enhanced field selector on any field path of the object.
+    pub field_selector: FieldSelector,
+    /// Only objects whose name contains every one of these substrings (case-sensitive).
+    pub fuzzy_names: Vec<String>,
+    /// Only objects owned (through controller owner references) by this owner.
+    pub owner: Option<OwnerQuery>,
+    /// The requested order; [`ListOptions::effective_order`] completes it into a total order.
+    pub order_by: Vec<OrderBy>,
+    /// Only objects created at or after this time (milliseconds since the Unix epoch).
+    pub since: Option<i64>,
+    /// Only objects created strictly before this time (milliseconds since the Unix epoch).
+    pub before: Option<i64>,
+    /// At most this many items per page (`None`: no limit).
+    pub limit: Option<u64>,
+    /// Skip this many matching items first (the original's offset paging; costs grow with it).
+    pub offset: u64,
+    /// Resume after this position (a verified continue token).
+    pub continue_from: Option<ContinuePosition>,
+    /// Whether to return a continue token when more items remain (Kubernetes semantics: yes).
+    pub with_continue: bool,
+    /// Whether to return the number of items after this page.
+    pub with_remaining_count: bool,
+    /// Return only `apiVersion`, `kind` and `metadata` of each item.
+    pub only_metadata: bool,
+    /// Attach each item's recorded events as the `shadow.clusterpedia.io/events` annotation.
+    pub inject_events: bool,
+    /// The `resourceVersion` parameter (watch: where to start).
+    pub resource_version: Option<String>,
+    /// Whether a watch may send `BOOKMARK` events.
+    pub allow_watch_bookmarks: bool,
+}
+
+impl Default for ListOptions {
+    fn default() -> Self {
+        Self {
+            clusters: Vec::new(),
+            namespaces: Vec::new(),
+            names: Vec::new(),
+            label_selector: LabelSelector::everything(),
+            field_selector: FieldSelector::everything(),
+            fuzzy_names: Vec::new(),
+            owner: None,
+            order_by: Vec::new(),
+            since: None,
+            before: None,
+            limit: None,
+            offset: 0,
+            continue_from: None,
+            with_continue: true,
+            with_remaining_count: false,
+            only_metadata: false,
+            inject_events: false,
+            resource_version: None,
+            allow_watch_bookmarks: false,
+        }
+    }
+}
+
+impl ListOptions {
+    /// The total order items are returned in: the requested fields, then whichever of
+    /// cluster, namespace, name, group, version, resource are not yet among them, ascending.
+    /// With no `orderby` this is the default stable order (cluster, namespace, name).
+    pub fn effective_order(&self) -> Vec<OrderBy> {
+        let mut order = self.order_by.clone();
+        for field in [
+            OrderField::Cluster,
+            OrderField::Namespace,
+            OrderField::Name,
+            OrderField::Group,
+            OrderField::Version,
+            OrderField::Resource,
+        ] {
+            if !order.iter().any(|o| o.field == field) {
+                order.push(OrderBy {
+                    field,
+                    descending: false,
+                });
+            }
+        }
+        order
+    }
+
+    /// A digest of everything that decides which items match and in what order (not paging):
+    /// a continue token is only valid for the query that produced it.
+    pub fn query_fingerprint(&self) -> String {
+        let order: Vec<String> = self.order_by.iter().map(ToString::to_string).collect();
+        format!(
+            "c={:?};ns={:?};n={:?};l={};f={};fz={:?};o={:?};ob={:?};s={:?};b={:?}",
+            self.clusters,
+            self.namespaces,
+            self.names,
+            self.label_selector,
+            self.field_selector,
+            self.fuzzy_names,
+            self.owner,
+            order,
+            self.since,
+            self.before,
+        )
+    }
+}
+
+/// Select objects by their owner (reference §14.5), at a given seniority.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OwnerQuery {
+    /// The owner's uid (wins over `name`).
+    pub uid: Option<String>,
+    /// The owner's name (any kind, unless `group_resource` pins it).
+    pub name: Option<String>,
+    /// The owner's group and resource, e.g. `deployments.apps`, used with `name`.
+    pub group_resource: Option<GroupResource>,
+    /// 0: children of the owner; 1: grandchildren; and so on.
+    pub seniority: u32,
+}
+
+/// One field of an `orderby`, with its direction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrderBy {
+    /// The field.
+    pub field: OrderField,
+    /// Descending instead of ascending.
+    pub descending: bool,
+}
+
+impl fmt::Display for OrderBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.field)?;
+        if self.descending {
+            f.write_str(" desc")?;
+        }
+        Ok(())
+    }
+}
+
+/// A field that can be ordered by. Only these: nothing else from a request reaches a query.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OrderField {
+    /// The member cluster name.
+    Cluster,
+    /// The namespace (empty sorts first).
+    Namespace,
+    /// The object name.
+    Name,
+    /// `metadata.creationTimestamp` (`created_at`).
+    CreatedAt,
+    /// The member resource version, as a number (`resource_version`); non-numeric ones sort as missing.
+    ResourceVersion,
+    /// The API group.
+    Group,
+    /// The API version.
+    Version,
+    /// The resource.
+    Resource,
+    /// Any field of the object, by a validated field path without `[]`; compared as text
+    /// ([`field_selector::scalar_text`]), missing values sort as lowest.
+    Path(FieldPath),
+}
+
+impl OrderField {
+    /// The name of a column field as written in `orderby`, or `None` for a path.
+    pub fn column_name(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Cluster => "cluster",
+            Self::Namespace => "namespace",
+            Self::Name => "name",
+            Self::CreatedAt => "created_at",
+            Self::ResourceVersion => "resource_version",
+            Self::Group => "group",
+            Self::Version => "version",
+            Self::Resource => "resource",
+            Self::Path(_) => return None,
+        })
+    }
+
+    /// The column field named `name`, if any.
+    pub fn from_column_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "cluster" => Self::Cluster,
+            "namespace" => Self::Namespace,
+            "name" => Self::Name,
+            "created_at" => Self::CreatedAt,
+            "resource_version" => Self::ResourceVersion,
+            "group" => Self::Group,
+            "version" => Self::Version,
+            "resource" => Self::Resource,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for OrderField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Path(path) => write!(f, "{path}"),
+            other => f.write_str(other.column_name().unwrap_or_default()),
+        }
+    }
+}
+
+/// The value of one order field for one object: what continue tokens carry and keyset
+/// comparisons use. `Null` (missing) is lower than any other value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SortValue {
+    /// A missing value.
+    Null,
+    /// A number (times in milliseconds, resource versions).
+    Int(i64),
+    /// Text, compared byte-wise.
+    Str(String),
+}

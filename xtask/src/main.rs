@@ -1,0 +1,38 @@
+//! Repository automation, run as `cargo xtask <command>` (matklad's xtask pattern).
+
+mod bench;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+/// clusterpedia repository tasks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every test: the workspace with all features, then the storage feature matrix
+    /// (each build must list exactly the layers it links).
+    Test,
+    /// Run the benchmarks (all, or those named) and write their results to docs/benchmarks.md.
+    Bench {
+        /// Benchmarks to run, e.g. `memory-per-object`; all when none is given.
+        names: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    // Run from the workspace root whatever the caller's directory.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("xtask has no parent directory"))?;
+    std::env::set_current_dir(root)?;
+    match Cli::parse().command {
+        Command::Test => test::run(),
+        Command::Bench { names } => bench::run(&names),
+    }
+}

@@ -1,0 +1,43 @@
+//! `cargo xtask test`: the whole test suite, as CI runs it.
+
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+/// Feature sets of the root package whose binaries are checked to list exactly their layers.
+const FEATURE_MATRIX: &[&[&str]] = &[
+    &["--no-default-features", "--features", "memory-storage"],
+    &["--features", "sample-storage"],
+];
+
+/// Runs the workspace tests with every feature, then the feature matrix.
+pub(crate) fn run() -> anyhow::Result<()> {
+    cargo(&["test", "--workspace", "--all-features", "--all-targets"])?;
+    cargo(&["test", "--workspace", "--all-features", "--doc"])?;
+    for features in FEATURE_MATRIX {
+        let mut args = vec![
+            "test",
+            "--package",
+            "clusterpedia",
+            "--test",
+            "storage_layers",
+        ];
+        args.extend_from_slice(features);
+        cargo(&args)?;
+    }
+    Ok(())
+}
+
+/// Runs cargo (the one that runs xtask) with `args`, failing on a non-zero exit.
+pub(crate) fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .status()
+        .with_context(|| format!("cannot run {cargo}"))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
