@@ -5,8 +5,11 @@
 
 use std::process::Command;
 
-/// (cargo feature, layer name it links).
-const EXPECTED: &[(bool, &str)] = &[(cfg!(feature = "memory-storage"), "memory")];
+/// (whether the cargo feature is on, the layer name it links). One line per layer.
+const EXPECTED: &[(bool, &str)] = &[
+    (cfg!(feature = "memory-storage"), "memory"),
+    // One line per registered layer: (cfg!(feature = "<layer>-storage"), "<layer name>"),
+];
 
 fn listed_layers(binary: &str) -> Vec<String> {
     let output = Command::new(binary)

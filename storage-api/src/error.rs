@@ -100,7 +100,10 @@ pub enum StorageError {
 
 impl StorageError {
     /// A `400 BadRequest` naming the parameter and what is wrong with it.
-    pub fn bad_request(parameter: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+    pub fn bad_request(
+        parameter: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::BadRequest {
             parameter: parameter.into(),
             message: message.into(),
@@ -191,15 +194,30 @@ mod tests {
     #[test]
     fn every_variant_maps_to_its_status_code() {
         let cases: Vec<(StorageError, u16, &str, bool)> = vec![
-            (StorageError::not_found("pods \"a\""), 404, "NotFound", false),
+            (
+                StorageError::not_found("pods \"a\""),
+                404,
+                "NotFound",
+                false,
+            ),
             (
                 StorageError::AlreadyExists { what: "x".into() },
                 409,
                 "AlreadyExists",
                 false,
             ),
-            (StorageError::bad_request("limit", "bad"), 400, "BadRequest", false),
-            (StorageError::invalid("fieldSelector", "no"), 422, "Invalid", false),
+            (
+                StorageError::bad_request("limit", "bad"),
+                400,
+                "BadRequest",
+                false,
+            ),
+            (
+                StorageError::invalid("fieldSelector", "no"),
+                422,
+                "Invalid",
+                false,
+            ),
             (
                 StorageError::MethodNotSupported {
                     verb: "watch",
@@ -209,7 +227,14 @@ mod tests {
                 "MethodNotAllowed",
                 false,
             ),
-            (StorageError::Expired { message: "1".into() }, 410, "Expired", false),
+            (
+                StorageError::Expired {
+                    message: "1".into(),
+                },
+                410,
+                "Expired",
+                false,
+            ),
             (
                 StorageError::unavailable("db down", std::io::Error::other("refused")),
                 503,

@@ -95,13 +95,18 @@ impl<'a> Evaluator<'a> {
     /// labels, fuzzy names, creation time, owner.
     pub fn matches_fields(&self, fields: &IndexedFields) -> bool {
         let o = self.options;
-        let listed = |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
+        let listed =
+            |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
         listed(&o.clusters, &fields.cluster)
             && listed(&o.namespaces, &fields.namespace)
             && listed(&o.names, &fields.name)
-            && o.fuzzy_names.iter().all(|part| fields.name.contains(part.as_str()))
-            && o.since.is_none_or(|since| fields.creation_timestamp.is_some_and(|t| t >= since))
-            && o.before.is_none_or(|before| fields.creation_timestamp.is_some_and(|t| t < before))
+            && o.fuzzy_names
+                .iter()
+                .all(|part| fields.name.contains(part.as_str()))
+            && o.since
+                .is_none_or(|since| fields.creation_timestamp.is_some_and(|t| t >= since))
+            && o.before
+                .is_none_or(|before| fields.creation_timestamp.is_some_and(|t| t < before))
             && o.label_selector.matches(&fields.labels)
             && self.matches_owner(fields)
     }
@@ -136,7 +141,11 @@ impl<'a> Evaluator<'a> {
         Ok(self.sort_key_with(&object.fields, json.as_ref()))
     }
 
-    fn sort_key_with(&self, fields: &IndexedFields, json: Option<&serde_json::Value>) -> Vec<SortValue> {
+    fn sort_key_with(
+        &self,
+        fields: &IndexedFields,
+        json: Option<&serde_json::Value>,
+    ) -> Vec<SortValue> {
         let text = |s: &str| SortValue::Str(s.to_owned());
         self.order
             .iter()
@@ -147,7 +156,9 @@ impl<'a> Evaluator<'a> {
                 OrderField::Group => text(&fields.gvr.group),
                 OrderField::Version => text(&fields.gvr.version),
                 OrderField::Resource => text(&fields.gvr.resource),
-                OrderField::CreatedAt => fields.creation_timestamp.map_or(SortValue::Null, SortValue::Int),
+                OrderField::CreatedAt => fields
+                    .creation_timestamp
+                    .map_or(SortValue::Null, SortValue::Int),
                 OrderField::ResourceVersion => fields
                     .resource_version_number()
                     .and_then(|n| i64::try_from(n).ok())
@@ -176,7 +187,10 @@ impl<'a> Evaluator<'a> {
     /// apply [`present`] to each for `onlyMetadata` / `inject-events`.
     /// Candidates may be owned or borrowed (`&ResourceObject`, `Arc<ResourceObject>`): only the
     /// items of the page are cloned.
-    pub fn page<T: Borrow<ResourceObject>>(&self, candidates: impl IntoIterator<Item = T>) -> Result<ListPage> {
+    pub fn page<T: Borrow<ResourceObject>>(
+        &self,
+        candidates: impl IntoIterator<Item = T>,
+    ) -> Result<ListPage> {
         let mut keyed = Vec::new();
         for candidate in candidates {
             let object = candidate.borrow();
@@ -201,7 +215,9 @@ impl<'a> Evaluator<'a> {
             Some(position) => {
                 keyed.partition_point(|(key, _)| self.compare(key, &position.values).is_le())
             }
-            None => usize::try_from(self.options.offset).unwrap_or(usize::MAX).min(keyed.len()),
+            None => usize::try_from(self.options.offset)
+                .unwrap_or(usize::MAX)
+                .min(keyed.len()),
         };
         let rest = &mut keyed[start..];
         let take = self
@@ -223,7 +239,10 @@ impl<'a> Evaluator<'a> {
         Ok(ListPage {
             items,
             continue_token,
-            remaining_item_count: self.options.with_remaining_count.then_some(remaining as u64),
+            remaining_item_count: self
+                .options
+                .with_remaining_count
+                .then_some(remaining as u64),
             resource_version: None,
         })
     }
@@ -231,7 +250,11 @@ impl<'a> Evaluator<'a> {
 
 /// Readies one page item for the response: attaches `events` when the options ask for
 /// `inject-events`, then strips it to metadata when they ask for `onlyMetadata`.
-pub fn present(options: &ListOptions, object: ResourceObject, events: &[Bytes]) -> Result<ResourceObject> {
+pub fn present(
+    options: &ListOptions,
+    object: ResourceObject,
+    events: &[Bytes],
+) -> Result<ResourceObject> {
     let mut object = object;
     if options.inject_events {
         object.raw = inject_events(&object.raw, events)?;
@@ -250,7 +273,14 @@ mod tests {
     use crate::object::Gvr;
     use crate::query::label_selector::LabelSelector;
 
-    fn object(cluster: &str, ns: &str, name: &str, rv: &str, created: &str, extra: serde_json::Value) -> ResourceObject {
+    fn object(
+        cluster: &str,
+        ns: &str,
+        name: &str,
+        rv: &str,
+        created: &str,
+        extra: serde_json::Value,
+    ) -> ResourceObject {
         let mut value = serde_json::json!({
             "apiVersion": "v1",
             "kind": "Pod",
@@ -260,7 +290,9 @@ mod tests {
         if let (Some(target), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
             for (k, v) in extra {
                 if k == "metadata" {
-                    if let (Some(meta), Some(more)) = (target["metadata"].as_object_mut(), v.as_object()) {
+                    if let (Some(meta), Some(more)) =
+                        (target["metadata"].as_object_mut(), v.as_object())
+                    {
                         meta.extend(more.clone());
                     }
                 } else {
@@ -279,16 +311,49 @@ mod tests {
     fn names(page: &ListPage) -> Vec<String> {
         page.items
             .iter()
-            .map(|o| format!("{}/{}/{}", o.fields.cluster, o.fields.namespace, o.fields.name))
+            .map(|o| {
+                format!(
+                    "{}/{}/{}",
+                    o.fields.cluster, o.fields.namespace, o.fields.name
+                )
+            })
             .collect()
     }
 
     fn sample() -> Vec<ResourceObject> {
         vec![
-            object("c2", "a", "x", "9", "2024-01-01T00:00:03Z", serde_json::json!({"status": {"podIP": "10.0.0.2"}})),
-            object("c1", "b", "x", "10", "2024-01-01T00:00:01Z", serde_json::json!({"metadata": {"labels": {"app": "web"}}})),
-            object("c1", "a", "y", "100", "2024-01-01T00:00:02Z", serde_json::json!({"status": {"podIP": "10.0.0.1"}})),
-            object("c1", "a", "x", "8", "2024-01-01T00:00:02Z", serde_json::json!({"metadata": {"labels": {"app": "db"}}})),
+            object(
+                "c2",
+                "a",
+                "x",
+                "9",
+                "2024-01-01T00:00:03Z",
+                serde_json::json!({"status": {"podIP": "10.0.0.2"}}),
+            ),
+            object(
+                "c1",
+                "b",
+                "x",
+                "10",
+                "2024-01-01T00:00:01Z",
+                serde_json::json!({"metadata": {"labels": {"app": "web"}}}),
+            ),
+            object(
+                "c1",
+                "a",
+                "y",
+                "100",
+                "2024-01-01T00:00:02Z",
+                serde_json::json!({"status": {"podIP": "10.0.0.1"}}),
+            ),
+            object(
+                "c1",
+                "a",
+                "x",
+                "8",
+                "2024-01-01T00:00:02Z",
+                serde_json::json!({"metadata": {"labels": {"app": "db"}}}),
+            ),
         ]
     }
 
@@ -308,16 +373,28 @@ mod tests {
         };
         let options = by(OrderField::ResourceVersion, false);
         let page = Evaluator::new(&options, None).page(sample()).expect("page");
-        assert_eq!(names(&page), ["c1/a/x", "c2/a/x", "c1/b/x", "c1/a/y"], "8 < 9 < 10 < 100");
+        assert_eq!(
+            names(&page),
+            ["c1/a/x", "c2/a/x", "c1/b/x", "c1/a/y"],
+            "8 < 9 < 10 < 100"
+        );
 
         let path = crate::query::field_selector::FieldPath::parse("status.podIP").expect("path");
         let options = by(OrderField::Path(path), true);
         let page = Evaluator::new(&options, None).page(sample()).expect("page");
-        assert_eq!(names(&page), ["c2/a/x", "c1/a/y", "c1/a/x", "c1/b/x"], "missing sorts lowest");
+        assert_eq!(
+            names(&page),
+            ["c2/a/x", "c1/a/y", "c1/a/x", "c1/b/x"],
+            "missing sorts lowest"
+        );
 
         let options = by(OrderField::CreatedAt, true);
         let page = Evaluator::new(&options, None).page(sample()).expect("page");
-        assert_eq!(names(&page), ["c2/a/x", "c1/a/x", "c1/a/y", "c1/b/x"], "ties broken by the default order");
+        assert_eq!(
+            names(&page),
+            ["c2/a/x", "c1/a/x", "c1/a/y", "c1/b/x"],
+            "ties broken by the default order"
+        );
     }
 
     #[test]
@@ -325,7 +402,10 @@ mod tests {
         let mut options = ListOptions {
             limit: Some(3),
             with_remaining_count: true,
-            order_by: vec![OrderBy { field: OrderField::Name, descending: true }],
+            order_by: vec![OrderBy {
+                field: OrderField::Name,
+                descending: true,
+            }],
             ..ListOptions::default()
         };
         let first = Evaluator::new(&options, None).page(sample()).expect("page");
@@ -335,12 +415,18 @@ mod tests {
         options.continue_from = Some(ContinuePosition::decode(&token, &options).expect("token"));
         let second = Evaluator::new(&options, None).page(sample()).expect("page");
         assert_eq!(names(&second), ["c2/a/x"]);
-        assert_eq!((second.continue_token, second.remaining_item_count), (None, Some(0)));
+        assert_eq!(
+            (second.continue_token, second.remaining_item_count),
+            (None, Some(0))
+        );
 
         options.continue_from = None;
         options.with_continue = false;
         let unlinked = Evaluator::new(&options, None).page(sample()).expect("page");
-        assert_eq!(unlinked.continue_token, None, "withContinue=false suppresses the token");
+        assert_eq!(
+            unlinked.continue_token, None,
+            "withContinue=false suppresses the token"
+        );
 
         options.offset = 2;
         options.limit = Some(10);
@@ -357,27 +443,51 @@ mod tests {
             ..ListOptions::default()
         };
         let page = Evaluator::new(&options, None).page(sample()).expect("page");
-        assert_eq!(names(&page), ["c1/a/x", "c1/a/y"], "!= matches objects without the label");
+        assert_eq!(
+            names(&page),
+            ["c1/a/x", "c1/a/y"],
+            "!= matches objects without the label"
+        );
         let options = ListOptions {
             fuzzy_names: vec!["y".into()],
             before: crate::object::parse_rfc3339_millis("2024-01-01T00:00:02Z"),
             ..ListOptions::default()
         };
-        assert!(Evaluator::new(&options, None).page(sample()).expect("page").items.is_empty());
+        assert!(
+            Evaluator::new(&options, None)
+                .page(sample())
+                .expect("page")
+                .items
+                .is_empty()
+        );
     }
 
     #[test]
     fn owners_resolve_by_uid_name_kind_and_seniority() {
         let gvr = |g: &str, r: &str| Arc::new(Gvr::new(g, "v1", r));
         let obj = |gvr: Arc<Gvr>, kind: &str, name: &str, uid: &str, owner: Option<&str>| {
-            let owners: Vec<_> = owner.map(|o| serde_json::json!({"uid": o, "controller": true})).into_iter().collect();
+            let owners: Vec<_> = owner
+                .map(|o| serde_json::json!({"uid": o, "controller": true}))
+                .into_iter()
+                .collect();
             let value = serde_json::json!({"kind": kind, "metadata": {"name": name, "namespace": "ns", "uid": uid, "ownerReferences": owners}});
-            ResourceObject::parse("c".into(), gvr, serde_json::to_vec(&value).expect("json").into()).expect("object")
+            ResourceObject::parse(
+                "c".into(),
+                gvr,
+                serde_json::to_vec(&value).expect("json").into(),
+            )
+            .expect("object")
         };
         let all = [
             obj(gvr("apps", "deployments"), "Deployment", "web", "d1", None),
             obj(gvr("", "services"), "Service", "web", "s1", None),
-            obj(gvr("apps", "replicasets"), "ReplicaSet", "web-1", "r1", Some("d1")),
+            obj(
+                gvr("apps", "replicasets"),
+                "ReplicaSet",
+                "web-1",
+                "r1",
+                Some("d1"),
+            ),
             obj(gvr("", "pods"), "Pod", "web-1-a", "p1", Some("r1")),
             obj(gvr("", "pods"), "Pod", "web-1-b", "p2", Some("r1")),
         ];
@@ -393,23 +503,63 @@ mod tests {
             v.sort();
             v
         };
-        assert_eq!(sorted(resolve_owner_uids(&query(Some("web"), None, 0), &[], &fields)), ["d1", "s1"]);
-        assert_eq!(sorted(resolve_owner_uids(&query(Some("web"), Some("deployments.apps"), 1), &[], &fields)), ["r1"]);
-        assert_eq!(sorted(resolve_owner_uids(&query(Some("web"), None, 2), &["other".into()], &fields)), Vec::<String>::new());
-        let by_uid = OwnerQuery { uid: Some("r1".into()), ..OwnerQuery::default() };
-        let options = ListOptions { owner: Some(by_uid.clone()), ..ListOptions::default() };
+        assert_eq!(
+            sorted(resolve_owner_uids(
+                &query(Some("web"), None, 0),
+                &[],
+                &fields
+            )),
+            ["d1", "s1"]
+        );
+        assert_eq!(
+            sorted(resolve_owner_uids(
+                &query(Some("web"), Some("deployments.apps"), 1),
+                &[],
+                &fields
+            )),
+            ["r1"]
+        );
+        assert_eq!(
+            sorted(resolve_owner_uids(
+                &query(Some("web"), None, 2),
+                &["other".into()],
+                &fields
+            )),
+            Vec::<String>::new()
+        );
+        let by_uid = OwnerQuery {
+            uid: Some("r1".into()),
+            ..OwnerQuery::default()
+        };
+        let options = ListOptions {
+            owner: Some(by_uid.clone()),
+            ..ListOptions::default()
+        };
         let uids = resolve_owner_uids(&by_uid, &[], &fields);
-        let page = Evaluator::new(&options, Some(uids)).page(all.iter()).expect("page");
+        let page = Evaluator::new(&options, Some(uids))
+            .page(all.iter())
+            .expect("page");
         assert_eq!(names(&page), ["c/ns/web-1-a", "c/ns/web-1-b"]);
     }
 
     #[test]
     fn present_injects_events_then_strips_to_metadata() {
-        let options = ListOptions { inject_events: true, only_metadata: true, ..ListOptions::default() };
-        let item = present(&options, sample().remove(0), &[Bytes::from_static(br#"{"reason":"Started"}"#)]).expect("present");
+        let options = ListOptions {
+            inject_events: true,
+            only_metadata: true,
+            ..ListOptions::default()
+        };
+        let item = present(
+            &options,
+            sample().remove(0),
+            &[Bytes::from_static(br#"{"reason":"Started"}"#)],
+        )
+        .expect("present");
         let value: serde_json::Value = serde_json::from_slice(&item.raw).expect("json");
         assert!(value.get("status").is_none());
-        let events = value["metadata"]["annotations"][crate::object::EVENTS_ANNOTATION].as_str().expect("events");
+        let events = value["metadata"]["annotations"][crate::object::EVENTS_ANNOTATION]
+            .as_str()
+            .expect("events");
         assert!(events.contains("Started"));
     }
 }

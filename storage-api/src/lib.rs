@@ -26,7 +26,7 @@ mod storage;
 
 pub use collection::{CollectionResource, CollectionResourceType};
 pub use error::{BoxError, Result, StorageError};
-pub use object::{Gvr, GroupResource, IndexedFields, ObjectEvent, ObjectKey, ResourceObject};
+pub use object::{GroupResource, Gvr, IndexedFields, ObjectEvent, ObjectKey, ResourceObject};
 pub use query::ListOptions;
 pub use registry::StorageLayer;
 pub use status::{Status, StatusReason};

@@ -165,7 +165,9 @@ pub struct Labels(Box<[(Box<str>, Box<str>)]>);
 
 impl Labels {
     /// The labels from any list of pairs; a repeated key keeps its last value.
-    pub fn new<K: Into<Box<str>>, V: Into<Box<str>>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn new<K: Into<Box<str>>, V: Into<Box<str>>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         let map: BTreeMap<Box<str>, Box<str>> = pairs
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
@@ -312,8 +314,9 @@ impl ResourceObject {
         let timestamp = |field: &str, value: Option<Cow<'_, str>>| -> Result<Option<i64>> {
             value
                 .map(|v| {
-                    parse_rfc3339_millis(&v)
-                        .ok_or_else(|| invalid(format!("metadata.{field} {v:?} is not an RFC 3339 time")))
+                    parse_rfc3339_millis(&v).ok_or_else(|| {
+                        invalid(format!("metadata.{field} {v:?} is not an RFC 3339 time"))
+                    })
                 })
                 .transpose()
         };
@@ -332,7 +335,10 @@ impl ResourceObject {
             namespace: meta.namespace.map(Cow::into_owned).unwrap_or_default(),
             name: name.into_owned(),
             uid: meta.uid.map(Cow::into_owned).unwrap_or_default(),
-            resource_version: meta.resource_version.map(Cow::into_owned).unwrap_or_default(),
+            resource_version: meta
+                .resource_version
+                .map(Cow::into_owned)
+                .unwrap_or_default(),
             creation_timestamp,
             deletion_timestamp,
             labels: Labels::new(
@@ -351,15 +357,21 @@ impl ResourceObject {
     /// The object's JSON as a `serde_json::Value` (parsed on demand: for evaluators, not the
     /// read path).
     pub fn to_value(&self) -> Result<serde_json::Value> {
-        serde_json::from_slice(&self.raw)
-            .map_err(|e| StorageError::internal(format!("stored object {} is not JSON", self.fields.key()), e))
+        serde_json::from_slice(&self.raw).map_err(|e| {
+            StorageError::internal(
+                format!("stored object {} is not JSON", self.fields.key()),
+                e,
+            )
+        })
     }
 }
 
 /// Parses an RFC 3339 time (`2024-01-02T03:04:05Z`, with optional fraction and offset) into
 /// milliseconds since the Unix epoch.
 pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
-    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_millisecond())
+    s.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond())
 }
 
 /// Formats milliseconds since the Unix epoch the way Kubernetes writes times
@@ -474,16 +486,20 @@ impl ObjectEvent {
             #[serde(borrow)]
             uid: Option<Cow<'a, str>>,
         }
-        let invalid = |what: &str| StorageError::invalid("event", format!("event from cluster \"{cluster}\": {what}"));
-        let event: RawEvent<'_> =
-            serde_json::from_slice(&raw).map_err(|e| invalid(&format!("not a JSON object: {e}")))?;
+        let invalid = |what: &str| {
+            StorageError::invalid("event", format!("event from cluster \"{cluster}\": {what}"))
+        };
+        let event: RawEvent<'_> = serde_json::from_slice(&raw)
+            .map_err(|e| invalid(&format!("not a JSON object: {e}")))?;
         let involved_uid = event
             .involved_object
             .and_then(|o| o.uid)
             .filter(|u| !u.is_empty())
             .ok_or_else(|| invalid("involvedObject.uid is empty"))?
             .into_owned();
-        let meta = event.metadata.ok_or_else(|| invalid("metadata is required"))?;
+        let meta = event
+            .metadata
+            .ok_or_else(|| invalid("metadata is required"))?;
         let uid = meta
             .uid
             .filter(|u| !u.is_empty())
@@ -497,7 +513,10 @@ impl ObjectEvent {
             involved_uid,
             uid,
             key,
-            resource_version: meta.resource_version.map(Cow::into_owned).unwrap_or_default(),
+            resource_version: meta
+                .resource_version
+                .map(Cow::into_owned)
+                .unwrap_or_default(),
             raw,
             cluster,
         })
@@ -533,11 +552,18 @@ mod tests {
     #[test]
     fn parse_reads_every_indexed_field() {
         let raw = Bytes::from(serde_json::to_vec(&pod()).expect("json"));
-        let obj = ResourceObject::parse("c1".into(), Arc::new(Gvr::new("", "v1", "pods")), raw.clone())
-            .expect("parse");
+        let obj = ResourceObject::parse(
+            "c1".into(),
+            Arc::new(Gvr::new("", "v1", "pods")),
+            raw.clone(),
+        )
+        .expect("parse");
         let f = &obj.fields;
         assert_eq!((&*f.cluster, &*f.kind), ("c1", "Pod"));
-        assert_eq!((f.namespace.as_str(), f.name.as_str()), ("default", "web-1"));
+        assert_eq!(
+            (f.namespace.as_str(), f.name.as_str()),
+            ("default", "web-1")
+        );
         assert_eq!((f.uid.as_str(), f.resource_version.as_str()), ("u-1", "42"));
         assert_eq!(f.creation_timestamp, Some(1_704_164_645_000));
         assert_eq!(f.deletion_timestamp, None);
@@ -552,8 +578,14 @@ mod tests {
     fn parse_rejects_objects_without_kind_name_or_with_bad_times() {
         let gvr = Arc::new(Gvr::new("", "v1", "pods"));
         let cases = [
-            (serde_json::json!({"metadata": {"name": "a"}}), "kind is required"),
-            (serde_json::json!({"kind": "Pod", "metadata": {}}), "metadata.name is required"),
+            (
+                serde_json::json!({"metadata": {"name": "a"}}),
+                "kind is required",
+            ),
+            (
+                serde_json::json!({"kind": "Pod", "metadata": {}}),
+                "metadata.name is required",
+            ),
             (serde_json::json!({"kind": "Pod"}), "metadata is required"),
             (
                 serde_json::json!({"kind": "Pod", "metadata": {"name": "a", "creationTimestamp": "yesterday"}}),
@@ -566,7 +598,8 @@ mod tests {
             assert!(err.to_string().contains(expected), "{err}");
             assert_eq!(err.status().code, 422);
         }
-        let err = ResourceObject::parse("c".into(), gvr, Bytes::from_static(b"[1,2")).expect_err("garbage");
+        let err = ResourceObject::parse("c".into(), gvr, Bytes::from_static(b"[1,2"))
+            .expect_err("garbage");
         assert!(err.to_string().contains("not a JSON object"), "{err}");
     }
 
@@ -582,7 +615,10 @@ mod tests {
 
         let mut bare = serde_json::json!({"kind": "Pod", "metadata": {"name": "x"}});
         prepare_member_object(&mut bare, "c1");
-        assert_eq!(bare["metadata"]["annotations"][CLUSTER_NAME_ANNOTATION], "c1");
+        assert_eq!(
+            bare["metadata"]["annotations"][CLUSTER_NAME_ANNOTATION],
+            "c1"
+        );
     }
 
     #[test]
@@ -602,7 +638,9 @@ mod tests {
         let event = Bytes::from_static(br#"{"kind":"Event","reason":"Pulled"}"#);
         let out: serde_json::Value =
             serde_json::from_slice(&inject_events(&raw, &[event]).expect("ok")).expect("json");
-        let text = out["metadata"]["annotations"][EVENTS_ANNOTATION].as_str().expect("string");
+        let text = out["metadata"]["annotations"][EVENTS_ANNOTATION]
+            .as_str()
+            .expect("string");
         let events: serde_json::Value = serde_json::from_str(text).expect("json");
         assert_eq!(events[0]["reason"], "Pulled");
     }
@@ -613,19 +651,36 @@ mod tests {
             br#"{"kind":"Event","metadata":{"name":"e1","namespace":"ns","uid":"eu","resourceVersion":"7"},"involvedObject":{"uid":"pod-uid"}}"#,
         );
         let event = ObjectEvent::parse("c".into(), ok).expect("parse");
-        assert_eq!((event.involved_uid.as_str(), event.key.as_str()), ("pod-uid", "ns/e1"));
-        let bad = Bytes::from_static(br#"{"kind":"Event","metadata":{"name":"e1","uid":"x"},"involvedObject":{}}"#);
+        assert_eq!(
+            (event.involved_uid.as_str(), event.key.as_str()),
+            ("pod-uid", "ns/e1")
+        );
+        let bad = Bytes::from_static(
+            br#"{"kind":"Event","metadata":{"name":"e1","uid":"x"},"involvedObject":{}}"#,
+        );
         let err = ObjectEvent::parse("c".into(), bad).expect_err("no uid");
-        assert!(err.to_string().contains("involvedObject.uid is empty"), "{err}");
+        assert!(
+            err.to_string().contains("involvedObject.uid is empty"),
+            "{err}"
+        );
     }
 
     #[test]
     fn names_and_times_format_like_kubernetes() {
-        assert_eq!(GroupResource::parse("deployments.apps").to_string(), "deployments.apps");
+        assert_eq!(
+            GroupResource::parse("deployments.apps").to_string(),
+            "deployments.apps"
+        );
         assert_eq!(GroupResource::parse("pods").group, "");
         assert_eq!(Gvr::new("", "v1", "pods").api_version(), "v1");
-        assert_eq!(Gvr::new("apps", "v1", "deployments").to_string(), "apps/v1/deployments");
+        assert_eq!(
+            Gvr::new("apps", "v1", "deployments").to_string(),
+            "apps/v1/deployments"
+        );
         assert_eq!(format_rfc3339(1_704_164_645_123), "2024-01-02T03:04:05Z");
-        assert_eq!(parse_rfc3339_millis("2024-01-02T03:04:05.5+01:00"), Some(1_704_161_045_500));
+        assert_eq!(
+            parse_rfc3339_millis("2024-01-02T03:04:05.5+01:00"),
+            Some(1_704_161_045_500)
+        );
     }
 }

@@ -2,12 +2,23 @@
 //!
 //! A layer crate registers itself once:
 //!
-//! ```ignore
-//! storage_api::register_storage_layer! {
-//!     name: "memory",
-//!     description: "In-process storage with watch; use it with binding-apiserver",
-//!     new_factory: new_factory,   // fn(Option<PathBuf>) -> FactoryFuture
+//! ```no_run
+//! use std::path::PathBuf;
+//! use storage_api::registry::FactoryFuture;
+//!
+//! /// Builds the layer from its `--storage-config` file (here: refuses to).
+//! fn new_factory(config: Option<PathBuf>) -> FactoryFuture {
+//!     Box::pin(async move {
+//!         Err(storage_api::StorageError::config(format!("cannot use {config:?} yet")))
+//!     })
 //! }
+//!
+//! storage_api::register_storage_layer! {
+//!     name: "my-layer",
+//!     description: "What it stores into, in one line",
+//!     new_factory: new_factory,
+//! }
+//! # fn main() {}
 //! ```
 //!
 //! Cargo features decide which layer crates are linked into the binaries; `--storage-name`
@@ -140,14 +151,19 @@ mod tests {
         );
         assert_eq!(
             find("test-twice").expect_err("duplicate"),
-            RegistryError::Duplicate { name: "test-twice".into() }
+            RegistryError::Duplicate {
+                name: "test-twice".into()
+            }
         );
     }
 
     #[tokio::test]
     async fn new_factory_reports_the_layer_error() {
         let err = new_factory("test-b", None).await.err().expect("refused");
-        assert!(err.to_string().contains("test layers build nothing"), "{err}");
+        assert!(
+            err.to_string().contains("test layers build nothing"),
+            "{err}"
+        );
         let err = new_factory("nope", None).await.err().expect("unknown");
         assert!(err.to_string().contains("not linked"), "{err}");
     }

@@ -128,7 +128,10 @@ pub trait StorageFactory: Send + Sync + 'static {
     async fn prepare_cluster(&self, cluster: &str) -> Result<()>;
 
     /// The stored resource versions of a cluster, per stored resource.
-    async fn resource_versions(&self, cluster: &str) -> Result<HashMap<Gvr, ClusterResourceVersions>>;
+    async fn resource_versions(
+        &self,
+        cluster: &str,
+    ) -> Result<HashMap<Gvr, ClusterResourceVersions>>;
 
     /// The resource types objects are stored for, per cluster.
     async fn stored_resource_types(&self) -> Result<Vec<StoredResourceType>>;
@@ -137,7 +140,10 @@ pub trait StorageFactory: Send + Sync + 'static {
     fn collection_resources(&self) -> Vec<CollectionResource>;
 
     /// The storage of one resource (called lazily by the apiserver and per resource by the synchro).
-    async fn new_resource_storage(&self, config: ResourceStorageConfig) -> Result<Arc<dyn ResourceStorage>>;
+    async fn new_resource_storage(
+        &self,
+        config: ResourceStorageConfig,
+    ) -> Result<Arc<dyn ResourceStorage>>;
 
     /// The storage of one collection resource.
     async fn new_collection_resource_storage(
@@ -220,5 +226,9 @@ pub trait CollectionResourceStorage: Send + Sync + 'static {
 
     /// One page of the objects of `types` (the collection's own types, or those an `any`
     /// request named) matching `options`. Owner queries are not supported here.
-    async fn list(&self, types: &[CollectionResourceType], options: &ListOptions) -> Result<CollectionPage>;
+    async fn list(
+        &self,
+        types: &[CollectionResourceType],
+        options: &ListOptions,
+    ) -> Result<CollectionPage>;
 }

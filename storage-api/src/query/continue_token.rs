@@ -44,7 +44,11 @@ impl ContinuePosition {
         // Serializing plain integers and strings cannot fail.
         let json = serde_json::to_vec(&payload).unwrap_or_default();
         let tag = tag(&json, options);
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(&json), URL_SAFE_NO_PAD.encode(tag))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&json),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
     }
 
     /// Decodes and verifies `token` for the query `options` (whose `continue_from` is ignored).
@@ -72,7 +76,10 @@ impl ContinuePosition {
         }
         let order = options.effective_order();
         let types_match = payload.k.len() == order.len()
-            && order.iter().zip(&payload.k).all(|(o, v)| value_fits(&o.field, v));
+            && order
+                .iter()
+                .zip(&payload.k)
+                .all(|(o, v)| value_fits(&o.field, v));
         if !types_match {
             return Err(malformed());
         }
@@ -124,7 +131,10 @@ mod tests {
     fn round_trips() {
         let options = ListOptions::default();
         let token = position().encode(&options);
-        assert_eq!(ContinuePosition::decode(&token, &options).expect("valid"), position());
+        assert_eq!(
+            ContinuePosition::decode(&token, &options).expect("valid"),
+            position()
+        );
         assert!(!token.contains("pod-9"), "opaque: {token}");
     }
 
@@ -136,7 +146,10 @@ mod tests {
         let mut altered = position();
         altered.values[2] = SortValue::Str("pod-1".into());
         let (_, tag) = token.split_once('.').expect("dot");
-        let forged = format!("{}.{tag}", altered.encode(&options).split_once('.').expect("dot").0);
+        let forged = format!(
+            "{}.{tag}",
+            altered.encode(&options).split_once('.').expect("dot").0
+        );
         let err = ContinuePosition::decode(&forged, &options).expect_err("tampered");
         assert!(err.to_string().contains("altered"), "{err}");
 

@@ -1,0 +1,330 @@
+//! Lists: the reference evaluator over the store, with the store's order as an index.
+//!
+//! Every query feature is evaluated by [`storage_api::evaluator`], so the memory layer answers
+//! exactly what the conformance oracle answers. The store only narrows and orders the walk:
+//!
+//! - the clusters (and, with clusters, the namespaces) of a query are key ranges of a table;
+//! - in the default order (cluster, namespace, name) a table's key order *is* the list order,
+//!   so a page is one ordered walk from the continue position that stops after `limit` items
+//!   (plus the count of the rest, when asked): no sort, and a deep page costs what the first
+//!   does;
+//! - any other order (and collection resources, which interleave tables) goes through
+//!   [`Evaluator::page`].
+//!
+//! # Lock hold times
+//!
+//! Only cheap work runs under the store's read lock (writers wait for it). A default-order page
+//! without a field selector is walked under the lock, since it stops after `limit` items and
+//! needs no JSON. Anything that parses JSON (field selectors, orders by a path) or sorts
+//! (other orders, collections) first takes a snapshot of the candidates under the lock (the
+//! objects passing the indexed filters, as `Arc` clones) and does the rest after releasing it.
+//! Presenting the items (`onlyMetadata`, `inject-events`) also runs without the lock.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use storage_api::collection::CollectionResourceType;
+use storage_api::evaluator::{Evaluator, present, resolve_owner_uids};
+use storage_api::query::{ContinuePosition, SortValue};
+use storage_api::{
+    Gvr, IndexedFields, ListOptions, ListPage, ResourceObject, Result, StorageError,
+    StoredResourceType,
+};
+
+use crate::store::{KeyRef, Scope, Shared, Slot, Store, Table};
+
+/// The name of the owner parameter `options` uses, for errors.
+pub(crate) fn owner_parameter(options: &ListOptions) -> &'static str {
+    match &options.owner {
+        Some(owner) if owner.uid.is_none() && owner.name.is_some() => "ownerName",
+        _ => "ownerUID",
+    }
+}
+
+/// The owner uids an owner query of `options` selects (`None` without an owner query).
+///
+/// Owners are resolved within one cluster (every resource of it), so an owner query must name
+/// exactly one cluster (the request parser enforces it; options built by hand may not).
+fn owner_uids(store: &Store, options: &ListOptions) -> Result<Option<HashSet<String>>> {
+    let Some(owner) = &options.owner else {
+        return Ok(None);
+    };
+    let [cluster] = options.clusters.as_slice() else {
+        return Err(StorageError::bad_request(
+            owner_parameter(options),
+            "an owner query must name exactly one cluster",
+        ));
+    };
+    let objects: Vec<&IndexedFields> = store
+        .tables()
+        .flat_map(|table| table.cluster_slots(cluster))
+        .map(|slot| &slot.object.fields)
+        .collect();
+    Ok(Some(resolve_owner_uids(
+        owner,
+        &options.namespaces,
+        &objects,
+    )))
+}
+
+/// Where a continue position in the default order lets a walk of one table start: the key of
+/// its first three values (cluster, namespace, name), when they are texts.
+fn seek_key(values: &[SortValue]) -> Option<KeyRef<'_>> {
+    match values {
+        [
+            SortValue::Str(cluster),
+            SortValue::Str(namespace),
+            SortValue::Str(name),
+            ..,
+        ] => Some(KeyRef {
+            cluster,
+            namespace,
+            name,
+        }),
+        _ => None,
+    }
+}
+
+/// A page whose items are still as stored.
+struct RawPage {
+    items: Vec<Arc<ResourceObject>>,
+    continue_token: Option<String>,
+    remaining_item_count: Option<u64>,
+}
+
+impl RawPage {
+    fn from_list_page(page: ListPage) -> Self {
+        Self {
+            items: page.items.into_iter().map(Arc::new).collect(),
+            continue_token: page.continue_token,
+            remaining_item_count: page.remaining_item_count,
+        }
+    }
+}
+
+/// [`Evaluator::page`] for the default order over `objects` already in key order.
+///
+/// In the default order (cluster, namespace, name, group, version, resource) the objects of one
+/// resource sort exactly as their keys, so a walk in key order yields them ordered: skip to the
+/// continue position (or past the offset), take `limit` matching items, then count the
+/// matching rest only as far as the options need it. The page is the one
+/// [`Evaluator::page`] would return, continue token included.
+fn key_order_page<'a>(
+    objects: impl IntoIterator<Item = &'a Arc<ResourceObject>>,
+    evaluator: &Evaluator<'_>,
+    options: &ListOptions,
+) -> Result<RawPage> {
+    let position = options.continue_from.as_ref();
+    let limit = options
+        .limit
+        .map(|l| usize::try_from(l).unwrap_or(usize::MAX));
+    let mut items: Vec<Arc<ResourceObject>> = Vec::new();
+    let mut passed_position = false;
+    let mut skipped = 0u64;
+    let mut remaining = 0u64;
+    for object in objects {
+        if let Some(position) = position
+            && !passed_position
+        {
+            // Only the few objects between the seek key and the position itself compare here.
+            let key = evaluator.sort_key(object)?;
+            if evaluator.compare(&key, &position.values).is_le() {
+                continue;
+            }
+            passed_position = true;
+        }
+        if !evaluator.matches(object)? {
+            continue;
+        }
+        if position.is_none() && skipped < options.offset {
+            skipped += 1;
+            continue;
+        }
+        if limit.is_none_or(|l| items.len() < l) {
+            items.push(object.clone());
+            continue;
+        }
+        remaining += 1;
+        if !options.with_remaining_count {
+            // One more item is all a continue token needs to know.
+            break;
+        }
+    }
+    let continue_token = match items.last() {
+        Some(last) if remaining > 0 && options.with_continue => Some(
+            ContinuePosition {
+                values: evaluator.sort_key(last)?,
+            }
+            .encode(options),
+        ),
+        _ => None,
+    };
+    Ok(RawPage {
+        items,
+        continue_token,
+        remaining_item_count: options.with_remaining_count.then_some(remaining),
+    })
+}
+
+/// The objects of `tables` within the scope of `options` that pass the indexed filters, from
+/// `from` on (a snapshot: `Arc` clones).
+fn candidates<'a>(
+    tables: impl IntoIterator<Item = &'a Table>,
+    scope: &Scope,
+    from: Option<KeyRef<'_>>,
+    evaluator: &Evaluator<'_>,
+) -> Vec<Arc<ResourceObject>> {
+    tables
+        .into_iter()
+        .flat_map(|table| table.scan(scope, from))
+        .filter(|slot| evaluator.matches_fields(&slot.object.fields))
+        .map(|slot| slot.object.clone())
+        .collect()
+}
+
+/// The events of each item, when the options inject them (under a short read lock).
+fn events_of(
+    shared: &Shared,
+    items: &[Arc<ResourceObject>],
+    options: &ListOptions,
+) -> Vec<Vec<Bytes>> {
+    if !options.inject_events {
+        return Vec::new();
+    }
+    let store = shared.read();
+    items
+        .iter()
+        .map(|item| {
+            store
+                .table(&item.fields.gvr)
+                .and_then(|table| table.get(KeyRef::of(item)))
+                .filter(|slot| slot.object.fields.uid == item.fields.uid)
+                .map(Slot::event_bytes)
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Readies a page for the response: events and `onlyMetadata` ([`present`]), without the lock.
+fn finish(
+    shared: &Shared,
+    page: RawPage,
+    revision: u64,
+    options: &ListOptions,
+) -> Result<ListPage> {
+    let events = events_of(shared, &page.items, options);
+    let mut events = events.into_iter();
+    let items = page
+        .items
+        .into_iter()
+        .map(|item| {
+            let object = Arc::unwrap_or_clone(item);
+            if options.inject_events || options.only_metadata {
+                present(options, object, &events.next().unwrap_or_default())
+            } else {
+                Ok(object)
+            }
+        })
+        .collect::<Result<_>>()?;
+    Ok(ListPage {
+        items,
+        continue_token: page.continue_token,
+        remaining_item_count: page.remaining_item_count,
+        resource_version: Some(revision.to_string()),
+    })
+}
+
+/// One page of resource `gvr` for `options`.
+pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -> Result<ListPage> {
+    let scope = Scope::new(&options.clusters, &options.namespaces);
+    let key_order = options.order_by.is_empty();
+    let from = options
+        .continue_from
+        .as_ref()
+        .filter(|_| key_order)
+        .and_then(|p| seek_key(&p.values));
+    let (evaluator, revision, snapshot) = {
+        let store = shared.read();
+        let evaluator = Evaluator::new(options, owner_uids(&store, options)?);
+        let revision = store.revision();
+        let Some(table) = store.table(gvr) else {
+            let empty = RawPage {
+                items: Vec::new(),
+                continue_token: None,
+                remaining_item_count: options.with_remaining_count.then_some(0),
+            };
+            drop(store);
+            return finish(shared, empty, revision, options);
+        };
+        if key_order && options.field_selector.is_empty() {
+            // Cheap per object and stops after the page: walk under the lock.
+            let page = key_order_page(
+                table.scan(&scope, from).map(|slot| &slot.object),
+                &evaluator,
+                options,
+            )?;
+            drop(store);
+            return finish(shared, page, revision, options);
+        }
+        let snapshot = candidates([table], &scope, from, &evaluator);
+        (evaluator, revision, snapshot)
+    };
+    let page = if key_order {
+        key_order_page(&snapshot, &evaluator, options)?
+    } else {
+        RawPage::from_list_page(evaluator.page(snapshot.iter().map(|o| &**o))?)
+    };
+    finish(shared, page, revision, options)
+}
+
+/// One page of the objects of every stored resource that one of `types` matches, and the
+/// distinct resource types of its items in order of first appearance.
+pub(crate) fn list_collection(
+    shared: &Shared,
+    types: &[CollectionResourceType],
+    options: &ListOptions,
+) -> Result<(ListPage, Vec<StoredResourceType>)> {
+    if options.owner.is_some() {
+        return Err(StorageError::invalid(
+            owner_parameter(options),
+            "owner queries are not supported on collection resources",
+        ));
+    }
+    let evaluator = Evaluator::new(options, None);
+    let scope = Scope::new(&options.clusters, &options.namespaces);
+    let (revision, snapshot, tables) = {
+        let store = shared.read();
+        let tables: Vec<&Table> = store
+            .tables()
+            .filter(|table| types.iter().any(|t| t.matches(&table.gvr)))
+            .collect();
+        let snapshot = candidates(tables.iter().copied(), &scope, None, &evaluator);
+        let tables: Vec<(Arc<Gvr>, Arc<str>, bool)> = tables
+            .iter()
+            .map(|t| (t.gvr.clone(), t.kind.clone(), t.namespaced))
+            .collect();
+        (store.revision(), snapshot, tables)
+    };
+    let page = RawPage::from_list_page(evaluator.page(snapshot.iter().map(|o| &**o))?);
+    let mut resource_types: Vec<StoredResourceType> = Vec::new();
+    for item in &page.items {
+        let Some((gvr, kind, namespaced)) =
+            tables.iter().find(|(gvr, ..)| **gvr == *item.fields.gvr)
+        else {
+            continue;
+        };
+        let found = resource_types
+            .iter()
+            .any(|t| *t.cluster == *item.fields.cluster && t.gvr == **gvr);
+        if !found {
+            resource_types.push(StoredResourceType {
+                cluster: item.fields.cluster.to_string(),
+                gvr: (**gvr).clone(),
+                kind: kind.to_string(),
+                namespaced: *namespaced,
+            });
+        }
+    }
+    Ok((finish(shared, page, revision, options)?, resource_types))
+}

@@ -1,0 +1,221 @@
+//! Rewriting `metadata.resourceVersion` inside an object's JSON without re-serializing it.
+//!
+//! Every write of the memory layer stamps the object with the layer's own revision, so that what
+//! `get`, `list` and `watch` return carries a resource version a client can watch from. The JSON
+//! is never parsed into a DOM for that: [`RevisionSlot::locate`] finds, once and outside the
+//! store lock, the byte range the value occupies (or where to insert it), and
+//! [`RevisionSlot::stamp`] splices the revision in with two `memcpy`s while the lock is held.
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use storage_api::{Result, StorageError};
+
+/// The key written into `metadata`.
+const KEY: &str = "resourceVersion";
+
+/// Where the resource version of one object's JSON lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RevisionSlot {
+    /// `metadata.resourceVersion` exists: its value (quotes included) spans `start..end`.
+    Replace {
+        /// First byte of the value.
+        start: usize,
+        /// One past its last byte.
+        end: usize,
+    },
+    /// `metadata` has no `resourceVersion`: insert the member right after the `{` at `at - 1`.
+    Insert {
+        /// The byte offset just after `metadata`'s opening brace.
+        at: usize,
+        /// Whether other members follow (a `,` is needed after the inserted one).
+        comma: bool,
+    },
+}
+
+#[derive(Deserialize)]
+struct Outer<'a> {
+    #[serde(borrow, default)]
+    metadata: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Metadata<'a> {
+    /// `Some` whenever the key is present, even with a `null` value (which is replaced too).
+    #[serde(
+        borrow,
+        default,
+        rename = "resourceVersion",
+        deserialize_with = "present"
+    )]
+    resource_version: Option<&'a RawValue>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(deserializer).map(Some)
+}
+
+/// The byte offset of `part` within `whole` (`part` must be a sub-slice of `whole`).
+fn offset_in(whole: &[u8], part: &str) -> Option<usize> {
+    let base = whole.as_ptr() as usize;
+    let start = (part.as_ptr() as usize).checked_sub(base)?;
+    (start + part.len() <= whole.len()).then_some(start)
+}
+
+impl RevisionSlot {
+    /// Finds where `metadata.resourceVersion` is (or goes) in `raw`, an object's JSON.
+    ///
+    /// Fails (`422 Invalid`) when `raw` is not a JSON object with an object `metadata`; objects
+    /// that went through [`storage_api::ResourceObject::parse`] always have one.
+    pub(crate) fn locate(raw: &[u8]) -> Result<Self> {
+        let invalid = |what: String| StorageError::invalid("object", what);
+        let outer: Outer<'_> = serde_json::from_slice(raw)
+            .map_err(|e| invalid(format!("cannot read the object's metadata: {e}")))?;
+        let metadata = outer
+            .metadata
+            .ok_or_else(|| invalid("metadata is required".into()))?;
+        let meta_start = offset_in(raw, metadata.get())
+            .ok_or_else(|| invalid("metadata is not part of the object".into()))?;
+        let text = metadata.get();
+        if !text.starts_with('{') {
+            return Err(invalid("metadata is not a JSON object".into()));
+        }
+        let parsed: Metadata<'_> = serde_json::from_str(text)
+            .map_err(|e| invalid(format!("cannot read metadata.resourceVersion: {e}")))?;
+        match parsed.resource_version {
+            Some(value) => {
+                let start = offset_in(text.as_bytes(), value.get())
+                    .ok_or_else(|| invalid("metadata.resourceVersion is misplaced".into()))?;
+                Ok(Self::Replace {
+                    start: meta_start + start,
+                    end: meta_start + start + value.get().len(),
+                })
+            }
+            None => Ok(Self::Insert {
+                at: meta_start + 1,
+                comma: !text[1..].trim_start().starts_with('}'),
+            }),
+        }
+    }
+
+    /// A copy of `raw` with the resource version set to `revision` (as a JSON string).
+    ///
+    /// `raw` must be the bytes this slot was located in (else `500 Internal`). The result is
+    /// allocated at its exact size, so that the stored [`Bytes`] wastes nothing.
+    pub(crate) fn stamp(self, raw: &[u8], revision: u64) -> Result<Bytes> {
+        let digits = revision.to_string();
+        let (cut, resume, member) = match self {
+            Self::Replace { start, end } => (start, end, false),
+            Self::Insert { at, .. } => (at, at, true),
+        };
+        let (Some(head), Some(tail)) = (raw.get(..cut), raw.get(resume..)) else {
+            return Err(StorageError::Internal {
+                message: "resource version slot does not fit the object".into(),
+                source: None,
+            });
+        };
+        let extra = if member {
+            KEY.len() + 4 + usize::from(matches!(self, Self::Insert { comma: true, .. }))
+        } else {
+            0
+        };
+        let mut out = Vec::with_capacity(head.len() + digits.len() + 2 + extra + tail.len());
+        out.extend_from_slice(head);
+        if member {
+            out.push(b'"');
+            out.extend_from_slice(KEY.as_bytes());
+            out.extend_from_slice(b"\":");
+        }
+        out.push(b'"');
+        out.extend_from_slice(digits.as_bytes());
+        out.push(b'"');
+        if let Self::Insert { comma: true, .. } = self {
+            out.push(b',');
+        }
+        out.extend_from_slice(tail);
+        Ok(Bytes::from(out))
+    }
+}
+
+/// A copy of `raw` with `metadata.resourceVersion` set to `revision`.
+pub(crate) fn with_revision(raw: &[u8], revision: u64) -> Result<Bytes> {
+    RevisionSlot::locate(raw)?.stamp(raw, revision)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamped(raw: &str, revision: u64) -> serde_json::Value {
+        let bytes = with_revision(raw.as_bytes(), revision).expect("stamp");
+        serde_json::from_slice(&bytes).expect("still JSON")
+    }
+
+    #[test]
+    fn replaces_an_existing_resource_version() {
+        let v = stamped(
+            r#"{"kind":"Pod","metadata":{"name":"a","resourceVersion":"123","uid":"u"},"spec":{}}"#,
+            42,
+        );
+        assert_eq!(v["metadata"]["resourceVersion"], "42");
+        assert_eq!(v["metadata"]["uid"], "u");
+        assert_eq!(v["kind"], "Pod");
+    }
+
+    #[test]
+    fn replaces_a_numeric_or_null_resource_version_and_keeps_spacing() {
+        let raw = "{ \"metadata\" : { \"resourceVersion\" : 7 , \"name\":\"a\"} }";
+        let out = with_revision(raw.as_bytes(), 9).expect("stamp");
+        assert_eq!(
+            std::str::from_utf8(&out).expect("utf8"),
+            "{ \"metadata\" : { \"resourceVersion\" : \"9\" , \"name\":\"a\"} }"
+        );
+        let v = stamped(r#"{"metadata":{"resourceVersion":null,"name":"a"}}"#, 1);
+        assert_eq!(v["metadata"]["resourceVersion"], "1");
+    }
+
+    #[test]
+    fn inserts_when_absent() {
+        let v = stamped(r#"{"metadata":{"name":"a"},"kind":"Pod"}"#, 5);
+        assert_eq!(v["metadata"]["resourceVersion"], "5");
+        assert_eq!(v["metadata"]["name"], "a");
+        let v = stamped(r#"{"kind":"Pod","metadata":{ }}"#, 6);
+        assert_eq!(v["metadata"]["resourceVersion"], "6");
+        let v = stamped(r#"{"kind":"Pod","metadata":{}}"#, 7);
+        assert_eq!(v["metadata"]["resourceVersion"], "7");
+    }
+
+    #[test]
+    fn ignores_resource_versions_outside_metadata() {
+        let raw = r#"{"spec":{"resourceVersion":"1"},"metadata":{"annotations":{"resourceVersion":"x"},"name":"a"},"status":{"metadata":{"resourceVersion":"2"}}}"#;
+        let v = stamped(raw, 8);
+        assert_eq!(v["metadata"]["resourceVersion"], "8");
+        assert_eq!(v["spec"]["resourceVersion"], "1");
+        assert_eq!(v["metadata"]["annotations"]["resourceVersion"], "x");
+        assert_eq!(v["status"]["metadata"]["resourceVersion"], "2");
+    }
+
+    #[test]
+    fn rejects_what_is_not_an_object_with_metadata() {
+        for raw in [
+            "[1]",
+            "{\"kind\":\"Pod\"}",
+            "{\"metadata\":[]}",
+            "{\"metadata\":",
+            "nope",
+        ] {
+            let err = with_revision(raw.as_bytes(), 1).expect_err(raw);
+            assert_eq!(err.status().code, 422, "{raw}: {err}");
+        }
+    }
+
+    #[test]
+    fn unicode_and_escapes_are_preserved() {
+        let raw = r#"{"metadata":{"name":"é\"x","resourceVersion":"1"},"data":{"k":"\u00e9"}}"#;
+        let v = stamped(raw, 10);
+        assert_eq!(v["metadata"]["name"], "é\"x");
+        assert_eq!(v["data"]["k"], "é");
+    }
+}

@@ -1,0 +1,851 @@
+//! Unit tests of the store, its resource versions and watches (the conformance suite in
+//! `tests/conformance.rs` covers the query semantics).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use storage_api::evaluator::Evaluator;
+use storage_api::query::label_selector::LabelSelector;
+use storage_api::query::{ContinuePosition, OrderBy, OrderField};
+use storage_api::{
+    Change, Gvr, ListOptions, ObjectEvent, ObjectKey, ResourceObject, ResourceStorage,
+    ResourceStorageConfig, StorageError, StorageFactory, WatchEvent, WatchStream,
+};
+
+use crate::{MemoryConfig, MemoryStorageFactory};
+
+fn pods_gvr() -> Gvr {
+    Gvr::new("", "v1", "pods")
+}
+
+fn pod_json(cluster: &str, namespace: &str, name: &str, rv: u64, app: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": format!("uid-{cluster}-{namespace}-{name}"),
+            "resourceVersion": rv.to_string(),
+            "creationTimestamp": "2024-01-02T03:04:05Z",
+            "labels": {"app": app},
+            "annotations": {"shadow.clusterpedia.io/cluster-name": cluster}
+        },
+        "spec": {"nodeName": "node-1"}
+    })
+}
+
+fn object(value: &Value, cluster: &str) -> ResourceObject {
+    let raw = Bytes::from(serde_json::to_vec(value).expect("json"));
+    ResourceObject::parse(cluster.into(), Arc::new(pods_gvr()), raw).expect("parse")
+}
+
+fn pod(cluster: &str, namespace: &str, name: &str, rv: u64, app: &str) -> ResourceObject {
+    object(&pod_json(cluster, namespace, name, rv, app), cluster)
+}
+
+async fn setup(config: MemoryConfig) -> (MemoryStorageFactory, Arc<dyn ResourceStorage>) {
+    let factory = MemoryStorageFactory::new(config);
+    let storage = factory
+        .new_resource_storage(ResourceStorageConfig {
+            gvr: pods_gvr(),
+            kind: "Pod".into(),
+            namespaced: true,
+        })
+        .await
+        .expect("storage");
+    (factory, storage)
+}
+
+fn json_rv(object: &ResourceObject) -> u64 {
+    let value: Value = serde_json::from_slice(&object.raw).expect("json");
+    value["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("string rv")
+        .parse()
+        .expect("numeric rv")
+}
+
+fn current(factory: &MemoryStorageFactory) -> u64 {
+    factory.current_resource_version().parse().expect("numeric")
+}
+
+fn options_at(resource_version: &str) -> ListOptions {
+    ListOptions {
+        resource_version: Some(resource_version.into()),
+        ..ListOptions::default()
+    }
+}
+
+/// The next watch event, failing after a second.
+async fn next(stream: &mut WatchStream) -> Option<storage_api::Result<WatchEvent>> {
+    tokio::time::timeout(Duration::from_secs(1), stream.next())
+        .await
+        .expect("a watch event within a second")
+}
+
+async fn next_event(stream: &mut WatchStream) -> WatchEvent {
+    next(stream).await.expect("stream open").expect("no error")
+}
+
+/// Asserts that nothing arrives for a while.
+async fn quiet(stream: &mut WatchStream) {
+    let waited = tokio::time::timeout(Duration::from_millis(100), stream.next()).await;
+    assert!(waited.is_err(), "unexpected watch item: {:?}", waited.ok());
+}
+
+fn describe(event: &WatchEvent) -> (String, String, u64) {
+    let (kind, object) = match event {
+        WatchEvent::Added(o) => ("ADDED", o),
+        WatchEvent::Modified(o) => ("MODIFIED", o),
+        WatchEvent::Deleted(o) => ("DELETED", o),
+        WatchEvent::Bookmark { resource_version } => {
+            return (
+                "BOOKMARK".into(),
+                String::new(),
+                resource_version.parse().expect("rv"),
+            );
+        }
+    };
+    (kind.into(), object.fields.name.clone(), json_rv(object))
+}
+
+#[tokio::test]
+async fn writes_stamp_the_revision_and_keep_the_member_version() {
+    let (factory, pods) = setup(MemoryConfig::default()).await;
+    let start = current(&factory);
+    pods.create(pod("c1", "ns", "a", 500, "web"))
+        .await
+        .expect("create");
+    let got = pods.get("c1", "ns", "a").await.expect("get");
+    assert_eq!(
+        json_rv(&got),
+        start + 1,
+        "the JSON carries the layer's revision"
+    );
+    assert_eq!(
+        got.fields.resource_version, "500",
+        "the indexed fields keep the member's"
+    );
+    assert_eq!(got.fields.namespace, "ns");
+
+    pods.update(pod("c1", "ns", "a", 501, "web"))
+        .await
+        .expect("update");
+    pods.create(pod("c2", "ns", "a", 7, "web"))
+        .await
+        .expect("create in another cluster");
+    let page = pods.list(&ListOptions::default()).await.expect("list");
+    assert_eq!(page.resource_version, Some((start + 3).to_string()));
+    let revisions: Vec<u64> = page.items.iter().map(json_rv).collect();
+    assert_eq!(revisions, vec![start + 2, start + 3]);
+
+    pods.delete(&ObjectKey::new("c1", "ns", "a"))
+        .await
+        .expect("delete");
+    assert_eq!(current(&factory), start + 4, "a delete takes a revision");
+    pods.delete(&ObjectKey::new("c1", "ns", "a"))
+        .await
+        .expect("deleting the absent is fine");
+    assert_eq!(
+        current(&factory),
+        start + 4,
+        "deleting nothing takes no revision"
+    );
+
+    let versions = factory.resource_versions("c2").await.expect("versions");
+    assert_eq!(versions[&pods_gvr()].resources["ns/a"], "7");
+    assert!(
+        factory
+            .resource_versions("c1")
+            .await
+            .expect("versions")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn create_update_delete_report_kube_errors() {
+    let (_factory, pods) = setup(MemoryConfig::default()).await;
+    pods.create(pod("c1", "ns", "a", 1, "web"))
+        .await
+        .expect("create");
+    let err = pods
+        .create(pod("c1", "ns", "a", 2, "web"))
+        .await
+        .expect_err("taken");
+    assert!(err.is_already_exists(), "{err}");
+    let err = pods
+        .update(pod("c1", "ns", "b", 2, "web"))
+        .await
+        .expect_err("absent");
+    assert!(err.is_not_found(), "{err}");
+    let err = pods.get("c1", "ns", "b").await.expect_err("absent");
+    assert!(err.is_not_found(), "{err}");
+    assert!(err.to_string().contains("pods"), "{err}");
+
+    let deployment = {
+        let mut value = pod_json("c1", "ns", "d", 1, "web");
+        value["kind"] = json!("Deployment");
+        let raw = Bytes::from(serde_json::to_vec(&value).expect("json"));
+        ResourceObject::parse(
+            "c1".into(),
+            Arc::new(Gvr::new("apps", "v1", "deployments")),
+            raw,
+        )
+        .expect("parse")
+    };
+    let err = pods.create(deployment).await.expect_err("wrong resource");
+    assert_eq!(err.status().code, 422, "{err}");
+}
+
+#[tokio::test]
+async fn apply_is_one_batch_in_order() {
+    let (factory, pods) = setup(MemoryConfig::default()).await;
+    let start = current(&factory);
+    pods.apply(vec![
+        Change::Upsert(pod("c1", "ns", "a", 1, "web")),
+        Change::Upsert(pod("c1", "ns", "b", 2, "web")),
+        Change::Upsert(pod("c1", "ns", "a", 3, "api")),
+        Change::Delete(ObjectKey::new("c1", "ns", "b")),
+        Change::Delete(ObjectKey::new("c1", "ns", "zzz")),
+    ])
+    .await
+    .expect("apply");
+    assert_eq!(current(&factory), start + 4);
+    let page = pods.list(&ListOptions::default()).await.expect("list");
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].fields.resource_version, "3");
+    assert_eq!(page.items[0].fields.labels.get("app"), Some("api"));
+    assert_eq!(factory.object_count(), 1);
+}
+
+#[tokio::test]
+async fn watch_from_now_lists_then_follows() {
+    let (factory, pods) = setup(MemoryConfig::default()).await;
+    pods.create(pod("c1", "ns", "a", 1, "web"))
+        .await
+        .expect("create");
+    pods.create(pod("c1", "ns", "b", 2, "web"))
+        .await
+        .expect("create");
+    let start = current(&factory);
+    let mut watch = pods.watch(&ListOptions::default()).await.expect("watch");
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("ADDED".into(), "a".into(), start - 1)
+    );
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("ADDED".into(), "b".into(), start)
+    );
+    quiet(&mut watch).await;
+
+    pods.update(pod("c1", "ns", "a", 3, "web"))
+        .await
+        .expect("update");
+    pods.delete(&ObjectKey::new("c1", "ns", "b"))
+        .await
+        .expect("delete");
+    pods.create(pod("c1", "ns", "c", 4, "web"))
+        .await
+        .expect("create");
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("MODIFIED".into(), "a".into(), start + 1)
+    );
+    let deleted = next_event(&mut watch).await;
+    assert_eq!(
+        describe(&deleted),
+        ("DELETED".into(), "b".into(), start + 2)
+    );
+    let WatchEvent::Deleted(last) = deleted else {
+        unreachable!()
+    };
+    assert_eq!(
+        last.fields.resource_version, "2",
+        "the last stored state, member version kept"
+    );
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("ADDED".into(), "c".into(), start + 3)
+    );
+
+    for rv in ["", "0"] {
+        let mut watch = pods.watch(&options_at(rv)).await.expect("watch");
+        let names: Vec<String> = vec![
+            describe(&next_event(&mut watch).await).1,
+            describe(&next_event(&mut watch).await).1,
+        ];
+        assert_eq!(names, ["a", "c"], "rv {rv:?}");
+        quiet(&mut watch).await;
+    }
+}
+
+#[tokio::test]
+async fn watch_from_a_version_replays_what_followed() {
+    let (factory, pods) = setup(MemoryConfig::default()).await;
+    pods.create(pod("c1", "ns", "a", 1, "web"))
+        .await
+        .expect("create");
+    let listed = pods.list(&ListOptions::default()).await.expect("list");
+    let from = listed.resource_version.expect("list rv");
+    pods.create(pod("c1", "ns", "b", 2, "web"))
+        .await
+        .expect("create");
+    pods.delete(&ObjectKey::new("c1", "ns", "a"))
+        .await
+        .expect("delete");
+    let start: u64 = from.parse().expect("rv");
+
+    let mut watch = pods.watch(&options_at(&from)).await.expect("watch");
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("ADDED".into(), "b".into(), start + 1)
+    );
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("DELETED".into(), "a".into(), start + 2)
+    );
+    quiet(&mut watch).await;
+    pods.create(pod("c1", "ns", "c", 3, "web"))
+        .await
+        .expect("create");
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("ADDED".into(), "c".into(), start + 3)
+    );
+
+    let latest = factory.current_resource_version();
+    let mut watch = pods
+        .watch(&options_at(&latest))
+        .await
+        .expect("watch from now");
+    quiet(&mut watch).await;
+}
+
+#[tokio::test]
+async fn watch_from_a_forgotten_or_future_version_is_expired() {
+    let config = MemoryConfig {
+        watch_history: 2,
+        ..MemoryConfig::default()
+    };
+    let (factory, pods) = setup(config).await;
+    let start = current(&factory);
+    for i in 0..4 {
+        pods.create(pod("c1", "ns", &format!("p{i}"), i, "web"))
+            .await
+            .expect("create");
+    }
+    // Changes start+3 and start+4 are kept: a watch can start at start+2 or later.
+    let mut ok = pods
+        .watch(&options_at(&(start + 2).to_string()))
+        .await
+        .expect("watch");
+    assert_eq!(describe(&next_event(&mut ok).await).2, start + 3);
+    assert_eq!(describe(&next_event(&mut ok).await).2, start + 4);
+
+    for rv in [start + 1, start - 5, 1, start + 100] {
+        let mut watch = pods
+            .watch(&options_at(&rv.to_string()))
+            .await
+            .expect("watch starts");
+        match next(&mut watch).await {
+            Some(Err(StorageError::Expired { message })) => assert!(!message.is_empty()),
+            other => panic!("rv {rv}: want Expired, got {other:?}"),
+        }
+        assert!(
+            next(&mut watch).await.is_none(),
+            "the stream ends after the error"
+        );
+    }
+    let err = StorageError::Expired {
+        message: "x".into(),
+    };
+    assert_eq!(
+        (err.status().code, err.status().reason.as_str()),
+        (410, "Expired")
+    );
+
+    let err = pods
+        .watch(&options_at("yesterday"))
+        .await
+        .err()
+        .expect("bad rv");
+    assert_eq!(err.status().code, 400);
+}
+
+#[tokio::test]
+async fn watch_filters_and_follows_objects_in_and_out_of_the_selection() {
+    let (factory, pods) = setup(MemoryConfig::default()).await;
+    pods.create(pod("c1", "ns", "a", 1, "web"))
+        .await
+        .expect("create");
+    pods.create(pod("c1", "ns", "b", 1, "api"))
+        .await
+        .expect("create");
+    pods.create(pod("c2", "ns", "c", 1, "web"))
+        .await
+        .expect("create");
+    let options = ListOptions {
+        clusters: vec!["c1".into()],
+        label_selector: LabelSelector::parse("app=web").expect("selector"),
+        ..ListOptions::default()
+    };
+    let start = current(&factory);
+    let mut watch = pods.watch(&options).await.expect("watch");
+    assert_eq!(describe(&next_event(&mut watch).await).1, "a");
+    quiet(&mut watch).await;
+
+    pods.update(pod("c1", "ns", "b", 2, "web"))
+        .await
+        .expect("b starts matching");
+    pods.update(pod("c1", "ns", "a", 2, "api"))
+        .await
+        .expect("a stops matching");
+    pods.update(pod("c2", "ns", "c", 2, "web"))
+        .await
+        .expect("other cluster");
+    pods.update(pod("c1", "ns", "b", 3, "web"))
+        .await
+        .expect("b changes");
+    pods.delete(&ObjectKey::new("c1", "ns", "a"))
+        .await
+        .expect("a was not matching");
+    pods.delete(&ObjectKey::new("c1", "ns", "b"))
+        .await
+        .expect("b was matching");
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("ADDED".into(), "b".into(), start + 1)
+    );
+    let left = next_event(&mut watch).await;
+    assert_eq!(describe(&left), ("DELETED".into(), "a".into(), start + 2));
+    let WatchEvent::Deleted(left) = left else {
+        unreachable!()
+    };
+    assert_eq!(
+        left.fields.labels.get("app"),
+        Some("web"),
+        "the state that matched"
+    );
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("MODIFIED".into(), "b".into(), start + 4)
+    );
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("DELETED".into(), "b".into(), start + 6)
+    );
+    quiet(&mut watch).await;
+}
+
+#[tokio::test]
+async fn watch_of_an_owner_query_is_refused() {
+    let (_factory, pods) = setup(MemoryConfig::default()).await;
+    let options = ListOptions {
+        clusters: vec!["c1".into()],
+        owner: Some(storage_api::query::OwnerQuery {
+            uid: Some("x".into()),
+            ..Default::default()
+        }),
+        ..ListOptions::default()
+    };
+    let err = pods.watch(&options).await.err().expect("refused");
+    assert_eq!(err.status().code, 422);
+}
+
+#[tokio::test]
+async fn slow_watchers_are_expired_not_waited_for() {
+    let config = MemoryConfig {
+        watch_buffer: 4,
+        ..MemoryConfig::default()
+    };
+    let (_factory, pods) = setup(config).await;
+    let mut watch = pods.watch(&ListOptions::default()).await.expect("watch");
+    for i in 0..20 {
+        pods.create(pod("c1", "ns", &format!("p{i:02}"), i, "web"))
+            .await
+            .expect("writers never block");
+    }
+    match next(&mut watch).await {
+        Some(Err(StorageError::Expired { message })) => {
+            assert!(message.contains("behind"), "{message}")
+        }
+        other => panic!("want Expired, got {other:?}"),
+    }
+    assert!(next(&mut watch).await.is_none());
+}
+
+#[tokio::test]
+async fn bookmarks_carry_the_current_revision_after_every_change() {
+    let config = MemoryConfig {
+        bookmark_interval: Duration::from_millis(30),
+        ..MemoryConfig::default()
+    };
+    let (factory, pods) = setup(config).await;
+    let deployments = factory
+        .new_resource_storage(ResourceStorageConfig {
+            gvr: Gvr::new("apps", "v1", "deployments"),
+            kind: "Deployment".into(),
+            namespaced: true,
+        })
+        .await
+        .expect("storage");
+    let options = ListOptions {
+        allow_watch_bookmarks: true,
+        ..ListOptions::default()
+    };
+    let mut watch = pods.watch(&options).await.expect("watch");
+    pods.create(pod("c1", "ns", "a", 1, "web"))
+        .await
+        .expect("create");
+    let mut value = pod_json("c1", "ns", "d", 1, "web");
+    value["kind"] = json!("Deployment");
+    let raw = Bytes::from(serde_json::to_vec(&value).expect("json"));
+    let deployment = ResourceObject::parse(
+        "c1".into(),
+        Arc::new(Gvr::new("apps", "v1", "deployments")),
+        raw,
+    )
+    .expect("parse");
+    deployments.create(deployment).await.expect("create");
+    let now = current(&factory);
+    assert_eq!(describe(&next_event(&mut watch).await).0, "ADDED");
+    let bookmark = next_event(&mut watch).await;
+    assert_eq!(
+        bookmark,
+        WatchEvent::Bookmark {
+            resource_version: now.to_string()
+        },
+        "the revision of a write to another resource counts"
+    );
+    let mut plain = pods
+        .watch(&options_at(&factory.current_resource_version()))
+        .await
+        .expect("watch");
+    quiet(&mut plain).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_reach_a_new_watch_exactly_once() {
+    let (_factory, pods) = setup(MemoryConfig::default()).await;
+    let total = 2_000;
+    let writer = {
+        let pods = pods.clone();
+        tokio::spawn(async move {
+            for i in 0..total {
+                pods.create(pod("c1", "ns", &format!("p{i:05}"), i, "web"))
+                    .await
+                    .expect("create");
+                if i % 50 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    tokio::task::yield_now().await;
+    let mut watch = pods.watch(&ListOptions::default()).await.expect("watch");
+    let mut names = BTreeSet::new();
+    while names.len() < total as usize {
+        let (kind, name, _) = describe(&next_event(&mut watch).await);
+        assert_eq!(kind, "ADDED");
+        assert!(names.insert(name.clone()), "{name} twice");
+    }
+    writer.await.expect("writer");
+    quiet(&mut watch).await;
+}
+
+#[tokio::test]
+async fn clean_emits_deletions_and_forgets_the_cluster() {
+    let (factory, pods) = setup(MemoryConfig::default()).await;
+    factory.prepare_cluster("c1").await.expect("prepare");
+    pods.create(pod("c1", "ns", "a", 1, "web"))
+        .await
+        .expect("create");
+    pods.create(pod("c1", "ns", "b", 1, "web"))
+        .await
+        .expect("create");
+    pods.create(pod("c2", "ns", "a", 1, "web"))
+        .await
+        .expect("create");
+    let from = factory.current_resource_version();
+    let mut watch = pods.watch(&options_at(&from)).await.expect("watch");
+    factory.clean_cluster("c1").await.expect("clean");
+    let start: u64 = from.parse().expect("rv");
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("DELETED".into(), "a".into(), start + 1)
+    );
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("DELETED".into(), "b".into(), start + 2)
+    );
+    quiet(&mut watch).await;
+    let types = factory.stored_resource_types().await.expect("types");
+    assert_eq!(types.len(), 1);
+    assert_eq!(types[0].cluster, "c2");
+    assert_eq!(types[0].kind, "Pod");
+
+    factory
+        .clean_cluster_resource("c2", &pods_gvr())
+        .await
+        .expect("clean");
+    assert_eq!(
+        describe(&next_event(&mut watch).await),
+        ("DELETED".into(), "a".into(), start + 3)
+    );
+    assert!(
+        factory
+            .stored_resource_types()
+            .await
+            .expect("types")
+            .is_empty()
+    );
+    factory
+        .clean_cluster_resource("c2", &Gvr::new("x", "v1", "unknown"))
+        .await
+        .expect("cleaning an unknown resource is fine");
+
+    factory.shutdown().await.expect("shutdown");
+    assert!(next(&mut watch).await.is_none(), "shutdown ends watches");
+}
+
+fn event(cluster: &str, involved: &str, uid: &str, name: &str, rv: u64) -> ObjectEvent {
+    let raw = serde_json::to_vec(&json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": "ns", "uid": uid, "resourceVersion": rv.to_string()},
+        "involvedObject": {"uid": involved},
+        "reason": name,
+    }))
+    .expect("json");
+    ObjectEvent::parse(cluster.into(), Bytes::from(raw)).expect("event")
+}
+
+#[tokio::test]
+async fn events_attach_by_cluster_and_uid_and_follow_the_object() {
+    let (factory, pods) = setup(MemoryConfig::default()).await;
+    pods.create(pod("c1", "ns", "a", 1, "web"))
+        .await
+        .expect("create");
+    pods.create(pod("c2", "ns", "a", 1, "web"))
+        .await
+        .expect("create");
+    let uid = "uid-c1-ns-a";
+    pods.record_events(vec![
+        event("c1", uid, "e1", "pulled", 10),
+        event("c1", uid, "e2", "started", 11),
+        event("c1", uid, "e1", "pulled", 12),
+        event("c1", "unknown", "e3", "orphan", 13),
+        event("c2", uid, "e4", "wrong-cluster", 14),
+    ])
+    .await
+    .expect("record");
+    let versions = factory.resource_versions("c1").await.expect("versions");
+    let events = &versions[&pods_gvr()].events;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events["ns/pulled"], "12");
+    assert_eq!(events["ns/started"], "11");
+    assert!(
+        factory.resource_versions("c2").await.expect("versions")[&pods_gvr()]
+            .events
+            .is_empty()
+    );
+
+    let options = ListOptions {
+        clusters: vec!["c1".into()],
+        inject_events: true,
+        ..ListOptions::default()
+    };
+    let page = pods.list(&options).await.expect("list");
+    let value: Value = serde_json::from_slice(&page.items[0].raw).expect("json");
+    let text = value["metadata"]["annotations"]["shadow.clusterpedia.io/events"]
+        .as_str()
+        .expect("events annotation");
+    let injected: Value = serde_json::from_str(text).expect("json");
+    assert_eq!(injected.as_array().map(Vec::len), Some(2));
+
+    // An update keeps the events; an object recreated with another uid does not.
+    pods.update(pod("c1", "ns", "a", 2, "api"))
+        .await
+        .expect("update");
+    assert_eq!(
+        factory.resource_versions("c1").await.expect("v")[&pods_gvr()]
+            .events
+            .len(),
+        2
+    );
+    let mut recreated = pod_json("c1", "ns", "a", 3, "api");
+    recreated["metadata"]["uid"] = json!("uid-new");
+    pods.update(object(&recreated, "c1")).await.expect("update");
+    assert!(
+        factory.resource_versions("c1").await.expect("v")[&pods_gvr()]
+            .events
+            .is_empty()
+    );
+    pods.record_events(vec![event("c1", "uid-new", "e5", "new", 15)])
+        .await
+        .expect("record");
+    assert_eq!(
+        factory.resource_versions("c1").await.expect("v")[&pods_gvr()]
+            .events
+            .len(),
+        1
+    );
+    pods.record_events(vec![event("c1", uid, "e6", "old-uid", 16)])
+        .await
+        .expect("record");
+    assert_eq!(
+        factory.resource_versions("c1").await.expect("v")[&pods_gvr()]
+            .events
+            .len(),
+        1
+    );
+}
+
+/// The default-order walk of a table must page exactly like [`Evaluator::page`].
+#[tokio::test]
+async fn key_order_paging_equals_the_evaluator() {
+    let (_factory, pods) = setup(MemoryConfig::default()).await;
+    let mut all = Vec::new();
+    for cluster in ["c2", "c1", "c3"] {
+        for namespace in ["b", "a", ""] {
+            for name in ["z", "m", "a1", "a"] {
+                let app = if name.starts_with('a') { "web" } else { "api" };
+                all.push(pod(cluster, namespace, name, 1, app));
+            }
+        }
+    }
+    pods.apply(all.iter().cloned().map(Change::Upsert).collect())
+        .await
+        .expect("apply");
+    let stored = pods
+        .list(&ListOptions::default())
+        .await
+        .expect("list")
+        .items;
+    let selectors = ["", "app=web", "app!=web"];
+    let scopes: [(&[&str], &[&str]); 4] = [
+        (&[], &[]),
+        (&["c1", "c3"], &[]),
+        (&["c3", "c1"], &["a", ""]),
+        (&[], &["b"]),
+    ];
+    for selector in selectors {
+        for (clusters, namespaces) in scopes {
+            for limit in [None, Some(0), Some(1), Some(5), Some(100)] {
+                for offset in [0, 3] {
+                    for with_remaining_count in [false, true] {
+                        let options = ListOptions {
+                            clusters: clusters.iter().map(|c| c.to_string()).collect(),
+                            namespaces: namespaces.iter().map(|c| c.to_string()).collect(),
+                            label_selector: LabelSelector::parse(selector).expect("selector"),
+                            limit,
+                            offset,
+                            with_remaining_count,
+                            ..ListOptions::default()
+                        };
+                        let context =
+                            format!("{selector} {clusters:?} {namespaces:?} {limit:?} {offset}");
+                        let mut options = options;
+                        let mut pages = 0;
+                        loop {
+                            let want = Evaluator::new(&options, None)
+                                .page(stored.iter())
+                                .expect("oracle");
+                            let got = pods.list(&options).await.expect("list");
+                            let names = |items: &[ResourceObject]| -> Vec<String> {
+                                items.iter().map(|o| o.fields.key().to_string()).collect()
+                            };
+                            assert_eq!(names(&got.items), names(&want.items), "{context}");
+                            assert_eq!(got.continue_token, want.continue_token, "{context}");
+                            assert_eq!(
+                                got.remaining_item_count, want.remaining_item_count,
+                                "{context}"
+                            );
+                            pages += 1;
+                            match got.continue_token {
+                                Some(token) => {
+                                    options.continue_from = Some(
+                                        ContinuePosition::decode(&token, &options).expect("token"),
+                                    );
+                                }
+                                None => break,
+                            }
+                            assert!(pages < 100, "{context}: endless paging");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Another order goes through the evaluator.
+    let options = ListOptions {
+        order_by: vec![OrderBy {
+            field: OrderField::Name,
+            descending: true,
+        }],
+        limit: Some(4),
+        ..ListOptions::default()
+    };
+    let want = Evaluator::new(&options, None)
+        .page(stored.iter())
+        .expect("oracle");
+    let got = pods.list(&options).await.expect("list");
+    assert_eq!(got.items, want.items);
+    assert_eq!(got.continue_token, want.continue_token);
+}
+
+#[tokio::test]
+async fn watch_replays_only_its_resource_and_presents_items() {
+    let (factory, pods) = setup(MemoryConfig::default()).await;
+    let deployments = factory
+        .new_resource_storage(ResourceStorageConfig {
+            gvr: Gvr::new("apps", "v1", "deployments"),
+            kind: "Deployment".into(),
+            namespaced: true,
+        })
+        .await
+        .expect("storage");
+    let from = factory.current_resource_version();
+    let mut value = pod_json("c1", "ns", "d", 1, "web");
+    value["kind"] = json!("Deployment");
+    let raw = Bytes::from(serde_json::to_vec(&value).expect("json"));
+    let deployment = ResourceObject::parse(
+        "c1".into(),
+        Arc::new(Gvr::new("apps", "v1", "deployments")),
+        raw,
+    )
+    .expect("parse");
+    deployments.create(deployment).await.expect("create");
+    pods.create(pod("c1", "ns", "a", 1, "web"))
+        .await
+        .expect("create");
+
+    let options = ListOptions {
+        only_metadata: true,
+        ..options_at(&from)
+    };
+    let mut watch = pods.watch(&options).await.expect("watch");
+    let event = next_event(&mut watch).await;
+    assert_eq!(
+        describe(&event).1,
+        "a",
+        "the deployment is not replayed on pods"
+    );
+    let WatchEvent::Added(object) = event else {
+        unreachable!()
+    };
+    let value: Value = serde_json::from_slice(&object.raw).expect("json");
+    assert!(
+        value.get("spec").is_none(),
+        "onlyMetadata applies to watch events"
+    );
+    assert_eq!(value["metadata"]["name"], "a");
+    quiet(&mut watch).await;
+}
