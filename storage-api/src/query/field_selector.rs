@@ -262,63 +262,9 @@ impl<'a> PathParser<'a> {
     }
 }
 
-/// The relation a [`FieldRequirement`] states between a field and its values.
-///
-/// The variants and their syntax are those of [`LabelOperator`]; see the
-/// module documentation for how they apply to paths with list markers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FieldOperator {
-    /// `path=value`
-    Equals,
-    /// `path==value`
-    DoubleEquals,
-    /// `path!=value`
-    NotEquals,
-    /// `path in (a,b)`
-    In,
-    /// `path notin (a,b)`
-    NotIn,
-    /// `path`
-    Exists,
-    /// `!path`
-    DoesNotExist,
-    /// `path>n`
-    GreaterThan,
-    /// `path<n`
-    LessThan,
-}
-
-impl From<LabelOperator> for FieldOperator {
-    fn from(op: LabelOperator) -> Self {
-        match op {
-            LabelOperator::Equals => Self::Equals,
-            LabelOperator::DoubleEquals => Self::DoubleEquals,
-            LabelOperator::NotEquals => Self::NotEquals,
-            LabelOperator::In => Self::In,
-            LabelOperator::NotIn => Self::NotIn,
-            LabelOperator::Exists => Self::Exists,
-            LabelOperator::DoesNotExist => Self::DoesNotExist,
-            LabelOperator::GreaterThan => Self::GreaterThan,
-            LabelOperator::LessThan => Self::LessThan,
-        }
-    }
-}
-
-impl From<FieldOperator> for LabelOperator {
-    fn from(op: FieldOperator) -> Self {
-        match op {
-            FieldOperator::Equals => Self::Equals,
-            FieldOperator::DoubleEquals => Self::DoubleEquals,
-            FieldOperator::NotEquals => Self::NotEquals,
-            FieldOperator::In => Self::In,
-            FieldOperator::NotIn => Self::NotIn,
-            FieldOperator::Exists => Self::Exists,
-            FieldOperator::DoesNotExist => Self::DoesNotExist,
-            FieldOperator::GreaterThan => Self::GreaterThan,
-            FieldOperator::LessThan => Self::LessThan,
-        }
-    }
-}
+/// The relation a [`FieldRequirement`] states between a field and its values: the operators of
+/// label selectors ([`LabelOperator`]), with the list-marker rules of the module documentation.
+pub type FieldOperator = LabelOperator;
 
 /// One `path <operator> values` term of a [`FieldSelector`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -336,13 +282,13 @@ impl FieldRequirement {
     /// Whether `object` satisfies this requirement (see the module documentation).
     pub fn matches(&self, object: &Value) -> bool {
         let found = self.path.lookup(object).into_iter().filter_map(scalar_text);
-        LabelOperator::from(self.operator).evaluate(&self.values, found)
+        self.operator.evaluate(&self.values, found)
     }
 }
 
 impl fmt::Display for FieldRequirement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_requirement(f, self.path.as_str(), self.operator.into(), &self.values)
+        write_requirement(f, self.path.as_str(), self.operator, &self.values)
     }
 }
 
@@ -394,7 +340,7 @@ impl FieldSelector {
             }
             Ok(FieldRequirement {
                 path,
-                operator: raw.operator.into(),
+                operator: raw.operator,
                 values: raw.values.iter().map(|v| v.text.to_owned()).collect(),
             })
         })?;
@@ -891,24 +837,6 @@ mod tests {
         // A non-integer bound never matches.
         assert!(!selector.requirements()[1].matches(&pod()));
         assert!(selector.requirements()[0].matches(&pod()));
-    }
-
-    #[test]
-    fn operator_conversions() {
-        let all = [
-            FieldOperator::Equals,
-            FieldOperator::DoubleEquals,
-            FieldOperator::NotEquals,
-            FieldOperator::In,
-            FieldOperator::NotIn,
-            FieldOperator::Exists,
-            FieldOperator::DoesNotExist,
-            FieldOperator::GreaterThan,
-            FieldOperator::LessThan,
-        ];
-        for op in all {
-            assert_eq!(FieldOperator::from(LabelOperator::from(op)), op);
-        }
     }
 
     #[test]
