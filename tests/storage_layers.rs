@@ -8,6 +8,8 @@ use std::process::Command;
 /// (whether the cargo feature is on, the layer name it links). One line per layer.
 const EXPECTED: &[(bool, &str)] = &[
     (cfg!(feature = "memory-storage"), "memory"),
+    (cfg!(feature = "sample-storage"), "sample-storage-layer"),
+    (cfg!(feature = "internal-storage"), "internal"),
     // One line per registered layer: (cfg!(feature = "<layer>-storage"), "<layer name>"),
 ];
 
@@ -79,10 +81,15 @@ fn unknown_storage_name_lists_the_linked_layers() {
 
 #[test]
 fn missing_storage_config_is_named() {
+    let layer = EXPECTED
+        .iter()
+        .find(|(enabled, _)| *enabled)
+        .map(|(_, name)| *name)
+        .expect("every feature set of the matrix links a layer");
     let output = Command::new(env!("CARGO_BIN_EXE_clustersynchro-manager"))
         .args([
             "--storage-name",
-            "memory",
+            layer,
             "--storage-config",
             "/no/such/file.yaml",
         ])

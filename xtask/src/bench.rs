@@ -16,17 +16,30 @@ struct Benchmark {
     cargo_args: &'static [&'static str],
 }
 
-const BENCHMARKS: &[Benchmark] = &[Benchmark {
-    name: "memory-per-object",
-    title: "memory layer: bytes per stored pod",
-    cargo_args: &[
-        "bench",
-        "--package",
-        "storage-memory",
-        "--bench",
-        "memory_per_object",
-    ],
-}];
+const BENCHMARKS: &[Benchmark] = &[
+    Benchmark {
+        name: "memory-per-object",
+        title: "memory layer: bytes per stored pod",
+        cargo_args: &[
+            "bench",
+            "--package",
+            "storage-memory",
+            "--bench",
+            "memory_per_object",
+        ],
+    },
+    Benchmark {
+        name: "apiserver-list",
+        title: "apiserver: list 500 of 100,000 pods (JSON, Table), get one, kubectl paging",
+        cargo_args: &[
+            "bench",
+            "--package",
+            "clusterpedia-apiserver",
+            "--bench",
+            "list_pods",
+        ],
+    },
+];
 
 /// Runs the benchmarks named in `only` (all when empty).
 pub(crate) fn run(only: &[String]) -> anyhow::Result<()> {

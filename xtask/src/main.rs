@@ -1,6 +1,7 @@
 //! Repository automation, run as `cargo xtask <command>` (matklad's xtask pattern).
 
 mod bench;
+mod new_storage_layer;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,12 @@ enum Command {
         /// Benchmarks to run, e.g. `memory-per-object`; all when none is given.
         names: Vec<String>,
     },
+    /// Create a new storage layer crate, storage-<NAME>, from the sample layer, wired into the
+    /// workspace (cargo feature <NAME>-storage); see docs/storage-layer-guide.md.
+    NewStorageLayer {
+        /// The layer name (`--storage-name`): lowercase letters, digits and dashes.
+        name: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,5 +41,6 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Test => test::run(),
         Command::Bench { names } => bench::run(&names),
+        Command::NewStorageLayer { name } => new_storage_layer::run(root, &name),
     }
 }

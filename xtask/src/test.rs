@@ -4,13 +4,16 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
-/// Feature sets of the root package whose binaries are checked to list exactly their layers.
+/// Feature sets of the root package whose binaries are checked to list exactly their layers
+/// (by `tests/storage_layers.rs`).
 const FEATURE_MATRIX: &[&[&str]] = &[
     &["--no-default-features", "--features", "memory-storage"],
-    &["--features", "sample-storage"],
+    &["--no-default-features", "--features", "sample-storage"],
+    &["--no-default-features", "--features", "internal-storage"],
 ];
 
-/// Runs the workspace tests with every feature, then the feature matrix.
+/// Runs the workspace tests with every feature, then the feature matrix, then the scaffold check
+/// of `cargo xtask new-storage-layer`.
 pub(crate) fn run() -> anyhow::Result<()> {
     cargo(&["test", "--workspace", "--all-features", "--all-targets"])?;
     cargo(&["test", "--workspace", "--all-features", "--doc"])?;
@@ -25,7 +28,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         args.extend_from_slice(features);
         cargo(&args)?;
     }
-    Ok(())
+    crate::new_storage_layer::check(std::path::Path::new("."))
 }
 
 /// Runs cargo (the one that runs xtask) with `args`, failing on a non-zero exit.
