@@ -1,24 +1,156 @@
-//! The clustersynchro-manager: list/watches the resources of every member cluster described by a
-//! `PediaCluster` and writes them into a storage layer.
+//! The clustersynchro-manager: lists and watches the resources of every member cluster
+//! described by a `PediaCluster` and writes them into a storage layer.
 //!
-//! The synchro itself is the subject of its own issue; this crate holds its flags and entry point.
+//! # Overview
+//!
+//! - [`source`]: where PediaClusters come from — the host cluster (a kube-runtime controller
+//!   with the `clusterpedia.io/cluster-synchro-controller` finalizer) or, without one, a YAML
+//!   file (`--clusters-config`).
+//! - [`Manager`]: one controller per cluster that validates the spec (credentials,
+//!   `syncResources`), runs the cluster's synchro, cleans the data of deleted clusters, and
+//!   writes the status (`Validated`, `SynchroRunning`, `ClusterHealthy`, `Ready`, per-resource
+//!   `syncConditions`).
+//! - The cluster synchro: discovery, version negotiation ([`negotiate`]), a health check of
+//!   `/readyz` every 5 s (an unhealthy member's list/watches stop until it recovers), and one
+//!   resource synchro per stored resource.
+//! - The resource synchro: paginated LIST then WATCH with bookmarks, resuming from the
+//!   storage's resource versions ([`known`]), a merging pressure queue ([`queue`]), and a
+//!   writer that prunes, stamps and writes batches, retrying recoverable storage errors
+//!   without ever dropping a change.
+//!
+//! # Running it
+//!
+//! ```no_run
+//! # async fn demo(storage: std::sync::Arc<dyn storage_api::StorageFactory>) -> anyhow::Result<()> {
+//! let mut options = clusterpedia_synchro::SynchroOptions::defaults();
+//! options.clusters_config = Some("clusters.yaml".into());
+//! clusterpedia_synchro::run(options, storage).await
+//! # }
+//! ```
 
+mod backoff;
+mod cluster;
+pub mod credentials;
+pub mod discovery;
+mod health;
+mod informer;
+pub mod known;
+mod manager;
+pub mod metrics;
+pub mod negotiate;
+mod options;
+pub mod queue;
+mod resource_synchro;
+pub mod source;
+pub mod status;
+mod writer;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+pub use manager::{ClusterInput, Manager, SyncResourcesRef};
+pub use options::{FeatureGates, SynchroOptions, parse_duration};
 use storage_api::StorageFactory;
 
-/// The manager's own flags.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SynchroOptions {
-    /// How many resources are written to storage concurrently.
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
-    pub worker_number: u32,
+/// How often `--clusters-config` is checked for changes.
+const CLUSTERS_FILE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }
 
-/// Runs the manager on `storage` until shutdown.
+/// Runs the manager on `storage` until shutdown (Ctrl-C / SIGTERM): PediaClusters come from
+/// `--clusters-config` when given, else from the host cluster (`--kubeconfig`, in-cluster
+/// config, `$KUBECONFIG`, `~/.kube/config`).
 pub async fn run(options: SynchroOptions, storage: Arc<dyn StorageFactory>) -> anyhow::Result<()> {
-    let _ = (options, storage);
-    anyhow::bail!(
-        "the clustersynchro-manager is not implemented yet: the storage layer was built and is ready, but nothing syncs into it"
-    )
+    let metrics = Arc::new(metrics::Metrics::new());
+    if options.metrics_port != 0 {
+        let addr = SocketAddr::new(options.metrics_host, options.metrics_port);
+        let listener_metrics = metrics.clone();
+        let server = tokio::spawn(async move { metrics::serve(addr, listener_metrics).await });
+        // Fail fast when the port is taken; otherwise leave the server running.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if server.is_finished() {
+            match server.await {
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(())) => {}
+                Err(e) => anyhow::bail!("the metrics server failed: {e}"),
+            }
+        }
+    }
+
+    if let Some(path) = options.clusters_config.clone() {
+        tracing::info!(file = %path.display(), "reading PediaClusters from the clusters file (no host cluster)");
+        let manager = Manager::new(
+            &options,
+            storage,
+            metrics,
+            Arc::new(status::LogStatusWriter),
+            None,
+        );
+        let result = tokio::select! {
+            r = source::file::run(manager.clone(), path, CLUSTERS_FILE_INTERVAL) => r,
+            () = shutdown_signal() => Ok(()),
+        };
+        tracing::info!("shutting down the cluster synchros");
+        manager.shutdown().await;
+        return result;
+    }
+
+    let config = match &options.host_kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| anyhow::anyhow!("--kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("--kubeconfig {}: {e}", path.display()))?
+        }
+        None => kube::Config::infer().await.map_err(|e| {
+            anyhow::anyhow!(
+                "no host cluster ({e}): pass --kubeconfig, run in a cluster, or pass --clusters-config FILE"
+            )
+        })?,
+    };
+    let client = kube::Client::try_from(config)?;
+    let secrets: Option<Arc<dyn credentials::SecretSource>> =
+        if options.feature_gates.cluster_authentication_from_secret {
+            Some(Arc::new(source::host::HostSecrets::new(
+                client.clone(),
+                &source::host::clusterpedia_namespace(),
+            )))
+        } else {
+            None
+        };
+    let manager = Manager::new(
+        &options,
+        storage,
+        metrics,
+        Arc::new(source::host::HostStatusWriter::new(client.clone())),
+        secrets,
+    );
+    let result = source::host::run(manager.clone(), client, shutdown_signal()).await;
+    tracing::info!("shutting down the cluster synchros");
+    manager.shutdown().await;
+    result
 }
