@@ -184,8 +184,10 @@ pub(crate) fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), String> {
             }
             "test" => {
                 let expected = value()?;
-                let found = get(doc, &path).ok();
-                if found != Some(&expected) {
+                // As the kube-apiserver's JSON patch library: a missing path tests equal to
+                // null (kube-runtime's finalizer helper relies on it).
+                let found = get(doc, &path).ok().unwrap_or(&Value::Null);
+                if *found != expected {
                     return Err(format!(
                         "testing value /{} failed: test failed",
                         path.join("/")
@@ -400,6 +402,18 @@ mod tests {
             .is_err()
         );
         assert!(json_patch(&mut doc, &json!([{"op": "remove", "path": "/nope"}])).is_err());
+        json_patch(
+            &mut doc,
+            &json!([{"op": "test", "path": "/metadata/absent", "value": null}]),
+        )
+        .expect("a missing path tests equal to null");
+        assert!(
+            json_patch(
+                &mut doc,
+                &json!([{"op": "test", "path": "/metadata/labels", "value": null}])
+            )
+            .is_err()
+        );
     }
 
     #[test]
