@@ -1,0 +1,439 @@
+//! [`InternalStorageFactory`]: the connection pool, the schema, and what spans resources
+//! (resource versions, stored resource types, cleanup, collections).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
+use storage_api::collection::{self, CollectionResource};
+use storage_api::registry::FactoryFuture;
+use storage_api::{
+    ClusterResourceVersions, CollectionResourceStorage, Gvr, ListOptions, ResourceStorage,
+    ResourceStorageConfig, Result, StorageError, StorageFactory, StoredResourceType, Verb,
+    object::namespaced_name,
+};
+
+use crate::config::{ConnectOptions, Connection, InternalConfig, default_sqlite_path};
+use crate::db::{Col, Db, Pool};
+use crate::dialect::Dialect;
+use crate::error::ErrorPolicy;
+use crate::events;
+use crate::query::{ListQuery, Scope};
+use crate::resource::{InternalCollectionStorage, InternalResourceStorage};
+use crate::schema;
+
+/// The `internal` layer: one connection pool shared by every storage it makes.
+#[derive(Debug, Clone)]
+pub struct InternalStorageFactory {
+    db: Db,
+    target: String,
+}
+
+/// The registry's constructor: the configuration file when given (with the `DB_*`
+/// environment overrides), else the `DB_*` variables alone when they name a database type,
+/// else the embedded SQLite database file.
+pub(crate) fn new_factory(path: Option<PathBuf>) -> FactoryFuture {
+    Box::pin(async move {
+        let factory = build(path, &|name| std::env::var(name).ok()).await?;
+        Ok(Arc::new(factory) as Arc<dyn StorageFactory>)
+    })
+}
+
+/// [`new_factory`] with the environment read through `env`.
+async fn build(
+    path: Option<PathBuf>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<InternalStorageFactory> {
+    let config = match &path {
+        Some(path) => InternalConfig::from_file(path)?.with_env(env),
+        None => {
+            let from_env = InternalConfig::default().with_env(env);
+            if from_env.db_type.is_some() {
+                from_env
+            } else {
+                let file = default_sqlite_path(env);
+                if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StorageError::config(format!(
+                            "embedded SQLite database: cannot create {}: {e}",
+                            dir.display()
+                        ))
+                    })?;
+                }
+                tracing::info!(
+                    path = %file.display(),
+                    "no --storage-config: the internal storage uses an embedded SQLite database"
+                );
+                InternalConfig::sqlite(&file)
+            }
+        }
+    };
+    InternalStorageFactory::connect(config.connection()?).await
+}
+
+impl InternalStorageFactory {
+    /// Connects (one connection is opened now, so that an unreachable database is reported
+    /// at start-up, naming where it was looked for) and brings the schema up to date.
+    pub async fn connect(connection: Connection) -> Result<Self> {
+        let settings = connection.pool.clone();
+        let target = connection.target.clone();
+        let dialect = connection.dialect;
+        let unreachable = |e: sqlx::Error| {
+            StorageError::unavailable(
+                format!("cannot connect to {} at {target}: {e}", dialect.name()),
+                e,
+            )
+        };
+        // One direct connection first: the pool would retry a refused connection until its
+        // acquire timeout, and the answer "it is not there" should come at once.
+        let probe = async {
+            match &connection.options {
+                ConnectOptions::Postgres(o) => o.connect().await?.close().await,
+                ConnectOptions::MySql(o) => o.connect().await?.close().await,
+                ConnectOptions::Sqlite(o) => o.connect().await?.close().await,
+            }
+        };
+        match tokio::time::timeout(settings.acquire_timeout, probe).await {
+            Ok(result) => result.map_err(unreachable)?,
+            Err(_) => {
+                return Err(StorageError::Unavailable {
+                    message: format!(
+                        "cannot connect to {} at {target}: no answer within {:?}",
+                        dialect.name(),
+                        settings.acquire_timeout
+                    ),
+                    source: None,
+                });
+            }
+        }
+        macro_rules! pool_options {
+            ($options:ty) => {
+                <$options>::new()
+                    .max_connections(settings.max_connections)
+                    .min_connections(settings.min_connections)
+                    .max_lifetime(settings.max_lifetime)
+                    .acquire_timeout(settings.acquire_timeout)
+            };
+        }
+        let pool = match connection.options {
+            ConnectOptions::Postgres(options) => Pool::Postgres(
+                pool_options!(sqlx::postgres::PgPoolOptions)
+                    .connect_with(options)
+                    .await
+                    .map_err(unreachable)?,
+            ),
+            ConnectOptions::MySql(options) => {
+                let session = Arc::new(connection.mysql_session.clone());
+                Pool::MySql(
+                    pool_options!(sqlx::mysql::MySqlPoolOptions)
+                        .after_connect(move |conn, _| {
+                            let session = session.clone();
+                            Box::pin(async move {
+                                for (name, value) in session.iter() {
+                                    // The name is validated by the configuration (letters,
+                                    // digits, '_' and '.'); the value is bound.
+                                    let statement = format!("SET SESSION {name} = ?");
+                                    conn.execute(
+                                        sqlx::query(AssertSqlSafe(statement)).bind(value.as_str()),
+                                    )
+                                    .await?;
+                                }
+                                Ok(())
+                            })
+                        })
+                        .connect_with(options)
+                        .await
+                        .map_err(unreachable)?,
+                )
+            }
+            ConnectOptions::Sqlite(options) => Pool::Sqlite(
+                pool_options!(sqlx::sqlite::SqlitePoolOptions)
+                    .connect_with(options)
+                    .await
+                    .map_err(unreachable)?,
+            ),
+        };
+        let errors = ErrorPolicy::new(
+            dialect,
+            connection.recoverable_postgres.clone(),
+            connection.recoverable_mysql.clone(),
+        );
+        let db = Db::new(pool, errors);
+        schema::migrate(&db).await?;
+        tracing::info!(database = dialect.name(), at = %target, "internal storage ready");
+        Ok(Self { db, target })
+    }
+
+    /// The database family.
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
+    }
+
+    /// Where the database is (`host:port/database`, or the SQLite file).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The kind and scope of each resource a storage was created for.
+    async fn resource_configs(&self) -> Result<HashMap<Gvr, (String, bool)>> {
+        let mut sql = self.db.sql();
+        sql.push("SELECT api_group, api_version, resource, kind, namespaced FROM resource_types");
+        let rows = self
+            .db
+            .fetch(
+                "resource types",
+                &sql,
+                &[Col::Text, Col::Text, Col::Text, Col::Text, Col::Bool],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    Gvr::new(r.text(0), r.text(1), r.text(2)),
+                    (r.text(3).to_owned(), r.bool(4)),
+                )
+            })
+            .collect())
+    }
+
+    /// Whether objects of `gvr` live in namespaces, from its storage configuration (or from
+    /// `namespace` when none was recorded).
+    pub(crate) async fn scope_of(&self) -> Result<impl Fn(&Gvr, &str) -> bool + use<>> {
+        let configs = self.resource_configs().await?;
+        Ok(move |gvr: &Gvr, namespace: &str| {
+            configs
+                .get(gvr)
+                .map_or(!namespace.is_empty(), |(_, namespaced)| *namespaced)
+        })
+    }
+}
+
+#[async_trait]
+impl StorageFactory for InternalStorageFactory {
+    fn supported_verbs(&self) -> &'static [Verb] {
+        &[Verb::Get, Verb::List]
+    }
+
+    async fn prepare_cluster(&self, _cluster: &str) -> Result<()> {
+        Ok(())
+    }
+
+    async fn resource_versions(
+        &self,
+        cluster: &str,
+    ) -> Result<HashMap<Gvr, ClusterResourceVersions>> {
+        let mut sql = self.db.sql();
+        sql.push("SELECT api_group, api_version, resource, namespace, name, resource_version, ")
+            .push(self.db.dialect().event_versions_column())
+            .push(" FROM resources WHERE cluster = ")
+            .bind(cluster);
+        let rows = self
+            .db
+            .fetch(
+                "resource versions",
+                &sql,
+                &[
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::Text,
+                    Col::OptText,
+                ],
+            )
+            .await?;
+        let mut map: HashMap<Gvr, ClusterResourceVersions> = HashMap::new();
+        for row in &rows {
+            let versions = map
+                .entry(Gvr::new(row.text(0), row.text(1), row.text(2)))
+                .or_default();
+            versions.resources.insert(
+                namespaced_name(row.text(3), row.text(4)),
+                row.text(5).to_owned(),
+            );
+            versions
+                .events
+                .extend(events::event_versions(row.opt_text(6))?);
+        }
+        Ok(map)
+    }
+
+    /// For each configured resource, its clusters by a loose index scan: `MIN(cluster)` after
+    /// the previous one, one index seek per (resource, cluster) pair, instead of grouping every
+    /// row. Kind and scope are those of the resource's configuration (every storage records it
+    /// before it writes).
+    async fn stored_resource_types(&self) -> Result<Vec<StoredResourceType>> {
+        let configs = self.resource_configs().await?;
+        let mut types = Vec::new();
+        for (gvr, (kind, namespaced)) in configs {
+            let mut after: Option<String> = None;
+            loop {
+                let mut sql = self.db.sql();
+                sql.push("SELECT MIN(cluster) FROM resources WHERE api_group = ")
+                    .bind(&gvr.group)
+                    .push(" AND api_version = ")
+                    .bind(&gvr.version)
+                    .push(" AND resource = ")
+                    .bind(&gvr.resource);
+                if let Some(after) = &after {
+                    sql.push(" AND cluster > ").bind(after);
+                }
+                let rows = self
+                    .db
+                    .fetch("stored resource types", &sql, &[Col::OptText])
+                    .await?;
+                let Some(cluster) = rows.first().and_then(|r| r.opt_text(0)) else {
+                    break;
+                };
+                types.push(StoredResourceType {
+                    cluster: cluster.to_owned(),
+                    gvr: gvr.clone(),
+                    kind: kind.clone(),
+                    namespaced,
+                });
+                after = Some(cluster.to_owned());
+            }
+        }
+        types.sort();
+        Ok(types)
+    }
+
+    fn collection_resources(&self) -> Vec<CollectionResource> {
+        collection::builtin()
+    }
+
+    async fn new_resource_storage(
+        &self,
+        config: ResourceStorageConfig,
+    ) -> Result<Arc<dyn ResourceStorage>> {
+        let gvr = &config.gvr;
+        let mut sql = self.db.sql();
+        sql.push("INSERT INTO resource_types (api_group, api_version, resource, kind, namespaced) VALUES (")
+            .bind(&gvr.group)
+            .push(", ")
+            .bind(&gvr.version)
+            .push(", ")
+            .bind(&gvr.resource)
+            .push(", ")
+            .bind(&config.kind)
+            .push(", ");
+        let dialect = self.db.dialect();
+        dialect.push_bool(&mut sql, config.namespaced);
+        sql.push(")");
+        dialect.push_on_conflict_update(
+            &mut sql,
+            "(api_group, api_version, resource)",
+            &["kind", "namespaced"],
+        );
+        self.db.execute("register resource", &sql).await?;
+        Ok(Arc::new(InternalResourceStorage::new(
+            self.db.clone(),
+            config,
+        )))
+    }
+
+    async fn new_collection_resource_storage(
+        &self,
+        collection: &CollectionResource,
+    ) -> Result<Arc<dyn CollectionResourceStorage>> {
+        Ok(Arc::new(InternalCollectionStorage::new(
+            self.clone(),
+            collection.clone(),
+        )))
+    }
+
+    async fn clean_cluster(&self, cluster: &str) -> Result<()> {
+        let mut sql = self.db.sql();
+        sql.push("DELETE FROM resources WHERE cluster = ")
+            .bind(cluster);
+        self.db.execute("clean cluster", &sql).await.map(drop)
+    }
+
+    async fn clean_cluster_resource(&self, cluster: &str, gvr: &Gvr) -> Result<()> {
+        let mut sql = self.db.sql();
+        sql.push("DELETE FROM resources WHERE cluster = ")
+            .bind(cluster)
+            .push(" AND api_group = ")
+            .bind(&gvr.group)
+            .push(" AND api_version = ")
+            .bind(&gvr.version)
+            .push(" AND resource = ")
+            .bind(&gvr.resource);
+        self.db
+            .execute("clean cluster resource", &sql)
+            .await
+            .map(drop)
+    }
+
+    async fn check_ready(&self) -> Result<()> {
+        let mut sql = self.db.sql();
+        sql.push("SELECT 1");
+        self.db.fetch("readiness check", &sql, &[]).await.map(drop)
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.db.close().await;
+        Ok(())
+    }
+}
+
+impl InternalStorageFactory {
+    /// The database's plan of the page query of a list of `gvr` (`EXPLAIN ANALYZE` on
+    /// PostgreSQL, `EXPLAIN FORMAT=JSON` on MySQL, `EXPLAIN QUERY PLAN` on SQLite): to check
+    /// which indexes a query uses.
+    pub async fn explain(&self, gvr: &Gvr, options: &ListOptions) -> Result<String> {
+        let gvr = Arc::new(gvr.clone());
+        ListQuery::new(self.db.dialect(), options, Scope::Resource(&gvr))
+            .explain(&self.db)
+            .await
+    }
+
+    /// The database handle.
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn without_configuration_an_embedded_sqlite_file_is_used() {
+        let dir = std::env::temp_dir().join(format!("cp-internal-embedded-{}", fastrand::u64(..)));
+        let data_home = dir.display().to_string();
+        let env = move |name: &str| (name == "XDG_DATA_HOME").then(|| data_home.clone());
+        let factory = build(None, &env).await.expect("embedded default");
+        assert_eq!(factory.dialect(), Dialect::Sqlite);
+        let file = dir.join("clusterpedia").join("internal.db");
+        assert_eq!(factory.target(), file.display().to_string());
+        assert!(file.exists(), "{} was created", file.display());
+        factory.check_ready().await.expect("ready");
+        factory.shutdown().await.expect("shutdown");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn database_variables_alone_select_the_database() {
+        let env = |name: &str| match name {
+            "DB_TYPE" => Some("postgres".to_owned()),
+            "DB_HOST" => Some("127.0.0.1".to_owned()),
+            "DB_PORT" => Some("1".to_owned()),
+            "DB_DATABASE" => Some("nowhere".to_owned()),
+            _ => None,
+        };
+        let error = build(None, &env)
+            .await
+            .expect_err("nothing listens on port 1");
+        let message = error.to_string();
+        assert!(
+            message.contains("cannot connect to postgres at 127.0.0.1:1/nowhere"),
+            "{message}"
+        );
+        assert!(error.is_recoverable(), "{message}");
+    }
+}

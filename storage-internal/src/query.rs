@@ -1,0 +1,634 @@
+//! [`ListOptions`] → SQL: every option pushed down, values bound, keyset paging.
+//!
+//! One list is at most two statements:
+//!
+//! ```sql
+//! SELECT p.k0, …, <object columns> FROM (
+//!     SELECT r.id, <sort key 0> AS k0, … FROM resources r
+//!     WHERE <resource or collection types> AND <filters> AND <after the continue position>
+//!     ORDER BY <the non-constant sort keys> LIMIT <limit + 1> [OFFSET <offset>]
+//! ) p JOIN resources r ON r.id = p.id ORDER BY <the same keys>
+//! ```
+//!
+//! and, with `withRemainingCount`, `SELECT COUNT(*)` with the same conditions. The inner query
+//! reads only columns and indexes; the object JSON is fetched by the outer join for the rows of
+//! the page only. One extra row tells whether more items remain.
+//!
+//! # Keyset paging
+//!
+//! A continue token holds the sort values of the last item of its page, one per field of
+//! [`ListOptions::effective_order`] (a total order). The next page is "the rows strictly after
+//! that position", written as a row-value comparison `(a, b, c) > (?, ?, ?)` where the planner
+//! turns it into an index seek (PostgreSQL, SQLite; every key ascending or every key
+//! descending), or as `a >= ? AND (a > ? OR (a = ? AND (b > ? OR …)))` otherwise: the leading
+//! bound keeps the seek. Keys that the filters pin to one value (the resource's group, version
+//! and resource; a single cluster, namespace or name) are left out of the comparison and of
+//! the `ORDER BY`: every matching row has the same value there.
+//!
+//! Missing values sort lowest. Columns never hold NULL: an object without creation time
+//! stores [`NO_TIME`], one with a non-numeric resource version [`NO_RESOURCE_VERSION`]. Only
+//! field paths are NULL when missing; their comparisons spell out the NULL cases.
+
+use std::sync::Arc;
+
+use storage_api::collection::CollectionResourceType;
+use storage_api::evaluator::present;
+use storage_api::query::{ContinuePosition, ListOptions, OrderField, OwnerQuery, SortValue};
+use storage_api::{Gvr, ListPage, ResourceObject, Result};
+
+use crate::db::{Col, Db, Row};
+use crate::dialect::Dialect;
+use crate::events;
+use crate::rows::{Interner, NO_RESOURCE_VERSION, NO_TIME, OBJECT_COLS, object_from_row};
+use crate::sql::{Bind, Sql};
+
+/// What a list is about.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    /// The objects of one resource.
+    Resource(&'a Arc<Gvr>),
+    /// The objects of the resources of some collection types.
+    Collection(&'a [CollectionResourceType]),
+}
+
+/// How a sort key is stored, and so compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortKind {
+    /// A NOT NULL text column.
+    Text,
+    /// A NOT NULL integer column where `missing` stands for a missing value.
+    Int { missing: i64 },
+    /// A field path: text, NULL when missing.
+    Path,
+}
+
+/// One field of the effective order.
+#[derive(Debug, Clone)]
+struct SortKey {
+    field: OrderField,
+    descending: bool,
+    kind: SortKind,
+    /// Every matching row has the same value (the filters pin it).
+    pinned: bool,
+}
+
+/// The SQL of one list request.
+#[derive(Debug)]
+pub(crate) struct ListQuery<'a> {
+    dialect: Dialect,
+    options: &'a ListOptions,
+    scope: Scope<'a>,
+    keys: Vec<SortKey>,
+}
+
+impl<'a> ListQuery<'a> {
+    /// The query of `options` over `scope`.
+    pub(crate) fn new(dialect: Dialect, options: &'a ListOptions, scope: Scope<'a>) -> Self {
+        let resource = matches!(scope, Scope::Resource(_));
+        let keys = options
+            .effective_order()
+            .into_iter()
+            .map(|order| {
+                let kind = match &order.field {
+                    OrderField::CreatedAt => SortKind::Int { missing: NO_TIME },
+                    OrderField::ResourceVersion => SortKind::Int {
+                        missing: NO_RESOURCE_VERSION,
+                    },
+                    OrderField::Path(_) => SortKind::Path,
+                    _ => SortKind::Text,
+                };
+                let pinned = match &order.field {
+                    OrderField::Group | OrderField::Version | OrderField::Resource => resource,
+                    OrderField::Cluster => options.clusters.len() == 1,
+                    OrderField::Namespace => options.namespaces.len() == 1,
+                    OrderField::Name => options.names.len() == 1,
+                    _ => false,
+                };
+                SortKey {
+                    field: order.field,
+                    descending: order.descending,
+                    kind,
+                    pinned,
+                }
+            })
+            .collect();
+        Self {
+            dialect,
+            options,
+            scope,
+            keys,
+        }
+    }
+
+    /// `WHERE …`: the scope and every filter (not the position).
+    fn push_where(&self, sql: &mut Sql) -> Result<()> {
+        let o = self.options;
+        sql.push(" WHERE ");
+        match self.scope {
+            Scope::Resource(gvr) => {
+                sql.push("r.api_group = ")
+                    .bind(&gvr.group)
+                    .push(" AND r.api_version = ")
+                    .bind(&gvr.version)
+                    .push(" AND r.resource = ")
+                    .bind(&gvr.resource);
+            }
+            Scope::Collection(types) => push_collection_types(sql, types),
+        }
+        push_column_in(sql, "r.cluster", &o.clusters);
+        push_column_in(sql, "r.namespace", &o.namespaces);
+        push_column_in(sql, "r.name", &o.names);
+        if let Some(since) = o.since {
+            sql.push(" AND r.created_at >= ").bind(since);
+        }
+        if let Some(before) = o.before {
+            sql.push(" AND r.created_at < ")
+                .bind(before)
+                .push(" AND r.created_at > ")
+                .bind(NO_TIME);
+        }
+        for requirement in o.label_selector.requirements() {
+            sql.push(" AND ");
+            self.dialect.push_label_requirement(sql, requirement);
+        }
+        for needle in &o.fuzzy_names {
+            sql.push(" AND ");
+            self.dialect.push_name_contains(sql, needle);
+        }
+        for requirement in o.field_selector.requirements() {
+            sql.push(" AND ");
+            self.dialect.push_field_requirement(sql, requirement)?;
+        }
+        if let Some(owner) = &o.owner {
+            match self.scope {
+                Scope::Resource(_) => {
+                    let cluster = o.clusters.first().map(String::as_str).unwrap_or_default();
+                    push_owner(sql, owner, cluster, &o.namespaces);
+                }
+                // Owner queries do not apply to collections: the contract's evaluator answers
+                // them with nothing.
+                Scope::Collection(_) => {
+                    sql.push(" AND 1 = 0");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The SQL expression of a sort key.
+    fn push_key(&self, sql: &mut Sql, key: &SortKey) {
+        match &key.field {
+            OrderField::Cluster => sql.push("r.cluster"),
+            OrderField::Namespace => sql.push("r.namespace"),
+            OrderField::Name => sql.push("r.name"),
+            OrderField::Group => sql.push("r.api_group"),
+            OrderField::Version => sql.push("r.api_version"),
+            OrderField::Resource => sql.push("r.resource"),
+            OrderField::CreatedAt => sql.push("r.created_at"),
+            OrderField::ResourceVersion => sql.push("r.rv_number"),
+            OrderField::Path(path) => {
+                self.dialect.push_path_sort_value(sql, path);
+                sql
+            }
+        };
+    }
+
+    /// ` AND <strictly after position>`.
+    fn push_after(&self, sql: &mut Sql, position: &ContinuePosition) {
+        let keys: Vec<(&SortKey, &SortValue)> = self
+            .keys
+            .iter()
+            .zip(&position.values)
+            .filter(|(key, _)| !key.pinned)
+            .collect();
+        sql.push(" AND ");
+        if keys.is_empty() {
+            // Every key is pinned: the position's row was the only one.
+            sql.push("1 = 0");
+            return;
+        }
+        let uniform = keys
+            .iter()
+            .all(|(k, _)| k.descending == keys[0].0.descending);
+        let nullable = keys.iter().any(|(k, _)| k.kind == SortKind::Path);
+        if self.dialect.seeks_row_values() && uniform && !nullable {
+            sql.push("(");
+            sql.join(&keys, ", ", |sql, (key, _)| self.push_key(sql, key));
+            sql.push(if keys[0].0.descending {
+                ") < ("
+            } else {
+                ") > ("
+            });
+            sql.join(&keys, ", ", |sql, (key, value)| {
+                sql.bind(bind_of(key, value));
+            });
+            sql.push(")");
+            return;
+        }
+        sql.push("(");
+        let (first, first_value) = keys[0];
+        if first.kind != SortKind::Path {
+            // The leading bound: an index range even where the disjunction is not one.
+            self.push_key(sql, first);
+            sql.push(if first.descending { " <= " } else { " >= " })
+                .bind(bind_of(first, first_value))
+                .push(" AND ");
+        }
+        sql.push("(");
+        let mut disjuncts = 0;
+        for i in 0..keys.len() {
+            let (key, value) = keys[i];
+            if key.descending && *value == SortValue::Null {
+                // Nothing sorts after a missing value in a descending key.
+                continue;
+            }
+            if disjuncts > 0 {
+                sql.push(" OR ");
+            }
+            disjuncts += 1;
+            sql.push("(");
+            for &(equal, equal_value) in &keys[..i] {
+                self.push_equal(sql, equal, equal_value);
+                sql.push(" AND ");
+            }
+            self.push_beyond(sql, key, value);
+            sql.push(")");
+        }
+        if disjuncts == 0 {
+            sql.push("1 = 0");
+        }
+        sql.push("))");
+    }
+
+    /// `key = value` (`IS NULL` for a missing path value).
+    fn push_equal(&self, sql: &mut Sql, key: &SortKey, value: &SortValue) {
+        self.push_key(sql, key);
+        if key.kind == SortKind::Path && *value == SortValue::Null {
+            sql.push(" IS NULL");
+        } else {
+            sql.push(" = ").bind(bind_of(key, value));
+        }
+    }
+
+    /// `key` strictly after `value` in the key's direction, missing values lowest.
+    fn push_beyond(&self, sql: &mut Sql, key: &SortKey, value: &SortValue) {
+        match (key.kind, key.descending, value) {
+            (SortKind::Path, false, SortValue::Null) => {
+                self.push_key(sql, key);
+                sql.push(" IS NOT NULL");
+            }
+            (SortKind::Path, true, _) => {
+                sql.push("(");
+                self.push_key(sql, key);
+                sql.push(" < ").bind(bind_of(key, value)).push(" OR ");
+                self.push_key(sql, key);
+                sql.push(" IS NULL)");
+            }
+            (_, descending, _) => {
+                self.push_key(sql, key);
+                sql.push(if descending { " < " } else { " > " })
+                    .bind(bind_of(key, value));
+            }
+        }
+    }
+
+    /// ` ORDER BY` the unpinned keys, by their aliases (`prefix` + `k<i>`).
+    fn push_order_by(&self, sql: &mut Sql, prefix: &'static str) {
+        let keys: Vec<(usize, &SortKey)> = self
+            .keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| !k.pinned)
+            .collect();
+        if keys.is_empty() {
+            return;
+        }
+        sql.push(" ORDER BY ");
+        sql.join(keys, ", ", |sql, (i, key)| {
+            sql.push(prefix).push("k").push_int(i);
+            sql.push(if key.descending { " DESC" } else { " ASC" });
+            if key.kind == SortKind::Path {
+                sql.push(self.dialect.nulls_lowest(key.descending));
+            }
+        });
+    }
+
+    /// The page query (see the module documentation); `fetch` rows at most.
+    fn page_sql(&self, fetch: Option<u64>, inject_events: bool) -> Result<Sql> {
+        let o = self.options;
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT ");
+        for i in 0..self.keys.len() {
+            sql.push("p.k").push_int(i).push(", ");
+        }
+        sql.push(self.dialect.object_columns());
+        if inject_events {
+            sql.push(", ").push(self.dialect.events_column());
+        }
+        sql.push(" FROM (SELECT r.id AS id");
+        for (i, key) in self.keys.iter().enumerate() {
+            sql.push(", ");
+            self.push_key(&mut sql, key);
+            sql.push(" AS k").push_int(i);
+        }
+        sql.push(" FROM resources r");
+        self.push_where(&mut sql)?;
+        if let Some(position) = &o.continue_from {
+            self.push_after(&mut sql, position);
+        }
+        self.push_order_by(&mut sql, "");
+        let offset = if o.continue_from.is_some() {
+            0
+        } else {
+            o.offset
+        };
+        self.dialect.push_limit_offset(&mut sql, fetch, offset);
+        sql.push(") p JOIN resources r ON r.id = p.id");
+        self.push_order_by(&mut sql, "p.");
+        Ok(sql)
+    }
+
+    /// The count of the rows from the position on (offset not applied).
+    fn count_sql(&self) -> Result<Sql> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT COUNT(*) FROM resources r");
+        self.push_where(&mut sql)?;
+        if let Some(position) = &self.options.continue_from {
+            self.push_after(&mut sql, position);
+        }
+        Ok(sql)
+    }
+
+    /// The column types of a page row.
+    fn page_cols(&self, inject_events: bool) -> Vec<Col> {
+        let mut cols: Vec<Col> = self
+            .keys
+            .iter()
+            .map(|k| match k.kind {
+                SortKind::Text => Col::Text,
+                SortKind::Int { .. } => Col::Int,
+                SortKind::Path => Col::OptText,
+            })
+            .collect();
+        cols.extend(OBJECT_COLS);
+        if inject_events {
+            cols.push(Col::OptText);
+        }
+        cols
+    }
+
+    /// The sort values of a page row.
+    fn position_of(&self, row: &Row) -> ContinuePosition {
+        let values = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| match key.kind {
+                SortKind::Text => SortValue::Str(row.text(i).to_owned()),
+                SortKind::Int { missing } => match row.int(i) {
+                    n if n == missing => SortValue::Null,
+                    n => SortValue::Int(n),
+                },
+                SortKind::Path => row
+                    .opt_text(i)
+                    .map_or(SortValue::Null, |s| SortValue::Str(s.to_owned())),
+            })
+            .collect();
+        ContinuePosition { values }
+    }
+
+    /// The database's plan of the page query (`EXPLAIN`), one line per row of its output.
+    pub(crate) async fn explain(&self, db: &Db) -> Result<String> {
+        let o = self.options;
+        let page = self.page_sql(o.limit.map(|l| l.saturating_add(1)), o.inject_events)?;
+        let (prefix, cols, detail): (&'static str, &[Col], usize) = match self.dialect {
+            Dialect::Postgres => (
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ",
+                &[Col::Text],
+                0,
+            ),
+            Dialect::MySql => ("EXPLAIN FORMAT=JSON ", &[Col::Text], 0),
+            Dialect::Sqlite => (
+                "EXPLAIN QUERY PLAN ",
+                &[Col::Int, Col::Int, Col::Int, Col::Text],
+                3,
+            ),
+        };
+        let mut explained = Sql::new(self.dialect);
+        explained.push(prefix).append(&page);
+        let rows = db.fetch("explain", &explained, cols).await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.text(detail).to_owned())
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+
+    /// Runs the list: the page, its continue token and, when asked, the remaining count.
+    pub(crate) async fn run(&self, db: &Db, interner: &mut Interner) -> Result<ListPage> {
+        let o = self.options;
+        let what = "list";
+        let limit = o.limit;
+        let mut items = Vec::new();
+        let mut more = false;
+        let mut last: Option<ContinuePosition> = None;
+        if limit != Some(0) {
+            let fetch = limit.map(|l| l.saturating_add(1));
+            let sql = self.page_sql(fetch, o.inject_events)?;
+            let mut rows = db
+                .fetch(what, &sql, &self.page_cols(o.inject_events))
+                .await?;
+            if let Some(limit) = limit.and_then(|l| usize::try_from(l).ok())
+                && rows.len() > limit
+            {
+                rows.truncate(limit);
+                more = true;
+            }
+            let at = self.keys.len();
+            if let Some(row) = rows.last() {
+                last = Some(self.position_of(row));
+            }
+            items.reserve(rows.len());
+            for mut row in rows {
+                let object = object_from_row(&mut row, at, interner)?;
+                items.push(self.present(object, &mut row, at)?);
+            }
+        }
+        let remaining_item_count = if o.with_remaining_count {
+            let rows = db.fetch(what, &self.count_sql()?, &[Col::Int]).await?;
+            let after_position = rows.first().map_or(0, |r| r.int(0)).max(0) as u64;
+            let offset = if o.continue_from.is_some() {
+                0
+            } else {
+                o.offset
+            };
+            let rest = after_position.saturating_sub(offset);
+            let remaining = rest.saturating_sub(items.len() as u64);
+            more = remaining > 0;
+            Some(remaining)
+        } else {
+            None
+        };
+        let continue_token = match last {
+            Some(position) if more && o.with_continue => Some(position.encode(o)),
+            _ => None,
+        };
+        Ok(ListPage {
+            items,
+            continue_token,
+            remaining_item_count,
+            resource_version: None,
+        })
+    }
+
+    /// Attaches the row's events (inject-events) and strips to metadata (onlyMetadata).
+    fn present(&self, object: ResourceObject, row: &mut Row, at: usize) -> Result<ResourceObject> {
+        let o = self.options;
+        if !o.inject_events && !o.only_metadata {
+            return Ok(object);
+        }
+        let events = if o.inject_events {
+            events::event_list(row.opt_text(at + OBJECT_COLS.len()))?
+        } else {
+            Vec::new()
+        };
+        present(o, object, &events)
+    }
+}
+
+/// The value bound for a sort key's position.
+fn bind_of(key: &SortKey, value: &SortValue) -> Bind {
+    match (key.kind, value) {
+        (SortKind::Int { missing }, SortValue::Null) => Bind::Int(missing),
+        (_, SortValue::Int(n)) => Bind::Int(*n),
+        (_, SortValue::Str(s)) => Bind::Text(s.clone()),
+        // A missing text (paths: handled by the callers) binds as the empty string.
+        (_, SortValue::Null) => Bind::Text(String::new()),
+    }
+}
+
+/// ` AND column = ?` / ` AND column IN (…)`; nothing for an empty list.
+fn push_column_in(sql: &mut Sql, column: &'static str, values: &[String]) {
+    match values {
+        [] => {}
+        [one] => {
+            sql.push(" AND ").push(column).push(" = ").bind(one);
+        }
+        many => {
+            sql.push(" AND ")
+                .push(column)
+                .push(" IN ")
+                .bind_list(many.iter());
+        }
+    }
+}
+
+/// The collection types as a condition: `(group = ? [AND version = ?] [AND resource = ?]) OR
+/// …`; nothing when one of them is the wildcard, `1 = 0` when there are none.
+pub(crate) fn push_collection_types(sql: &mut Sql, types: &[CollectionResourceType]) {
+    if types.iter().any(CollectionResourceType::is_all) {
+        sql.push("1 = 1");
+        return;
+    }
+    if types.is_empty() {
+        sql.push("1 = 0");
+        return;
+    }
+    sql.push("(");
+    sql.join(types, " OR ", |sql, t| {
+        sql.push("(r.api_group = ").bind(&t.group);
+        if !t.version.is_empty() {
+            sql.push(" AND r.api_version = ").bind(&t.version);
+        }
+        if !t.resource.is_empty() {
+            sql.push(" AND r.resource = ").bind(&t.resource);
+        }
+        sql.push(")");
+    });
+    sql.push(")");
+}
+
+/// ` AND r.owner_uid IN (…)`: the controller owner is the owner (seniority 0), or one of its
+/// children (1), and so on, within `cluster` (reference §14.5, with the contract's rules: an
+/// owner found by name must be cluster-scoped or in one of the request's namespaces).
+fn push_owner(sql: &mut Sql, owner: &OwnerQuery, cluster: &str, namespaces: &[String]) {
+    sql.push(" AND r.owner_uid <> '' AND r.owner_uid");
+    let seniority = usize::try_from(owner.seniority).unwrap_or(usize::MAX);
+    match (&owner.uid, &owner.name) {
+        (Some(uid), _) if seniority == 0 => {
+            sql.push(" = ").bind(uid);
+        }
+        (None, None) => {
+            // Neither uid nor name: no owner matches (the parser does not produce this).
+            sql.push(" IS NULL");
+        }
+        (uid, name) => {
+            sql.push(" IN ");
+            push_owner_set(
+                sql,
+                uid.as_deref(),
+                name.as_deref(),
+                owner,
+                cluster,
+                namespaces,
+                seniority,
+            );
+        }
+    }
+}
+
+/// `(SELECT uid …)`: the uids whose children match at `level` more steps down.
+fn push_owner_set(
+    sql: &mut Sql,
+    uid: Option<&str>,
+    name: Option<&str>,
+    owner: &OwnerQuery,
+    cluster: &str,
+    namespaces: &[String],
+    level: usize,
+) {
+    match (uid, level) {
+        (Some(uid), 0) => {
+            sql.push("(").bind(uid).push(")");
+        }
+        (None, 0) => {
+            sql.push("(SELECT o0.uid FROM resources o0 WHERE o0.cluster = ")
+                .bind(cluster)
+                .push(" AND o0.name = ")
+                .bind(name.unwrap_or_default())
+                .push(" AND o0.uid <> ''");
+            if let Some(gr) = &owner.group_resource {
+                sql.push(" AND o0.api_group = ")
+                    .bind(&gr.group)
+                    .push(" AND o0.resource = ")
+                    .bind(&gr.resource);
+            }
+            if !namespaces.is_empty() {
+                sql.push(" AND (o0.namespace = '' OR o0.namespace IN ")
+                    .bind_list(namespaces.iter())
+                    .push(")");
+            }
+            sql.push(")");
+        }
+        (_, level) => {
+            let alias = |sql: &mut Sql| {
+                sql.push("o").push_int(level);
+            };
+            sql.push("(SELECT ");
+            alias(sql);
+            sql.push(".uid FROM resources ");
+            alias(sql);
+            sql.push(" WHERE ");
+            alias(sql);
+            sql.push(".cluster = ").bind(cluster).push(" AND ");
+            alias(sql);
+            sql.push(".uid <> '' AND ");
+            alias(sql);
+            sql.push(".owner_uid <> '' AND ");
+            alias(sql);
+            sql.push(".owner_uid IN ");
+            push_owner_set(sql, uid, name, owner, cluster, namespaces, level - 1);
+            sql.push(")");
+        }
+    }
+}

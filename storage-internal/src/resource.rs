@@ -1,0 +1,146 @@
+//! The storages: [`InternalResourceStorage`] (one resource) and [`InternalCollectionStorage`]
+//! (several resources at once).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use storage_api::collection::{CollectionResource, CollectionResourceType};
+use storage_api::{
+    Change, CollectionPage, CollectionResourceStorage, Gvr, ListOptions, ListPage, ObjectEvent,
+    ObjectKey, ResourceObject, ResourceStorage, ResourceStorageConfig, Result, StorageError,
+    StoredResourceType,
+};
+
+use crate::db::Db;
+use crate::events;
+use crate::factory::InternalStorageFactory;
+use crate::query::{ListQuery, Scope};
+use crate::rows::{Interner, OBJECT_COLS, object_from_row};
+use crate::write;
+
+/// The storage of one resource across every cluster.
+#[derive(Debug)]
+pub struct InternalResourceStorage {
+    db: Db,
+    config: ResourceStorageConfig,
+    gvr: Arc<Gvr>,
+}
+
+impl InternalResourceStorage {
+    pub(crate) fn new(db: Db, config: ResourceStorageConfig) -> Self {
+        let gvr = Arc::new(config.gvr.clone());
+        Self { db, config, gvr }
+    }
+}
+
+#[async_trait]
+impl ResourceStorage for InternalResourceStorage {
+    fn config(&self) -> &ResourceStorageConfig {
+        &self.config
+    }
+
+    async fn get(&self, cluster: &str, namespace: &str, name: &str) -> Result<ResourceObject> {
+        let gvr = &self.gvr;
+        let mut sql = self.db.sql();
+        sql.push("SELECT ")
+            .push(self.db.dialect().object_columns())
+            .push(" FROM resources r WHERE r.api_group = ")
+            .bind(&gvr.group)
+            .push(" AND r.api_version = ")
+            .bind(&gvr.version)
+            .push(" AND r.resource = ")
+            .bind(&gvr.resource)
+            .push(" AND r.cluster = ")
+            .bind(cluster)
+            .push(" AND r.namespace = ")
+            .bind(namespace)
+            .push(" AND r.name = ")
+            .bind(name);
+        let mut rows = self.db.fetch("get", &sql, &OBJECT_COLS).await?;
+        match rows.first_mut() {
+            Some(row) => object_from_row(row, 0, &mut Interner::with_gvr(gvr)),
+            None => Err(StorageError::not_found(format!(
+                "{gvr} {}",
+                ObjectKey::new(cluster, namespace, name)
+            ))),
+        }
+    }
+
+    async fn list(&self, options: &ListOptions) -> Result<ListPage> {
+        ListQuery::new(self.db.dialect(), options, Scope::Resource(&self.gvr))
+            .run(&self.db, &mut Interner::with_gvr(&self.gvr))
+            .await
+    }
+
+    async fn create(&self, object: ResourceObject) -> Result<()> {
+        write::create(&self.db, &self.gvr, object).await
+    }
+
+    async fn update(&self, object: ResourceObject) -> Result<()> {
+        write::update(&self.db, &self.gvr, object).await
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<()> {
+        write::delete(&self.db, &self.gvr, key).await
+    }
+
+    async fn apply(&self, changes: Vec<Change>) -> Result<()> {
+        write::apply(&self.db, &self.gvr, changes).await
+    }
+
+    async fn record_events(&self, events: Vec<ObjectEvent>) -> Result<()> {
+        events::record(&self.db, &self.gvr, &events).await
+    }
+}
+
+/// The storage of one collection resource.
+#[derive(Debug)]
+pub struct InternalCollectionStorage {
+    factory: InternalStorageFactory,
+    collection: CollectionResource,
+}
+
+impl InternalCollectionStorage {
+    pub(crate) fn new(factory: InternalStorageFactory, collection: CollectionResource) -> Self {
+        Self {
+            factory,
+            collection,
+        }
+    }
+}
+
+#[async_trait]
+impl CollectionResourceStorage for InternalCollectionStorage {
+    fn collection(&self) -> &CollectionResource {
+        &self.collection
+    }
+
+    async fn list(
+        &self,
+        types: &[CollectionResourceType],
+        options: &ListOptions,
+    ) -> Result<CollectionPage> {
+        let db = self.factory.db();
+        let page = ListQuery::new(db.dialect(), options, Scope::Collection(types))
+            .run(db, &mut Interner::default())
+            .await?;
+        let namespaced = self.factory.scope_of().await?;
+        let mut resource_types: Vec<StoredResourceType> = Vec::new();
+        for item in &page.items {
+            let f = &item.fields;
+            let stored = StoredResourceType {
+                cluster: f.cluster.to_string(),
+                gvr: (*f.gvr).clone(),
+                kind: f.kind.to_string(),
+                namespaced: namespaced(&f.gvr, &f.namespace),
+            };
+            if !resource_types.contains(&stored) {
+                resource_types.push(stored);
+            }
+        }
+        Ok(CollectionPage {
+            resource_types,
+            page,
+        })
+    }
+}

@@ -1,0 +1,105 @@
+//! The schema: versioned migrations per dialect (`migrations/<dialect>/NNNN_*.sql`, embedded),
+//! applied at start-up by sqlx's migrator (which takes a database lock, so that components
+//! starting together migrate once), and PostgreSQL's optional trigram index.
+//!
+//! A new schema version is a new file (never an edit of an applied one: the migrator checks
+//! their checksums) added to [`migrations`].
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr as _;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use storage_api::{Result, StorageError};
+
+use crate::db::{Col, Db, Pool};
+use crate::dialect::Dialect;
+
+/// The table that records applied migrations (its own name, so that a database shared with
+/// other sqlx applications keeps their histories apart).
+const MIGRATIONS_TABLE: &str = "clusterpedia_schema_migrations";
+
+/// The migrations of `dialect`, in order.
+fn migrations(dialect: Dialect) -> Vec<Migration> {
+    let files: &[(i64, &str, &'static str)] = match dialect {
+        Dialect::Postgres => &[(
+            1,
+            "resources",
+            include_str!("../migrations/postgres/0001_resources.sql"),
+        )],
+        Dialect::MySql => &[(
+            1,
+            "resources",
+            include_str!("../migrations/mysql/0001_resources.sql"),
+        )],
+        Dialect::Sqlite => &[(
+            1,
+            "resources",
+            include_str!("../migrations/sqlite/0001_resources.sql"),
+        )],
+    };
+    files
+        .iter()
+        .map(|&(version, description, sql)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(description),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect()
+}
+
+/// Brings the schema up to date.
+pub(crate) async fn migrate(db: &Db) -> Result<()> {
+    let mut migrator = Migrator::with_migrations(migrations(db.dialect()));
+    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+    let result = match db.pool() {
+        Pool::Postgres(pool) => migrator.run(pool).await,
+        Pool::MySql(pool) => migrator.run(pool).await,
+        Pool::Sqlite(pool) => migrator.run(pool).await,
+    };
+    result.map_err(|e| match e {
+        sqlx::migrate::MigrateError::Execute(source) => db.error("schema migration", source),
+        other => StorageError::internal(format!("{} schema migration", db.dialect().name()), other),
+    })?;
+    if db.dialect() == Dialect::Postgres {
+        trigram_index(db).await;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: a `pg_trgm` GIN index on names, so that fuzzy-name searches (`LIKE '%x%'`) use
+/// an index. Optional: without the permission to create the extension (or with it installed
+/// in a schema outside the search path) the layer works without it, and says so.
+async fn trigram_index(db: &Db) {
+    let exists = |name: &'static str| async move {
+        let mut sql = db.sql();
+        sql.push(
+            "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ",
+        )
+        .bind(name);
+        db.fetch("check index", &sql, &[Col::Int])
+            .await
+            .is_ok_and(|rows| rows.first().is_some_and(|r| r.int(0) > 0))
+    };
+    if exists("resources_name_trgm").await {
+        return;
+    }
+    let mut sql = db.sql();
+    sql.push("CREATE EXTENSION IF NOT EXISTS pg_trgm");
+    if let Err(error) = db.execute("create extension pg_trgm", &sql).await {
+        tracing::warn!(%error, "fuzzy-name searches will scan: cannot create the extension pg_trgm");
+        return;
+    }
+    let mut sql = db.sql();
+    sql.push(
+        "CREATE INDEX IF NOT EXISTS resources_name_trgm ON resources USING gin (name gin_trgm_ops)",
+    );
+    if let Err(error) = db.execute("create index resources_name_trgm", &sql).await
+        && !exists("resources_name_trgm").await
+    {
+        tracing::warn!(%error, "fuzzy-name searches will scan: cannot create the pg_trgm index");
+    }
+}

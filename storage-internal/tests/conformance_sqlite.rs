@@ -1,0 +1,16 @@
+//! The storage-api conformance suite against the `internal` layer on SQLite (a new database file per check).
+//!
+//! Run one theme with `cargo test -p storage-internal --test conformance_sqlite conformance::paging`.
+
+mod support;
+
+use std::sync::Arc;
+
+use storage_api::StorageFactory;
+
+/// A fresh, empty layer per check.
+async fn new_factory() -> Arc<dyn StorageFactory> {
+    Arc::new(support::sqlite().await)
+}
+
+storage_api::conformance_tests!(new_factory);
