@@ -39,6 +39,17 @@ const BENCHMARKS: &[Benchmark] = &[
             "list_pods",
         ],
     },
+    Benchmark {
+        name: "internal-queries",
+        title: "internal layer on PostgreSQL, MariaDB and SQLite: ingest, size, queries at 100,000 pods",
+        cargo_args: &[
+            "bench",
+            "--package",
+            "storage-internal",
+            "--bench",
+            "internal_queries",
+        ],
+    },
 ];
 
 /// Runs the benchmarks named in `only` (all when empty).

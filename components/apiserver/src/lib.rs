@@ -1,31 +1,55 @@
 //! The clusterpedia apiserver: serves the stored resources of every member cluster through a
-//! kubectl-compatible API under `/apis/clusterpedia.io/v1beta1`.
+//! kubectl-compatible API under `/apis/clusterpedia.io/v1beta1` (see `docs/apiserver.md`).
 //!
-//! The server itself is the subject of its own issue; this crate holds its flags and entry point.
+//! - `.../resources` is a Kubernetes API root over every cluster, `.../resources/clusters/<name>`
+//!   over one: point a kubeconfig's `server` at either and use kubectl (discovery, list with
+//!   every search parameter, get, watch, `Table` output with a leading `CLUSTER` column).
+//! - `.../collectionresources[/<name>]` searches several resource types at once.
+//! - HTTPS only (rustls), with client-certificate and static-token authentication;
+//!   `/livez`, `/readyz`, `/metrics` unauthenticated.
+//!
+//! The read path never re-serializes a stored object: list responses splice each object's
+//! stored JSON into the envelope; only `Table` output reads (part of) each object.
+//!
+//! Module map: [`options`](ApiserverOptions) (flags), `server` (TLS listener), `tls`, `auth`,
+//! `routes` (URL layout), `discovery` and `catalog` (what is stored), `resources`,
+//! `collections`, `watch`, `list` (envelopes), `negotiate` (`Accept`), `table` (Table output
+//! and the printers of the common kinds), `metrics`, `health`, `error` (kube `Status`).
+
+mod auth;
+mod catalog;
+mod collections;
+mod discovery;
+mod error;
+mod health;
+mod list;
+mod metrics;
+mod negotiate;
+mod options;
+mod resources;
+mod routes;
+mod server;
+mod table;
+mod tls;
+mod watch;
+
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
 use storage_api::StorageFactory;
 
-/// The apiserver's own flags.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ApiserverOptions {
-    /// The address to serve HTTPS on.
-    #[arg(long, value_name = "IP", default_value = "0.0.0.0")]
-    pub bind_address: std::net::IpAddr,
+pub use options::ApiserverOptions;
+pub use server::Server;
 
-    /// The port to serve HTTPS on.
-    #[arg(long, value_name = "PORT", default_value_t = 443)]
-    pub secure_port: u16,
-}
-
-/// Runs the apiserver on `storage` until shutdown.
+/// Runs the apiserver on `storage` until SIGINT or SIGTERM.
 pub async fn run(
     options: ApiserverOptions,
     storage: Arc<dyn StorageFactory>,
 ) -> anyhow::Result<()> {
-    let _ = (options, storage);
-    anyhow::bail!(
-        "the apiserver is not implemented yet: the storage layer was built and is ready, but nothing serves it"
-    )
+    Server::bind(&options, storage)
+        .await?
+        .serve(server::termination())
+        .await
 }

@@ -1,0 +1,309 @@
+//! `.../collectionresources`: the collection resources of the storage layer (`any`,
+//! `workloads`, `kuberesources`), and `.../collectionresources/<name>?<query>`: one page of
+//! the objects of every type of the collection, in one order (reference §3.9, §5.7).
+//!
+//! JSON as the original writes it (`CollectionResourceList`, `CollectionResource` with
+//! `resourceTypes`, `items`, `continue`, `remainingItemCount`), or a `Table`: `Name`,
+//! `Resources` for the list; `Cluster`, `Group`, `Version`, `Kind`, `Namespace`, `Name`, `Age`
+//! for a collection's objects.
+
+use axum::http::Method;
+use axum::http::request::Parts;
+use axum::response::Response;
+use serde::Serialize;
+use storage_api::collection::{self, CollectionResource, CollectionResourceType};
+use storage_api::query::params::{RequestScope, parse_list_options};
+use storage_api::{ListPage, StoredResourceType};
+
+use crate::discovery::GROUP_VERSION;
+use crate::error::ApiError;
+use crate::list::{metadata_of, push_json_str, push_partial_object};
+use crate::metrics::RequestInfo;
+use crate::negotiate::{self, IncludeObject, MetaVersion, Representation};
+use crate::routes::{AppState, json, respond};
+use crate::table::{AGE, Cell, Column, Context, NAME, RowObject, TableBuilder, column, format};
+
+/// The resource name of collection resources.
+const RESOURCE: &str = "collectionresources";
+
+/// One type of a collection, as the original's `CollectionResourceType` JSON writes it.
+#[derive(Debug, Serialize)]
+struct WireType<'a> {
+    group: &'a str,
+    version: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    kind: &'a str,
+    resource: &'a str,
+}
+
+impl<'a> From<&'a CollectionResourceType> for WireType<'a> {
+    fn from(t: &'a CollectionResourceType) -> Self {
+        Self {
+            group: &t.group,
+            version: &t.version,
+            kind: "",
+            resource: &t.resource,
+        }
+    }
+}
+
+impl<'a> From<&'a StoredResourceType> for WireType<'a> {
+    fn from(t: &'a StoredResourceType) -> Self {
+        Self {
+            group: &t.gvr.group,
+            version: &t.gvr.version,
+            kind: &t.kind,
+            resource: &t.gvr.resource,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Name<'a> {
+    name: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Definition<'a> {
+    metadata: Name<'a>,
+    resource_types: Vec<WireType<'a>>,
+}
+
+/// Handles `.../collectionresources[/<name>]` (`rest`: the segments after it).
+pub(crate) async fn handle(state: &AppState, parts: &Parts, rest: &[&str]) -> Response {
+    let verb = if rest.is_empty() { "list" } else { "get" };
+    let info = RequestInfo::resource(verb, crate::discovery::GROUP, RESOURCE);
+    let result = if parts.method != Method::GET && parts.method != Method::HEAD {
+        Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        ))
+    } else {
+        match rest {
+            [] => definitions(state, parts),
+            [name] if !name.is_empty() => search(state, parts, name).await,
+            _ => Err(ApiError::resource_not_found()),
+        }
+    };
+    respond(info, result)
+}
+
+/// The `Resources` cell of a collection: its types as `resource.group`, `*` for whole groups.
+fn resources_cell(collection: &CollectionResource) -> String {
+    if collection.resource_types.is_empty() {
+        return "*".into();
+    }
+    collection
+        .resource_types
+        .iter()
+        .map(|t| {
+            let resource = if t.resource.is_empty() {
+                "*"
+            } else {
+                &t.resource
+            };
+            if t.group.is_empty() || t.is_all() {
+                resource.to_owned()
+            } else {
+                format!("{resource}.{}", t.group)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn definitions(state: &AppState, parts: &Parts) -> Result<Response, ApiError> {
+    let collections = state.catalog.storage().collection_resources();
+    let representation = negotiate::representation(&parts.headers)?;
+    let wire: Vec<Definition<'_>> = collections
+        .iter()
+        .map(|c| Definition {
+            metadata: Name { name: &c.name },
+            resource_types: c.resource_types.iter().map(WireType::from).collect(),
+        })
+        .collect();
+    match representation {
+        Representation::Table(version) => {
+            const COLUMNS: &[Column] = &[
+                NAME,
+                column(
+                    "Resources",
+                    "string",
+                    "The resource types of the collection.",
+                ),
+            ];
+            let include = negotiate::include_object(parts.uri.query().unwrap_or_default())?;
+            let mut table = TableBuilder::new(version, &ListPage::default(), COLUMNS, 1024);
+            for (collection, definition) in collections.iter().zip(&wire) {
+                let object = definition_json(definition)?;
+                let metadata = serde_json::value::to_raw_value(&Name {
+                    name: &collection.name,
+                })
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+                let row_object = match include {
+                    IncludeObject::None => RowObject::None,
+                    IncludeObject::Object => RowObject::Raw(&object),
+                    IncludeObject::Metadata => RowObject::Metadata(&metadata),
+                };
+                table.row(
+                    &[
+                        Cell::Str(collection.name.clone()),
+                        Cell::Str(resources_cell(collection)),
+                    ],
+                    "",
+                    row_object,
+                );
+            }
+            Ok(json(table.finish()))
+        }
+        _ => {
+            let mut out = Vec::new();
+            out.extend_from_slice(b"{\"kind\":\"CollectionResourceList\",\"apiVersion\":\"");
+            out.extend_from_slice(GROUP_VERSION.as_bytes());
+            out.extend_from_slice(b"\",\"metadata\":{},\"items\":[");
+            for (i, definition) in wire.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(&definition_json(definition)?);
+            }
+            out.extend_from_slice(b"]}");
+            Ok(json(out))
+        }
+    }
+}
+
+fn definition_json(definition: &Definition<'_>) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(definition).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+async fn search(state: &AppState, parts: &Parts, name: &str) -> Result<Response, ApiError> {
+    let collection = state
+        .catalog
+        .storage()
+        .collection_resources()
+        .into_iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| ApiError::object_not_found(crate::discovery::GROUP, RESOURCE, name))?;
+    let query = parts.uri.query().unwrap_or_default();
+    let types = if collection.name == collection::ANY {
+        collection::parse_any_types(query)?
+    } else {
+        collection.resource_types.clone()
+    };
+    let representation = negotiate::representation(&parts.headers)?;
+    let include = negotiate::include_object(query)?;
+    let mut options = parse_list_options(query, &RequestScope::default())?;
+    if matches!(representation, Representation::PartialMetadata(_)) {
+        options.only_metadata = true;
+    }
+    let storage = state.catalog.collection_storage(&collection).await?;
+    let result = storage.list(&types, &options).await?;
+    let page = &result.page;
+
+    if let Representation::Table(version) = representation {
+        return Ok(json(items_table(version, include, page)?));
+    }
+    let capacity: usize = page.items.iter().map(|i| i.raw.len() + 1).sum();
+    let mut out = Vec::with_capacity(capacity + 512);
+    out.extend_from_slice(b"{\"kind\":\"CollectionResource\",\"apiVersion\":\"");
+    out.extend_from_slice(GROUP_VERSION.as_bytes());
+    out.extend_from_slice(b"\",\"metadata\":{\"name\":");
+    push_json_str(&mut out, &collection.name);
+    out.extend_from_slice(b"},\"resourceTypes\":");
+    let wire: Vec<WireType<'_>> = result.resource_types.iter().map(WireType::from).collect();
+    out.extend_from_slice(
+        &serde_json::to_vec(&wire).map_err(|e| ApiError::internal(e.to_string()))?,
+    );
+    out.extend_from_slice(b",\"items\":[");
+    for (i, item) in page.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match representation {
+            Representation::PartialMetadata(version) => {
+                push_partial_object(&mut out, version, item)?;
+            }
+            _ => out.extend_from_slice(&item.raw),
+        }
+    }
+    out.push(b']');
+    if let Some(token) = &page.continue_token {
+        out.extend_from_slice(b",\"continue\":");
+        push_json_str(&mut out, token);
+    }
+    if let Some(remaining) = page.remaining_item_count {
+        out.extend_from_slice(b",\"remainingItemCount\":");
+        out.extend_from_slice(remaining.to_string().as_bytes());
+    }
+    out.push(b'}');
+    Ok(json(out))
+}
+
+/// The table of a collection's objects.
+fn items_table(
+    version: MetaVersion,
+    include: IncludeObject,
+    page: &ListPage,
+) -> Result<Vec<u8>, ApiError> {
+    const COLUMNS: &[Column] = &[
+        column(
+            "Cluster",
+            "string",
+            "The member cluster the object is synced from.",
+        ),
+        column("Group", "string", "The API group of the object."),
+        column("Version", "string", "The API version of the object."),
+        column("Kind", "string", "The kind of the object."),
+        column("Namespace", "string", "The namespace of the object."),
+        NAME,
+        AGE,
+    ];
+    let context = Context::now();
+    let mut table = TableBuilder::new(version, page, COLUMNS, page.items.len() * 1024);
+    for object in &page.items {
+        let fields = &object.fields;
+        let cells = [
+            Cell::Str(fields.cluster.to_string()),
+            Cell::Str(fields.gvr.group.clone()),
+            Cell::Str(fields.gvr.version.clone()),
+            Cell::Str(fields.kind.to_string()),
+            Cell::Str(fields.namespace.clone()),
+            Cell::Str(fields.name.clone()),
+            Cell::Str(format::since(fields.creation_timestamp, context.now)),
+        ];
+        let row_object = match include {
+            IncludeObject::None => RowObject::None,
+            IncludeObject::Object => RowObject::Raw(&object.raw),
+            IncludeObject::Metadata => RowObject::Metadata(metadata_of(object)?),
+        };
+        table.row(&cells, "", row_object);
+    }
+    Ok(table.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_cells_of_the_builtin_collections() {
+        let cells: Vec<(String, String)> = collection::builtin()
+            .iter()
+            .map(|c| (c.name.clone(), resources_cell(c)))
+            .collect();
+        assert_eq!(cells[0], ("any".into(), "*".into()));
+        assert_eq!(
+            cells[1],
+            (
+                "workloads".into(),
+                "deployments.apps,daemonsets.apps,statefulsets.apps".into()
+            )
+        );
+        assert!(
+            cells[2].1.starts_with("*,*.admission.k8s.io,"),
+            "{}",
+            cells[2].1
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! The apiserver's flags (the names of the Go original's generic apiserver flags).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+/// The apiserver's own flags.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ApiserverOptions {
+    /// The address to serve HTTPS on.
+    #[arg(long, value_name = "IP", default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+
+    /// The port to serve HTTPS on (0: any free port).
+    #[arg(long, value_name = "PORT", default_value_t = 443)]
+    pub secure_port: u16,
+
+    /// The directory of the self-signed certificate used when --tls-cert-file is not given:
+    /// `apiserver.crt` (the certificate followed by its CA) and `apiserver.key` are reused when
+    /// present, else generated and written there. Without it the certificate is generated in
+    /// memory at every start.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+
+    /// The PEM file of the serving certificate (and its intermediates).
+    #[arg(long, value_name = "FILE", requires = "tls_private_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// The PEM file of the serving certificate's private key.
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    pub tls_private_key_file: Option<PathBuf>,
+
+    /// The PEM file of the CAs that sign client certificates. A client presenting a certificate
+    /// signed by one of them is authenticated as its Common Name, in the groups of its
+    /// Organizations.
+    #[arg(long, value_name = "FILE")]
+    pub client_ca_file: Option<PathBuf>,
+
+    /// The Kubernetes static token file: CSV lines `token,user,uid[,"group1,group2"]`. A
+    /// request with `Authorization: Bearer <token>` is authenticated as that user.
+    #[arg(long, value_name = "FILE")]
+    pub token_auth_file: Option<PathBuf>,
+
+    /// Serve requests without credentials as the user `system:anonymous` (group
+    /// `system:unauthenticated`); otherwise they get `401 Unauthorized`.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub anonymous_auth: bool,
+
+    /// The most requests served at once, watches excepted (0: no limit); more get
+    /// `429 TooManyRequests`.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_requests_inflight: usize,
+}
+
+impl Default for ApiserverOptions {
+    /// The flag defaults: every address, port 443, a generated certificate, no authenticator
+    /// (so every request gets `401` unless `anonymous_auth` is set).
+    fn default() -> Self {
+        Self {
+            bind_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            secure_port: 443,
+            cert_dir: None,
+            tls_cert_file: None,
+            tls_private_key_file: None,
+            client_ca_file: None,
+            token_auth_file: None,
+            anonymous_auth: false,
+            max_requests_inflight: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        options: ApiserverOptions,
+    }
+
+    #[test]
+    fn defaults_match_default() {
+        let cli = Cli::try_parse_from(["apiserver"]).expect("parse");
+        assert_eq!(cli.options, ApiserverOptions::default());
+    }
+
+    #[test]
+    fn anonymous_auth_takes_an_optional_value() {
+        for (args, expected) in [
+            (vec!["x", "--anonymous-auth"], true),
+            (vec!["x", "--anonymous-auth=true"], true),
+            (vec!["x", "--anonymous-auth=false"], false),
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parse");
+            assert_eq!(cli.options.anonymous_auth, expected);
+        }
+    }
+
+    #[test]
+    fn cert_and_key_go_together() {
+        assert!(Cli::try_parse_from(["x", "--tls-cert-file", "a.crt"]).is_err());
+        let cli = Cli::try_parse_from([
+            "x",
+            "--tls-cert-file",
+            "a.crt",
+            "--tls-private-key-file",
+            "a.key",
+            "--secure-port",
+            "6443",
+        ])
+        .expect("parse");
+        assert_eq!(cli.options.secure_port, 6443);
+    }
+}

@@ -1,0 +1,268 @@
+//! The HTTPS server: a TLS listener (HTTP/1.1 and HTTP/2 by ALPN), one task per connection,
+//! the client certificate's user attached to every request of its connection, a background
+//! refresh of the stored resource types, and a graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use storage_api::StorageFactory;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+
+use crate::auth::{Authenticator, PeerIdentity, user_from_certificate};
+use crate::catalog::Catalog;
+use crate::metrics::Metrics;
+use crate::options::ApiserverOptions;
+use crate::routes::{AppState, router};
+use crate::tls;
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for open connections to finish their requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// HTTP/2 streams per connection (the original's limit).
+const MAX_CONCURRENT_STREAMS: u32 = 1000;
+
+/// A bound apiserver, ready to serve.
+///
+/// ```no_run
+/// # async fn example(storage: std::sync::Arc<dyn storage_api::StorageFactory>) -> anyhow::Result<()> {
+/// use clusterpedia_apiserver::{ApiserverOptions, Server};
+///
+/// let options = ApiserverOptions {
+///     bind_address: "127.0.0.1".parse()?,
+///     secure_port: 0,
+///     anonymous_auth: true,
+///     ..ApiserverOptions::default()
+/// };
+/// let server = Server::bind(&options, storage).await?;
+/// println!("serving on https://{}", server.local_addr());
+/// server.serve(std::future::pending()).await
+/// # }
+/// ```
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    acceptor: TlsAcceptor,
+    ca_pem: Option<String>,
+    catalog: Arc<Catalog>,
+    app: Router,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Configures TLS and authentication from `options`, reads the stored resource types once
+    /// and binds the listener.
+    ///
+    /// Fails on a bad flag or file, or when the address cannot be bound. A storage that cannot
+    /// list its resource types yet does not fail the start: `/readyz` reports it until the
+    /// background refresh succeeds.
+    pub async fn bind(
+        options: &ApiserverOptions,
+        storage: Arc<dyn StorageFactory>,
+    ) -> anyhow::Result<Self> {
+        let tls = tls::configure(options)?;
+        let authenticator =
+            Authenticator::new(options.token_auth_file.as_deref(), options.anonymous_auth)?;
+        if options.token_auth_file.is_none()
+            && options.client_ca_file.is_none()
+            && !options.anonymous_auth
+        {
+            tracing::warn!(
+                "no --token-auth-file, --client-ca-file or --anonymous-auth: every request will be refused (401)"
+            );
+        }
+        let catalog = Arc::new(Catalog::new(storage));
+        if let Err(error) = catalog.refresh().await {
+            tracing::warn!(error = %error.message, "cannot read the stored resource types yet; retrying in the background");
+        }
+        let (shutdown, shutdown_receiver) = tokio::sync::watch::channel(false);
+        let state = Arc::new(AppState {
+            catalog: catalog.clone(),
+            metrics: Metrics::default(),
+            auth: Arc::new(authenticator),
+            shutdown: shutdown_receiver,
+            inflight_limit: (options.max_requests_inflight > 0)
+                .then(|| Arc::new(Semaphore::new(options.max_requests_inflight))),
+        });
+        let listener = TcpListener::bind((options.bind_address, options.secure_port))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{}",
+                    options.bind_address, options.secure_port
+                )
+            })?;
+        let local_addr = listener.local_addr().context("listener address")?;
+        Ok(Self {
+            listener,
+            local_addr,
+            acceptor: TlsAcceptor::from(tls.config),
+            ca_pem: tls.ca_pem,
+            catalog,
+            app: router(state),
+            shutdown,
+        })
+    }
+
+    /// The address the server listens on (with the actual port when `--secure-port 0`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The PEM of the CA of the generated certificate (what clients must trust), when no
+    /// `--tls-cert-file` was given.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Serves until `signal` completes, then stops accepting, ends watches and waits (at most
+    /// 10 s) for open requests to finish.
+    pub async fn serve(self, signal: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            local_addr,
+            acceptor,
+            catalog,
+            app,
+            shutdown,
+            ..
+        } = self;
+        tracing::info!(address = %local_addr, "serving https");
+        let refresher = tokio::spawn(refresh_periodically(catalog, shutdown.subscribe()));
+        let graceful = GracefulShutdown::new();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http2()
+            .max_concurrent_streams(MAX_CONCURRENT_STREAMS);
+        let builder = Arc::new(builder);
+        tokio::pin!(signal);
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = &mut signal => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            let builder = builder.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let tls =
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                let identity = PeerIdentity(
+                    tls.get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .and_then(|certificate| user_from_certificate(certificate)),
+                );
+                let service =
+                    app.map_request(move |mut request: Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(identity.clone());
+                        request
+                    });
+                let connection =
+                    builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
+                if let Err(error) = watcher.watch(connection).await {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        tracing::info!("shutting down: no new connections, ending watches");
+        let _ = shutdown.send(true);
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections were still open after {SHUTDOWN_GRACE:?}");
+        }
+        refresher.abort();
+        Ok(())
+    }
+}
+
+/// Refreshes the stored resource types every [`Catalog::REFRESH_INTERVAL`] until shutdown.
+async fn refresh_periodically(
+    catalog: Arc<Catalog>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(Catalog::REFRESH_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {
+                if let Err(error) = catalog.refresh().await {
+                    tracing::warn!(error = %error.message, "cannot refresh the stored resource types");
+                }
+            }
+            () = async { let _ = shutdown.wait_for(|stopping| *stopping).await; } => return,
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub(crate) async fn termination() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,249 @@
+//! Watch streams (`?watch=1`): one JSON event per line,
+//! `{"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":{...}}`, as the kube-apiserver
+//! writes them. The object is the stored JSON as is, or a one-row `Table`, or a
+//! `PartialObjectMetadata`, following the `Accept` header. A storage error ends the stream with
+//! an `ERROR` event carrying its `Status` (e.g. `410 Expired`: the client lists again).
+//!
+//! A stream ends after `timeoutSeconds` (default 30 minutes, as the kube-apiserver's
+//! `--min-request-timeout`), when the storage ends it, or when the server shuts down.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use futures::StreamExt;
+use storage_api::{ListPage, ResourceObject, WatchEvent, WatchStream};
+
+use crate::catalog::ResourceInfo;
+use crate::error::ApiError;
+use crate::list::{push_json_str, push_partial_object};
+use crate::metrics::LongRunning;
+use crate::negotiate::Representation;
+use crate::table::ResourceTable;
+
+/// The default length of a watch without `timeoutSeconds`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Marks a response that must not be compressed (a stream of events must reach the client as
+/// each event is written).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NoCompression;
+
+/// Whether a query asks for a watch: `watch` present and not `0` or `false` (an empty value is
+/// true, as in Kubernetes).
+pub(crate) fn is_watch(query: &str) -> bool {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == "watch")
+        .is_some_and(|(_, value)| value != "0" && !value.eq_ignore_ascii_case("false"))
+}
+
+/// The length of a watch: `timeoutSeconds`, else the default.
+pub(crate) fn timeout(query: &str) -> Result<Duration, ApiError> {
+    match form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == "timeoutSeconds") {
+        None => Ok(DEFAULT_TIMEOUT),
+        Some((_, value)) => value
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| {
+                ApiError::bad_request(format!(
+                    "timeoutSeconds: \"{value}\" is not a non-negative integer"
+                ))
+            }),
+    }
+}
+
+/// Turns watch events into lines of the response.
+pub(crate) struct Renderer {
+    representation: Representation,
+    table: Option<ResourceTable>,
+    kind: String,
+    api_version: String,
+    columns_sent: bool,
+}
+
+impl Renderer {
+    /// A renderer for events of `info` in `representation` (`table` for tables).
+    pub(crate) fn new(
+        info: &ResourceInfo,
+        representation: Representation,
+        table: Option<ResourceTable>,
+    ) -> Self {
+        Self {
+            representation,
+            table,
+            kind: info.kind.clone(),
+            api_version: info.gvr.api_version(),
+            columns_sent: false,
+        }
+    }
+
+    fn line(kind: &str, object: &[u8]) -> Bytes {
+        let mut out = Vec::with_capacity(object.len() + 32);
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\",\"object\":");
+        out.extend_from_slice(object);
+        out.extend_from_slice(b"}\n");
+        Bytes::from(out)
+    }
+
+    fn object(&mut self, object: &ResourceObject) -> Result<Vec<u8>, ApiError> {
+        match (self.representation, &self.table) {
+            (Representation::Table(_), Some(table)) => {
+                let page = ListPage {
+                    items: vec![object.clone()],
+                    ..ListPage::default()
+                };
+                let headers = !self.columns_sent;
+                self.columns_sent = true;
+                table.render(&page, headers)
+            }
+            (Representation::PartialMetadata(version), _) => {
+                let mut out = Vec::new();
+                push_partial_object(&mut out, version, object)?;
+                Ok(out)
+            }
+            _ => Ok(object.raw.to_vec()),
+        }
+    }
+
+    fn bookmark(&self, resource_version: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self.representation {
+            Representation::Table(version) => {
+                out.extend_from_slice(b"{\"kind\":\"Table\",\"apiVersion\":\"");
+                out.extend_from_slice(version.api_version().as_bytes());
+                out.extend_from_slice(b"\",\"metadata\":{\"resourceVersion\":");
+                push_json_str(&mut out, resource_version);
+                out.extend_from_slice(b"},\"columnDefinitions\":[],\"rows\":[]}");
+            }
+            Representation::PartialMetadata(version) => {
+                out.extend_from_slice(b"{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"");
+                out.extend_from_slice(version.api_version().as_bytes());
+                out.extend_from_slice(b"\",\"metadata\":{\"resourceVersion\":");
+                push_json_str(&mut out, resource_version);
+                out.extend_from_slice(b"}}");
+            }
+            Representation::Json => {
+                out.extend_from_slice(b"{\"kind\":");
+                push_json_str(&mut out, &self.kind);
+                out.extend_from_slice(b",\"apiVersion\":");
+                push_json_str(&mut out, &self.api_version);
+                out.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
+                push_json_str(&mut out, resource_version);
+                out.extend_from_slice(b"}}");
+            }
+        }
+        out
+    }
+
+    /// The line of one event.
+    pub(crate) fn event(&mut self, event: &WatchEvent) -> Result<Bytes, ApiError> {
+        Ok(match event {
+            WatchEvent::Added(object) => Self::line("ADDED", &self.object(object)?),
+            WatchEvent::Modified(object) => Self::line("MODIFIED", &self.object(object)?),
+            WatchEvent::Deleted(object) => Self::line("DELETED", &self.object(object)?),
+            WatchEvent::Bookmark { resource_version } => {
+                Self::line("BOOKMARK", &self.bookmark(resource_version))
+            }
+        })
+    }
+
+    /// The `ERROR` line of a failure.
+    pub(crate) fn error(error: &ApiError) -> Bytes {
+        Self::line("ERROR", &error.to_json())
+    }
+}
+
+struct Streaming {
+    events: WatchStream,
+    renderer: Renderer,
+    stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+    done: bool,
+    _open: LongRunning,
+}
+
+/// The streaming response of a watch.
+pub(crate) fn response(
+    events: WatchStream,
+    renderer: Renderer,
+    timeout: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    open: LongRunning,
+) -> Response {
+    let stop = Box::pin(async move {
+        tokio::select! {
+            () = tokio::time::sleep(timeout) => {}
+            _ = shutdown.wait_for(|stopping| *stopping) => {}
+        }
+    });
+    let state = Streaming {
+        events,
+        renderer,
+        stop,
+        done: false,
+        _open: open,
+    };
+    let stream = futures::stream::unfold(state, |mut state| async move {
+        if state.done {
+            return None;
+        }
+        let next = tokio::select! {
+            () = &mut state.stop => return None,
+            next = state.events.next() => next,
+        };
+        let line = match next? {
+            Ok(event) => match state.renderer.event(&event) {
+                Ok(line) => line,
+                Err(error) => {
+                    state.done = true;
+                    Renderer::error(&error)
+                }
+            },
+            Err(error) => {
+                state.done = true;
+                Renderer::error(&ApiError::from(error))
+            }
+        };
+        Some((Ok::<_, Infallible>(line), state))
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response.extensions_mut().insert(NoCompression);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_parameter() {
+        assert!(is_watch("watch=1"));
+        assert!(is_watch("limit=5&watch=true"));
+        assert!(is_watch("watch="));
+        assert!(!is_watch("watch=0"));
+        assert!(!is_watch("watch=False"));
+        assert!(!is_watch("limit=5"));
+    }
+
+    #[test]
+    fn timeout_parameter() {
+        assert_eq!(timeout("").expect("default"), DEFAULT_TIMEOUT);
+        assert_eq!(
+            timeout("timeoutSeconds=5").expect("5"),
+            Duration::from_secs(5)
+        );
+        assert_eq!(timeout("timeoutSeconds=x").expect_err("400").code, 400);
+    }
+}
