@@ -1,6 +1,7 @@
 //! Repository automation, run as `cargo xtask <command>` (matklad's xtask pattern).
 
 mod bench;
+mod demo;
 mod new_storage_layer;
 mod test;
 
@@ -16,6 +17,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start three simulated clusters and binding-apiserver syncing them into the embedded
+    /// default storage; write a kubeconfig and print kubectl commands that work.
+    Demo(demo::DemoArgs),
     /// Run every test: the workspace with all features, then the storage feature matrix
     /// (each build must list exactly the layers it links).
     Test,
@@ -39,6 +43,7 @@ fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("xtask has no parent directory"))?;
     std::env::set_current_dir(root)?;
     match Cli::parse().command {
+        Command::Demo(args) => demo::run(&args),
         Command::Test => test::run(),
         Command::Bench { names } => bench::run(&names),
         Command::NewStorageLayer { name } => new_storage_layer::run(root, &name),

@@ -28,7 +28,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
         args.extend_from_slice(features);
         cargo(&args)?;
     }
-    crate::new_storage_layer::check(std::path::Path::new("."))
+    crate::new_storage_layer::check(std::path::Path::new("."))?;
+    // The README's first command: every kubectl command the demo prints must work.
+    crate::demo::run(&crate::demo::DemoArgs::check())
 }
 
 /// Runs cargo (the one that runs xtask) with `args`, failing on a non-zero exit.
