@@ -14,6 +14,8 @@ struct Benchmark {
     name: &'static str,
     title: &'static str,
     cargo_args: &'static [&'static str],
+    /// A cargo command to run first (e.g. building a binary the benchmark starts).
+    prepare: Option<&'static [&'static str]>,
 }
 
 const BENCHMARKS: &[Benchmark] = &[
@@ -27,6 +29,7 @@ const BENCHMARKS: &[Benchmark] = &[
             "--bench",
             "memory_per_object",
         ],
+        prepare: None,
     },
     Benchmark {
         name: "apiserver-list",
@@ -38,6 +41,7 @@ const BENCHMARKS: &[Benchmark] = &[
             "--bench",
             "list_pods",
         ],
+        prepare: None,
     },
     Benchmark {
         name: "internal-queries",
@@ -49,6 +53,26 @@ const BENCHMARKS: &[Benchmark] = &[
             "--bench",
             "internal_queries",
         ],
+        prepare: None,
+    },
+    Benchmark {
+        name: "initial-sync",
+        title: "clustersynchro-manager: initial sync of the 100k set from kube-sim",
+        cargo_args: &[
+            "bench",
+            "--package",
+            "clusterpedia-synchro",
+            "--bench",
+            "initial_sync",
+        ],
+        prepare: Some(&[
+            "build",
+            "--release",
+            "--package",
+            "kube-sim",
+            "--bin",
+            "kube-sim",
+        ]),
     },
 ];
 
@@ -80,6 +104,9 @@ pub(crate) fn run(only: &[String]) -> anyhow::Result<()> {
 }
 
 fn run_one(bench: &Benchmark) -> anyhow::Result<String> {
+    if let Some(prepare) = bench.prepare {
+        crate::test::cargo(prepare)?;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("$ cargo {}", bench.cargo_args.join(" "));
     let output = Command::new(&cargo)

@@ -1,13 +1,15 @@
 //! Initial sync throughput and peak memory of the synchro.
 //!
-//! ```text
-//! kube-sim --size 100k --kubeconfig /tmp/member.yaml --cluster-name member &
-//! cargo bench -p clusterpedia-synchro --bench initial_sync -- --kubeconfig /tmp/member.yaml [--storage null|memory]
-//! ```
+//! `cargo xtask bench initial-sync` builds `kube-sim` in release and runs this with `--bench`:
+//! it starts `kube-sim --size 100k` as its own process (190k objects, the baseline's set), then
+//! syncs it once per storage (`null`, `memory`, `postgres`), each in a fresh child process so that
+//! the peak RSS is that run's own, and prints a Markdown table. `null` storage drops what it is
+//! given, so its peak RSS is the synchro's own; `memory` keeps every object in the process;
+//! `postgres` is the `internal` layer on the local PostgreSQL (a fresh database, dropped after).
 //!
-//! Without `--kubeconfig` an in-process simulator with the `small` fixtures is used (a smoke
-//! run; its memory counts in the peak RSS). `null` storage drops what it is given, so the peak
-//! RSS is the synchro's own; `memory` keeps every object.
+//! One run by hand: `cargo bench -p clusterpedia-synchro --bench initial_sync -- --kubeconfig
+//! FILE --storage null|memory|postgres`. Under `cargo test` (no `--bench`) it is a smoke run
+//! against an in-process simulator with the `small` fixtures.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use storage_api::{
     ListOptions, ListPage, ObjectEvent, ObjectKey, ResourceObject, ResourceStorage,
     ResourceStorageConfig, StorageError, StorageFactory, StoredResourceType, Verb,
 };
+use storage_internal as _;
 
 /// Stores nothing; counts what it is given.
 #[derive(Default)]
@@ -114,6 +117,35 @@ impl ResourceStorage for NullStorage {
     }
 }
 
+/// The `internal` layer on a fresh database of the local PostgreSQL.
+async fn postgres_factory() -> anyhow::Result<Arc<dyn StorageFactory>> {
+    postgres_admin(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE}")).await?;
+    postgres_admin(&format!("CREATE DATABASE {BENCH_DATABASE}")).await?;
+    let config = std::env::temp_dir().join(format!("{BENCH_DATABASE}-{}.yaml", std::process::id()));
+    std::fs::write(
+        &config,
+        format!(
+            "type: postgres\nhost: 127.0.0.1\nport: 5432\nuser: postgres\ndatabase: {BENCH_DATABASE}\n"
+        ),
+    )?;
+    let factory = storage_api::registry::new_factory("internal", Some(config.clone())).await?;
+    let _ = std::fs::remove_file(config);
+    Ok(factory)
+}
+
+/// Runs one statement on the local PostgreSQL's `postgres` database.
+async fn postgres_admin(statement: &str) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let mut connection =
+        sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await?;
+    // The statements are built from constants of this file only.
+    sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+        .execute(&mut connection)
+        .await?;
+    connection.close().await?;
+    Ok(())
+}
+
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -134,13 +166,101 @@ fn group(group: &str, resources: &[&str]) -> ClusterGroupResources {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// The storages the table compares.
+const STORAGES: &[&str] = &["null", "memory", "postgres"];
+/// The PostgreSQL database a `postgres` run creates and drops.
+const BENCH_DATABASE: &str = "clusterpedia_bench_initial_sync";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--kubeconfig") {
+        return table(&args);
+    }
+    tokio::runtime::Runtime::new()?.block_on(sync_once())
+}
+
+/// Starts `kube-sim` (release, next to this binary), then one child run per storage.
+fn table(args: &[String]) -> anyhow::Result<()> {
+    let size = args
+        .iter()
+        .position(|a| a == "--size")
+        .and_then(|i| args.get(i + 1))
+        .map_or("100k", String::as_str);
+    let exe = std::env::current_exe()?;
+    let release = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .ok_or_else(|| anyhow::anyhow!("no target directory"))?;
+    let sim_binary = release.join("kube-sim");
+    if !sim_binary.exists() {
+        anyhow::bail!(
+            "{} is missing: run `cargo build --release -p kube-sim` first (cargo xtask bench does)",
+            sim_binary.display()
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("initial-sync-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let kubeconfig = dir.join("member.yaml");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut sim = std::process::Command::new(&sim_binary)
+        .args(["--size", size, "--cluster-name", "member"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let started = Instant::now();
+    while !kubeconfig.exists() {
+        if started.elapsed() > Duration::from_secs(300) {
+            let _ = sim.kill();
+            anyhow::bail!("kube-sim did not start");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let sim_start = started.elapsed();
+    let mut rows = Vec::new();
+    for storage in STORAGES {
+        let output = std::process::Command::new(&exe)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["--storage", storage])
+            .stderr(std::process::Stdio::inherit())
+            .output()?;
+        let line = String::from_utf8_lossy(&output.stdout).into_owned();
+        if !output.status.success() {
+            let _ = sim.kill();
+            anyhow::bail!("the {storage} run failed: {line}");
+        }
+        rows.push(line.trim().to_owned());
+    }
+    let _ = sim.kill();
+    let _ = sim.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "Initial sync of `kube-sim --size {size}` (a separate process, started in {:.1} s) by the synchro, \
+         one fresh process per storage; goal: 190k objects in ≤ 20 s with ≤ 300 MB \
+         (the Go original: 105.7 s, 8.5 GB).\n",
+        sim_start.as_secs_f64()
+    );
+    println!("| storage | objects | seconds | objects/s | peak RSS of the synchro process |");
+    println!("|---|---:|---:|---:|---:|");
+    for row in rows {
+        println!("{row}");
+    }
+    Ok(())
+}
+
+/// One sync of the member in `--kubeconfig` (or an in-process `small` simulator) into one storage.
+async fn sync_once() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
+        .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| {
@@ -163,6 +283,7 @@ async fn main() -> anyhow::Result<()> {
     let null = Arc::new(NullFactory::default());
     let storage: Arc<dyn StorageFactory> = match storage_name.as_str() {
         "memory" => Arc::new(storage_memory::MemoryStorageFactory::default()),
+        "postgres" => postgres_factory().await?,
         _ => null.clone(),
     };
     let mut options = SynchroOptions::defaults();
@@ -226,7 +347,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     let objects = match storage_name.as_str() {
-        "memory" => storage
+        "memory" | "postgres" => storage
             .resource_versions("member")
             .await?
             .values()
@@ -235,12 +356,16 @@ async fn main() -> anyhow::Result<()> {
         _ => null.changes.load(Ordering::Relaxed),
     };
     println!(
-        "initial sync: {objects} objects in {:.2} s = {:.0} objects/s; peak RSS {:.0} MiB (storage: {storage_name})",
+        "| {storage_name} | {objects} | {:.1} | {:.0} | {:.0} MiB |",
         elapsed.as_secs_f64(),
         objects as f64 / elapsed.as_secs_f64(),
         peak_rss_mib()
     );
     manager.shutdown().await;
+    if storage_name == "postgres" {
+        storage.shutdown().await?;
+        postgres_admin(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE}")).await?;
+    }
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
