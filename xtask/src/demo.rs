@@ -31,11 +31,12 @@ pub(crate) struct DemoArgs {
 }
 
 impl DemoArgs {
-    /// The demo as `cargo xtask test` runs it: check every printed command, then stop.
-    pub(crate) fn check() -> Self {
+    /// The demo as `cargo xtask test` runs it on `storage_name`: check every printed command,
+    /// then stop.
+    pub(crate) fn check(storage_name: &str) -> Self {
         Self {
-            dir: PathBuf::from("target/demo-check"),
-            storage_name: "internal".into(),
+            dir: PathBuf::from(format!("target/demo-check-{storage_name}")),
+            storage_name: storage_name.into(),
             check: true,
         }
     }

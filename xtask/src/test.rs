@@ -29,8 +29,12 @@ pub(crate) fn run() -> anyhow::Result<()> {
         cargo(&args)?;
     }
     crate::new_storage_layer::check(std::path::Path::new("."))?;
-    // The README's first command: every kubectl command the demo prints must work.
-    crate::demo::run(&crate::demo::DemoArgs::check())
+    // The README's first command: every kubectl command the demo prints must work, end to end
+    // (simulated clusters → synchro → storage → apiserver → kubectl), on both default layers.
+    for storage in ["internal", "memory"] {
+        crate::demo::run(&crate::demo::DemoArgs::check(storage))?;
+    }
+    Ok(())
 }
 
 /// Runs cargo (the one that runs xtask) with `args`, failing on a non-zero exit.

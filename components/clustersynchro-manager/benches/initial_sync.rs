@@ -117,6 +117,151 @@ impl ResourceStorage for NullStorage {
     }
 }
 
+/// Wraps a storage and, while `active`, records for each applied upsert stamped by kube-sim's
+/// churn how long after the member's write it became queryable (the write returned).
+struct LagProbe {
+    inner: Arc<dyn StorageFactory>,
+    active: Arc<std::sync::atomic::AtomicBool>,
+    lags: Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+struct LagStorage {
+    inner: Arc<dyn ResourceStorage>,
+    active: Arc<std::sync::atomic::AtomicBool>,
+    lags: Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// The churn write time kube-sim stamped on the object, in microseconds.
+fn churned_at(object: &ResourceObject) -> Option<u64> {
+    let value: serde_json::Value = serde_json::from_slice(&object.raw).ok()?;
+    value
+        .pointer("/metadata/annotations")?
+        .get(kube_sim::CHURNED_AT_ANNOTATION)?
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+#[async_trait]
+impl StorageFactory for LagProbe {
+    fn supported_verbs(&self) -> &'static [Verb] {
+        self.inner.supported_verbs()
+    }
+    async fn prepare_cluster(&self, cluster: &str) -> storage_api::Result<()> {
+        self.inner.prepare_cluster(cluster).await
+    }
+    async fn resource_versions(
+        &self,
+        cluster: &str,
+    ) -> storage_api::Result<HashMap<Gvr, ClusterResourceVersions>> {
+        self.inner.resource_versions(cluster).await
+    }
+    async fn stored_resource_types(&self) -> storage_api::Result<Vec<StoredResourceType>> {
+        self.inner.stored_resource_types().await
+    }
+    fn collection_resources(&self) -> Vec<CollectionResource> {
+        self.inner.collection_resources()
+    }
+    async fn new_resource_storage(
+        &self,
+        config: ResourceStorageConfig,
+    ) -> storage_api::Result<Arc<dyn ResourceStorage>> {
+        Ok(Arc::new(LagStorage {
+            inner: self.inner.new_resource_storage(config).await?,
+            active: self.active.clone(),
+            lags: self.lags.clone(),
+        }))
+    }
+    async fn new_collection_resource_storage(
+        &self,
+        collection: &CollectionResource,
+    ) -> storage_api::Result<Arc<dyn CollectionResourceStorage>> {
+        self.inner.new_collection_resource_storage(collection).await
+    }
+    async fn clean_cluster(&self, cluster: &str) -> storage_api::Result<()> {
+        self.inner.clean_cluster(cluster).await
+    }
+    async fn clean_cluster_resource(&self, cluster: &str, gvr: &Gvr) -> storage_api::Result<()> {
+        self.inner.clean_cluster_resource(cluster, gvr).await
+    }
+    async fn check_ready(&self) -> storage_api::Result<()> {
+        self.inner.check_ready().await
+    }
+    async fn shutdown(&self) -> storage_api::Result<()> {
+        self.inner.shutdown().await
+    }
+}
+
+#[async_trait]
+impl ResourceStorage for LagStorage {
+    fn config(&self) -> &ResourceStorageConfig {
+        self.inner.config()
+    }
+    async fn get(&self, c: &str, ns: &str, name: &str) -> storage_api::Result<ResourceObject> {
+        self.inner.get(c, ns, name).await
+    }
+    async fn list(&self, options: &ListOptions) -> storage_api::Result<ListPage> {
+        self.inner.list(options).await
+    }
+    async fn create(&self, object: ResourceObject) -> storage_api::Result<()> {
+        self.inner.create(object).await
+    }
+    async fn update(&self, object: ResourceObject) -> storage_api::Result<()> {
+        self.inner.update(object).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> storage_api::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn apply(&self, changes: Vec<Change>) -> storage_api::Result<()> {
+        let stamps: Vec<u64> = if self.active.load(Ordering::Relaxed) {
+            changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::Upsert(object) => churned_at(object),
+                    Change::Delete(_) => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.inner.apply(changes).await?;
+        let now = now_micros();
+        if let Ok(mut lags) = self.lags.lock() {
+            lags.extend(stamps.into_iter().map(|t| now.saturating_sub(t)));
+        }
+        Ok(())
+    }
+    async fn record_events(&self, events: Vec<ObjectEvent>) -> storage_api::Result<()> {
+        self.inner.record_events(events).await
+    }
+}
+
+/// Sets kube-sim's churn rate through its admin endpoint.
+async fn set_churn(client: &kube::Client, per_second: f64) -> anyhow::Result<()> {
+    let request = http::Request::post("/_sim/churn")
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(
+            &serde_json::json!({ "perSecond": per_second }),
+        )?)?;
+    client.request_text(request).await?;
+    Ok(())
+}
+
+/// The `q` quantile of sorted `values`, in milliseconds.
+fn quantile_ms(sorted: &[u64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[index.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
 /// The `internal` layer on a fresh database of the local PostgreSQL.
 async fn postgres_factory() -> anyhow::Result<Arc<dyn StorageFactory>> {
     postgres_admin(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE}")).await?;
@@ -168,6 +313,8 @@ fn group(group: &str, resources: &[&str]) -> ClusterGroupResources {
 
 /// The storages the table compares.
 const STORAGES: &[&str] = &["null", "memory", "postgres"];
+/// The churn rate (updates per second) under which a storing run measures the lag.
+const CHURN_PER_SECOND: &str = "500";
 /// The PostgreSQL database a `postgres` run creates and drops.
 const BENCH_DATABASE: &str = "clusterpedia_bench_initial_sync";
 
@@ -223,12 +370,14 @@ fn table(args: &[String]) -> anyhow::Result<()> {
     let sim_start = started.elapsed();
     let mut rows = Vec::new();
     for storage in STORAGES {
-        let output = std::process::Command::new(&exe)
-            .arg("--kubeconfig")
+        let mut run = std::process::Command::new(&exe);
+        run.arg("--kubeconfig")
             .arg(&kubeconfig)
-            .args(["--storage", storage])
-            .stderr(std::process::Stdio::inherit())
-            .output()?;
+            .args(["--storage", storage]);
+        if *storage != "null" {
+            run.args(["--churn", CHURN_PER_SECOND]);
+        }
+        let output = run.stderr(std::process::Stdio::inherit()).output()?;
         let line = String::from_utf8_lossy(&output.stdout).into_owned();
         if !output.status.success() {
             let _ = sim.kill();
@@ -242,11 +391,17 @@ fn table(args: &[String]) -> anyhow::Result<()> {
     println!(
         "Initial sync of `kube-sim --size {size}` (a separate process, started in {:.1} s) by the synchro, \
          one fresh process per storage; goal: 190k objects in ≤ 20 s with ≤ 300 MB \
-         (the Go original: 105.7 s, 8.5 GB).\n",
+         (the Go original: 105.7 s, 8.5 GB). Then, in the same process, kube-sim churns pods at \
+         {CHURN_PER_SECOND} updates/s for 20 s; the lag runs from kube-sim's write (stamped in an \
+         annotation) to the storage's write returning (queryable). The peak RSS is taken before \
+         the churn.\n",
         sim_start.as_secs_f64()
     );
-    println!("| storage | objects | seconds | objects/s | peak RSS of the synchro process |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| storage | objects | seconds | objects/s | peak RSS of the synchro process | \
+         update → queryable p50 / p99 under {CHURN_PER_SECOND} updates/s (20 s) |"
+    );
+    println!("|---|---:|---:|---:|---:|---|");
     for row in rows {
         println!("{row}");
     }
@@ -285,6 +440,23 @@ async fn sync_once() -> anyhow::Result<()> {
         "memory" => Arc::new(storage_memory::MemoryStorageFactory::default()),
         "postgres" => postgres_factory().await?,
         _ => null.clone(),
+    };
+    let probing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let lags = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let storage: Arc<dyn StorageFactory> = Arc::new(LagProbe {
+        inner: storage,
+        active: probing.clone(),
+        lags: lags.clone(),
+    });
+    let churn_client = match arg("--churn") {
+        Some(_) => Some(kube::Client::try_from(
+            kube::Config::from_custom_kubeconfig(
+                kube::config::Kubeconfig::from_yaml(&kubeconfig)?,
+                &Default::default(),
+            )
+            .await?,
+        )?),
+        None => None,
     };
     let mut options = SynchroOptions::defaults();
     options.metrics_port = 0;
@@ -355,11 +527,30 @@ async fn sync_once() -> anyhow::Result<()> {
             .sum(),
         _ => null.changes.load(Ordering::Relaxed),
     };
+    let peak = peak_rss_mib();
+    let lag = match (&churn_client, arg("--churn")) {
+        (Some(client), Some(rate)) => {
+            let rate: f64 = rate.parse()?;
+            probing.store(true, Ordering::Relaxed);
+            set_churn(client, rate).await?;
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            set_churn(client, 0.0).await?;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let mut samples = lags.lock().map(|l| l.clone()).unwrap_or_default();
+            samples.sort_unstable();
+            format!(
+                "{:.1} / {:.1} ms ({} updates)",
+                quantile_ms(&samples, 0.5),
+                quantile_ms(&samples, 0.99),
+                samples.len()
+            )
+        }
+        _ => "–".to_owned(),
+    };
     println!(
-        "| {storage_name} | {objects} | {:.1} | {:.0} | {:.0} MiB |",
+        "| {storage_name} | {objects} | {:.1} | {:.0} | {peak:.0} MiB | {lag} |",
         elapsed.as_secs_f64(),
         objects as f64 / elapsed.as_secs_f64(),
-        peak_rss_mib()
     );
     manager.shutdown().await;
     if storage_name == "postgres" {

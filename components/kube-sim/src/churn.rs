@@ -1,7 +1,9 @@
 //! Churn: updates to random pods at a given rate, through the same write path as clients'
 //! patches, so that watchers see `MODIFIED` events. Each update is one of: a status change (a
 //! container restart count and the `Ready` condition's probe time, by `kubelet`), an annotation
-//! change, or a label change (by `churn-controller`).
+//! change, or a label change (by `churn-controller`). The metadata changes also stamp
+//! [`CHURNED_AT_ANNOTATION`] with the write time, so that a benchmark can measure how long a
+//! change takes to become queryable downstream.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,6 +14,17 @@ use tokio::sync::watch;
 
 use crate::api::Target;
 use crate::state::State;
+
+/// The annotation a metadata churn update stamps with its write time, in microseconds since the
+/// Unix epoch.
+pub const CHURNED_AT_ANNOTATION: &str = "kube-sim.io/churned-at";
+
+/// Microseconds since the Unix epoch.
+fn now_micros() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
+}
 
 /// How often the churn loop wakes up.
 const TICK: Duration = Duration::from_millis(10);
@@ -112,10 +125,13 @@ fn update_pod(state: &Arc<State>, key: &str, counter: u64) -> bool {
                 if let Some(meta) = crate::meta::metadata_mut(&mut next) {
                     let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
                     annotations["kube-sim.io/churn"] = json!(counter.to_string());
+                    annotations[CHURNED_AT_ANNOTATION] = json!(now_micros().to_string());
                 }
             }
             _ => {
                 if let Some(meta) = crate::meta::metadata_mut(&mut next) {
+                    let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+                    annotations[CHURNED_AT_ANNOTATION] = json!(now_micros().to_string());
                     let labels = meta.entry("labels").or_insert_with(|| json!({}));
                     let flip = if labels.get("churn").and_then(Value::as_str) == Some("a") {
                         "b"

@@ -71,6 +71,7 @@ use tokio::sync::{mpsc, oneshot, watch as watch_channel};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+pub use churn::CHURNED_AT_ANNOTATION;
 pub use fixtures::{FixtureSpec, namespace_name};
 pub use tls::Pki;
 
