@@ -117,18 +117,21 @@ impl ResourceStorage for NullStorage {
     }
 }
 
-/// Wraps a storage and, while `active`, records for each applied upsert stamped by kube-sim's
-/// churn how long after the member's write it became queryable (the write returned).
+/// Wraps a storage and, once `active` holds the probe's start time (µs), records for each applied
+/// upsert stamped by kube-sim's churn since then how long after the member's write it became
+/// queryable (the write returned).
 struct LagProbe {
     inner: Arc<dyn StorageFactory>,
-    active: Arc<std::sync::atomic::AtomicBool>,
+    active: Arc<std::sync::atomic::AtomicU64>,
     lags: Arc<std::sync::Mutex<Vec<u64>>>,
+    seen: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
 }
 
 struct LagStorage {
     inner: Arc<dyn ResourceStorage>,
-    active: Arc<std::sync::atomic::AtomicBool>,
+    active: Arc<std::sync::atomic::AtomicU64>,
     lags: Arc<std::sync::Mutex<Vec<u64>>>,
+    seen: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
 }
 
 fn now_micros() -> u64 {
@@ -176,6 +179,7 @@ impl StorageFactory for LagProbe {
             inner: self.inner.new_resource_storage(config).await?,
             active: self.active.clone(),
             lags: self.lags.clone(),
+            seen: self.seen.clone(),
         }))
     }
     async fn new_collection_resource_storage(
@@ -219,21 +223,31 @@ impl ResourceStorage for LagStorage {
         self.inner.delete(key).await
     }
     async fn apply(&self, changes: Vec<Change>) -> storage_api::Result<()> {
-        let stamps: Vec<u64> = if self.active.load(Ordering::Relaxed) {
+        let since = self.active.load(Ordering::Relaxed);
+        let stamps: Vec<u64> = if since > 0 {
+            // Stamps older than the probe come from earlier runs against the same simulator.
             changes
                 .iter()
                 .filter_map(|c| match c {
                     Change::Upsert(object) => churned_at(object),
                     Change::Delete(_) => None,
                 })
+                .filter(|t| *t >= since)
                 .collect()
         } else {
             Vec::new()
         };
         self.inner.apply(changes).await?;
         let now = now_micros();
-        if let Ok(mut lags) = self.lags.lock() {
-            lags.extend(stamps.into_iter().map(|t| now.saturating_sub(t)));
+        if let (Ok(mut lags), Ok(mut seen)) = (self.lags.lock(), self.seen.lock()) {
+            // A later status-only update of the same pod carries the same stamp: only the
+            // first arrival of a stamp is that write becoming queryable.
+            lags.extend(
+                stamps
+                    .into_iter()
+                    .filter(|t| seen.insert(*t))
+                    .map(|t| now.saturating_sub(t)),
+            );
         }
         Ok(())
     }
@@ -441,12 +455,13 @@ async fn sync_once() -> anyhow::Result<()> {
         "postgres" => postgres_factory().await?,
         _ => null.clone(),
     };
-    let probing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probing = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let lags = Arc::new(std::sync::Mutex::new(Vec::new()));
     let storage: Arc<dyn StorageFactory> = Arc::new(LagProbe {
         inner: storage,
         active: probing.clone(),
         lags: lags.clone(),
+        seen: Default::default(),
     });
     let churn_client = match arg("--churn") {
         Some(_) => Some(kube::Client::try_from(
@@ -531,7 +546,7 @@ async fn sync_once() -> anyhow::Result<()> {
     let lag = match (&churn_client, arg("--churn")) {
         (Some(client), Some(rate)) => {
             let rate: f64 = rate.parse()?;
-            probing.store(true, Ordering::Relaxed);
+            probing.store(now_micros(), Ordering::Relaxed);
             set_churn(client, rate).await?;
             tokio::time::sleep(Duration::from_secs(20)).await;
             set_churn(client, 0.0).await?;
