@@ -1,23 +1,28 @@
 //! The clusterpedia binaries: `apiserver`, `clustersynchro-manager` and `binding-apiserver`,
 //! linked with the storage layers chosen by cargo features.
 //!
-//! | feature | layer (`--storage-name`) |
-//! |---|---|
-//! | `internal-storage` (default) | `internal` |
-//! | `memory-storage` (default) | `memory` |
-//! | `sample-storage` | `sample-storage-layer` |
-//! | `elasticsearch-storage` | `elasticsearch` |
+//! Each storage layer is a crate with a cargo feature `<layer>-storage` of this package that
+//! enables it as an optional dependency; `<binary> storage-layers` lists what a build links,
+//! with the crate that provides each layer.
 
-// rustc links only the crates a binary names: name each feature-selected layer once so that its
-// registration reaches the registry. `tests/storage_layers.rs` checks that this works.
-#[cfg(feature = "elasticsearch-storage")]
-extern crate storage_elasticsearch as _;
-#[cfg(feature = "internal-storage")]
-extern crate storage_internal as _;
-#[cfg(feature = "memory-storage")]
-extern crate storage_memory as _;
-#[cfg(feature = "sample-storage")]
-extern crate storage_sample as _;
+/// Names each feature-selected layer crate once, so that its registration reaches the registry:
+/// rustc links only the crates a binary names. `tests/storage_layers.rs` checks that every
+/// `*-storage` feature of the manifest is here.
+macro_rules! link_storage_layers {
+    ($($feature:literal => $layer_crate:ident),* $(,)?) => {
+        $(
+            #[cfg(feature = $feature)]
+            extern crate $layer_crate as _;
+        )*
+    };
+}
+
+// One line per storage layer crate: "<cargo feature>" => <crate>.
+link_storage_layers! {
+    "internal-storage" => storage_internal,
+    "memory-storage" => storage_memory,
+    "sample-storage" => storage_sample,
+}
 
 mod cli;
 

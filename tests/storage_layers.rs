@@ -1,19 +1,23 @@
 //! The binaries list exactly the storage layers their cargo features link.
 //!
-//! Run under several feature sets by `cargo xtask test`. When a layer crate starts registering
-//! itself, add its feature and name to `EXPECTED`.
+//! Run under every `*-storage` feature alone by `cargo xtask test`. Which layer crates a build
+//! links comes from the manifest (see `build.rs`), so a new layer needs no line here.
 
 use std::process::Command;
 
-/// (whether the cargo feature is on, the layer name it links). One line per layer.
-const EXPECTED: &[(bool, &str)] = &[
-    (cfg!(feature = "memory-storage"), "memory"),
-    (cfg!(feature = "sample-storage"), "sample-storage-layer"),
-    (cfg!(feature = "internal-storage"), "internal"),
-    // One line per registered layer: (cfg!(feature = "<layer>-storage"), "<layer name>"),
-];
+/// The storage layer crates this build links, from the manifest's enabled `*-storage` features.
+fn linked_layer_crates() -> Vec<String> {
+    let mut crates: Vec<String> = env!("CLUSTERPEDIA_LINKED_LAYER_CRATES")
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
+    crates.sort();
+    crates
+}
 
-fn listed_layers(binary: &str) -> Vec<String> {
+/// `(layer name, crate)` of each layer `binary storage-layers` lists.
+fn listed_layers(binary: &str) -> Vec<(String, String)> {
     let output = Command::new(binary)
         .arg("storage-layers")
         .env_remove("STORAGE_PLUGINS")
@@ -27,24 +31,49 @@ fn listed_layers(binary: &str) -> Vec<String> {
     stdout
         .lines()
         .skip(1)
-        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .map(|line| {
+            let mut columns = line.split_whitespace();
+            let name = columns.next().expect("a name column").to_owned();
+            let layer_crate = columns.next().expect("a crate column").to_owned();
+            (name, layer_crate)
+        })
         .collect()
 }
 
 #[test]
 fn every_binary_lists_exactly_the_linked_layers() {
-    let mut expected: Vec<String> = EXPECTED
-        .iter()
-        .filter(|(enabled, _)| *enabled)
-        .map(|(_, name)| (*name).to_owned())
-        .collect();
-    expected.sort();
+    let expected = linked_layer_crates();
+    assert!(
+        !expected.is_empty(),
+        "every feature set of the matrix links a layer"
+    );
+    let reference = listed_layers(env!("CARGO_BIN_EXE_apiserver"));
     for binary in [
         env!("CARGO_BIN_EXE_apiserver"),
         env!("CARGO_BIN_EXE_clustersynchro-manager"),
         env!("CARGO_BIN_EXE_binding-apiserver"),
     ] {
-        assert_eq!(listed_layers(binary), expected, "{binary}");
+        let listed = listed_layers(binary);
+        let mut crates: Vec<String> = listed.iter().map(|(_, c)| c.clone()).collect();
+        crates.sort();
+        crates.dedup();
+        assert_eq!(crates, expected, "{binary}: the crates of its layers");
+        assert_eq!(listed, reference, "{binary} lists what apiserver lists");
+    }
+}
+
+#[test]
+fn every_storage_feature_is_linked_into_the_binaries() {
+    let lib = include_str!("../src/lib.rs");
+    for layer_crate in env!("CLUSTERPEDIA_LAYER_CRATES")
+        .split(',')
+        .filter(|c| !c.is_empty())
+    {
+        let line = format!("=> {},", layer_crate.replace('-', "_"));
+        assert!(
+            lib.contains(&line),
+            "src/lib.rs lacks `\"<feature>\" {line}` in link_storage_layers!"
+        );
     }
 }
 
@@ -81,15 +110,12 @@ fn unknown_storage_name_lists_the_linked_layers() {
 
 #[test]
 fn missing_storage_config_is_named() {
-    let layer = EXPECTED
-        .iter()
-        .find(|(enabled, _)| *enabled)
-        .map(|(_, name)| *name)
-        .expect("every feature set of the matrix links a layer");
+    let layers = listed_layers(env!("CARGO_BIN_EXE_clustersynchro-manager"));
+    let layer = &layers.first().expect("a linked layer").0;
     let output = Command::new(env!("CARGO_BIN_EXE_clustersynchro-manager"))
         .args([
             "--storage-name",
-            layer,
+            layer.as_str(),
             "--storage-config",
             "/no/such/file.yaml",
         ])

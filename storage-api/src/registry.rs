@@ -44,6 +44,8 @@ pub struct StorageLayer {
     pub name: &'static str,
     /// One line saying what it stores into.
     pub description: &'static str,
+    /// The cargo package that registered it (filled in by [`register_storage_layer!`]).
+    pub package: &'static str,
     /// Builds the factory from the `--storage-config` file, if one was given.
     pub new_factory: fn(config: Option<PathBuf>) -> FactoryFuture,
 }
@@ -58,6 +60,7 @@ macro_rules! register_storage_layer {
             $crate::registry::StorageLayer {
                 name: $name,
                 description: $description,
+                package: ::core::env!("CARGO_PKG_NAME"),
                 new_factory: $new_factory,
             }
         }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod manifest;
 mod new_storage_layer;
 mod test;
 

@@ -1,12 +1,11 @@
 //! `cargo xtask new-storage-layer <name>`: a new storage layer crate, copied from the sample.
 //!
 //! The sample layer (`storage-sample/`) is the single source: its files are copied with its
-//! names replaced ([`Names::rename`]), and the new crate is wired into the workspace the way the
-//! sample is, by inserting a renamed copy of each of the sample's wiring lines after it
-//! ([`WIRING`]): workspace member, `[workspace.dependencies]` entry, cargo feature, optional
-//! dependency and `all-storage` of the root package, the `extern crate` line that links it into
-//! the binaries, its line in `tests/storage_layers.rs` and in the CI feature matrix. The result
-//! builds and passes the conformance suite as it is; [`check`] proves it in CI.
+//! names replaced ([`Names::rename`]). The workspace takes the new crate by its `storage-*`
+//! members glob, and three lines link it ([`WIRING`]): its cargo feature and optional dependency
+//! in the root `Cargo.toml`, and its line in `src/lib.rs`. The tests and the CI feature matrix
+//! read the features from the manifest. The result builds and passes the conformance suite as
+//! it is; [`check`] proves it in CI, and that nothing else had to change.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,64 +18,48 @@ const SAMPLE_DIR: &str = "storage-sample";
 /// The name the scaffold check creates (with a dash, to catch names that are not identifiers).
 const CHECK_NAME: &str = "scaffold-check";
 
-/// One wiring edit: in `file`, after the lines `anchor` (the sample's), insert `anchor` renamed,
-/// or `insert` (with `{layer}` replaced) when the sample's line does not fit as it is.
+/// One wiring line: in `file`, `line` (with `{layer}` and `{snake}` replaced) is inserted after
+/// the last line for which `is_layer_line` holds, i.e. after the line of the last layer.
 struct Wiring {
     file: &'static str,
-    anchor: &'static str,
-    insert: Option<&'static str>,
+    line: &'static str,
+    is_layer_line: fn(&str) -> bool,
 }
 
-/// The sample's wiring, which a new layer repeats.
+/// The three lines that link a layer crate: its feature, its optional dependency of the root
+/// package, and the line that names it in the binaries. The workspace takes the crate by the
+/// `storage-*` members glob; the tests and the CI matrix read the features from the manifest.
 const WIRING: &[Wiring] = &[
     Wiring {
         file: "Cargo.toml",
-        anchor: "    \"storage-sample\",\n",
-        insert: None,
+        line: "{layer}-storage = [\"dep:storage-{layer}\"]\n",
+        is_layer_line: |line| line.contains("-storage = [\"dep:storage-"),
     },
     Wiring {
         file: "Cargo.toml",
-        anchor: "storage-sample = { path = \"storage-sample\", version = \"0.1.0\" }\n",
-        insert: None,
-    },
-    Wiring {
-        file: "Cargo.toml",
-        anchor: "sample-storage = [\"dep:storage-sample\"]\n",
-        insert: Some(
-            "## The storage layer `{layer}`.\n{layer}-storage = [\"dep:storage-{layer}\"]\n",
-        ),
-    },
-    Wiring {
-        file: "Cargo.toml",
-        anchor: "storage-sample = { workspace = true, optional = true }\n",
-        insert: None,
-    },
-    Wiring {
-        file: "Cargo.toml",
-        anchor: "\"sample-storage\", ",
-        insert: Some("\"{layer}-storage\", "),
+        line: "storage-{layer} = { path = \"storage-{layer}\", optional = true }\n",
+        is_layer_line: |line| line.starts_with("storage-") && line.contains("optional = true"),
     },
     Wiring {
         file: "src/lib.rs",
-        anchor: "//! | `sample-storage` | `sample-storage-layer` |\n",
-        insert: None,
-    },
-    Wiring {
-        file: "src/lib.rs",
-        anchor: "#[cfg(feature = \"sample-storage\")]\nextern crate storage_sample as _;\n",
-        insert: None,
-    },
-    Wiring {
-        file: "tests/storage_layers.rs",
-        anchor: "    (cfg!(feature = \"sample-storage\"), \"sample-storage-layer\"),\n",
-        insert: None,
-    },
-    Wiring {
-        file: "xtask/src/test.rs",
-        anchor: "    &[\"--no-default-features\", \"--features\", \"sample-storage\"],\n",
-        insert: None,
+        line: "    \"{layer}-storage\" => storage_{snake},\n",
+        is_layer_line: |line| line.trim_start().starts_with('"') && line.contains("-storage\" => "),
     },
 ];
+
+/// `text` with `line` inserted after its last line for which `is_layer_line` holds.
+fn insert_after_last(text: &str, is_layer_line: fn(&str) -> bool, line: &str) -> Option<String> {
+    let mut at = None;
+    let mut offset = 0;
+    for existing in text.split_inclusive('\n') {
+        offset += existing.len();
+        if is_layer_line(existing) {
+            at = Some(offset);
+        }
+    }
+    let at = at?;
+    Some(format!("{}{line}{}", &text[..at], &text[at..]))
+}
 
 /// The names of a new layer, in each form the sample's names take.
 struct Names {
@@ -173,29 +156,27 @@ pub(crate) fn run(root: &Path, name: &str) -> anyhow::Result<()> {
     refuse_taken(root, &names, &crate_dir)?;
     // Read and check everything before writing anything.
     let files = sample_files(&root.join(SAMPLE_DIR))?;
-    let mut edits = Vec::new();
+    let mut edits: Vec<(PathBuf, String)> = Vec::new();
     for wiring in WIRING {
         let path = root.join(wiring.file);
-        let text = match edits
-            .iter()
-            .position(|(p, _): &(PathBuf, String)| *p == path)
-        {
+        let text = match edits.iter().position(|(p, _)| *p == path) {
             Some(i) => edits.remove(i).1,
             None => std::fs::read_to_string(&path)
                 .with_context(|| format!("read {}", path.display()))?,
         };
-        let at = text.find(wiring.anchor).with_context(|| {
+        let line = wiring
+            .line
+            .replace("{layer}", &names.layer)
+            .replace("{snake}", &names.snake);
+        let text = insert_after_last(&text, wiring.is_layer_line, &line).with_context(|| {
             format!(
-                "{} no longer has the sample's line {:?}: update WIRING in \
+                "{} has no storage layer line to add {:?} after: update WIRING in \
                  xtask/src/new_storage_layer.rs",
-                wiring.file, wiring.anchor
+                wiring.file,
+                line.trim()
             )
-        })? + wiring.anchor.len();
-        let insert = match wiring.insert {
-            Some(insert) => insert.replace("{layer}", &names.layer),
-            None => names.rename(wiring.anchor),
-        };
-        edits.push((path, format!("{}{insert}{}", &text[..at], &text[at..])));
+        })?;
+        edits.push((path, text));
     }
     for (relative, text) in &files {
         let path = root.join(&crate_dir).join(relative);
@@ -220,8 +201,8 @@ pub(crate) fn run(root: &Path, name: &str) -> anyhow::Result<()> {
     let layer = &names.layer;
     eprintln!(
         "created {crate_dir}/ (layer \"{layer}\", cargo feature {layer}-storage) from \
-         {SAMPLE_DIR}/, and wired it into Cargo.toml, src/lib.rs, tests/storage_layers.rs and \
-         xtask/src/test.rs.\n\
+         {SAMPLE_DIR}/, and linked it with three lines: its feature and optional dependency in \
+         Cargo.toml, its line in src/lib.rs.\n\
          next:\n  \
          cargo test -p {crate_dir} --test conformance sqlite::\n  \
          cargo build --features {layer}-storage && ./target/debug/apiserver storage-layers\n  \
@@ -308,6 +289,13 @@ pub(crate) fn check(root: &Path) -> anyhow::Result<()> {
         copy.display()
     );
     run(&copy, CHECK_NAME)?;
+    let crate_dir = format!("storage-{CHECK_NAME}");
+    let added = lines_added_outside(root, &copy, Path::new(&crate_dir))?;
+    ensure!(
+        added == WIRING.len(),
+        "new-storage-layer added {added} lines outside {crate_dir}/, expected {}",
+        WIRING.len()
+    );
     let package = format!("storage-{CHECK_NAME}");
     let feature = format!("{CHECK_NAME}-storage");
     cargo_in(
@@ -337,6 +325,47 @@ pub(crate) fn check(root: &Path) -> anyhow::Result<()> {
         ],
     )?;
     std::fs::remove_dir_all(&copy).with_context(|| format!("remove {}", copy.display()))
+}
+
+/// The number of lines that the copy `copy` of the workspace `root` has in addition, outside
+/// `crate_dir` (`Cargo.lock`, which cargo writes, aside). Fails when a line of `root` was changed
+/// or removed, or when a file outside `crate_dir` was added.
+fn lines_added_outside(root: &Path, copy: &Path, crate_dir: &Path) -> anyhow::Result<usize> {
+    let mut added = 0;
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        for entry in std::fs::read_dir(copy.join(&relative))
+            .with_context(|| format!("read {}", copy.join(&relative).display()))?
+        {
+            let entry = entry?;
+            let path = relative.join(entry.file_name());
+            if path == crate_dir || path == Path::new("Cargo.lock") {
+                continue;
+            }
+            if entry.file_type()?.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let original = std::fs::read_to_string(root.join(&path))
+                .with_context(|| format!("new-storage-layer added {}", path.display()))?;
+            let changed = std::fs::read_to_string(entry.path())
+                .with_context(|| format!("read {}", entry.path().display()))?;
+            let mut original_lines = original.lines().peekable();
+            for line in changed.lines() {
+                if original_lines.peek() == Some(&line) {
+                    original_lines.next();
+                } else {
+                    added += 1;
+                }
+            }
+            ensure!(
+                original_lines.next().is_none(),
+                "new-storage-layer changed or removed a line of {}",
+                path.display()
+            );
+        }
+    }
+    Ok(added)
 }
 
 /// Copies the workspace at `from` to `to`, without build output and git data, keeping the
@@ -426,16 +455,24 @@ mod tests {
     }
 
     #[test]
-    fn every_wiring_anchor_is_in_the_workspace() {
+    fn every_wiring_line_finds_its_place_in_the_workspace() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         for wiring in WIRING {
             let text = std::fs::read_to_string(root.join(wiring.file)).expect("read");
-            assert!(
-                text.contains(wiring.anchor),
-                "{} lacks {:?}",
-                wiring.file,
-                wiring.anchor
-            );
+            let wired = insert_after_last(&text, wiring.is_layer_line, "NEW\n")
+                .unwrap_or_else(|| panic!("{} has no layer line", wiring.file));
+            assert_eq!(wired.lines().count(), text.lines().count() + 1);
         }
+    }
+
+    #[test]
+    fn a_line_goes_after_the_last_layer_line() {
+        let text =
+            "[features]\na-storage = [\"dep:storage-a\"]\nb-storage = [\"dep:storage-b\"]\n\n[x]\n";
+        let wired = insert_after_last(text, WIRING[0].is_layer_line, "c\n").expect("place");
+        assert_eq!(
+            wired,
+            "[features]\na-storage = [\"dep:storage-a\"]\nb-storage = [\"dep:storage-b\"]\nc\n\n[x]\n"
+        );
     }
 }

@@ -4,29 +4,23 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
-/// Feature sets of the root package whose binaries are checked to list exactly their layers
-/// (by `tests/storage_layers.rs`).
-const FEATURE_MATRIX: &[&[&str]] = &[
-    &["--no-default-features", "--features", "memory-storage"],
-    &["--no-default-features", "--features", "sample-storage"],
-    &["--no-default-features", "--features", "internal-storage"],
-];
-
 /// Runs the workspace tests with every feature, then the feature matrix, then the scaffold check
 /// of `cargo xtask new-storage-layer`.
 pub(crate) fn run() -> anyhow::Result<()> {
     cargo(&["test", "--workspace", "--all-features", "--all-targets"])?;
     cargo(&["test", "--workspace", "--all-features", "--doc"])?;
-    for features in FEATURE_MATRIX {
-        let mut args = vec![
+    // Each storage layer feature alone: the binaries must list exactly that layer.
+    for feature in crate::manifest::storage_features()? {
+        cargo(&[
             "test",
             "--package",
             "clusterpedia",
             "--test",
             "storage_layers",
-        ];
-        args.extend_from_slice(features);
-        cargo(&args)?;
+            "--no-default-features",
+            "--features",
+            &feature,
+        ])?;
     }
     crate::new_storage_layer::check(std::path::Path::new("."))?;
     // The README's first command: every kubectl command the demo prints must work, end to end

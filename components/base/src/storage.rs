@@ -54,7 +54,7 @@ impl StorageOptions {
     }
 }
 
-/// A table of the linked storage layers and their descriptions.
+/// A table of the linked storage layers: name, the crate that provides it, description.
 pub fn storage_layers_table() -> String {
     let layers = registry::layers();
     if layers.is_empty() {
@@ -66,9 +66,18 @@ pub fn storage_layers_table() -> String {
         .max()
         .unwrap_or(0)
         .max(4);
-    let mut out = format!("{:width$}  DESCRIPTION\n", "NAME");
+    let crate_width = layers
+        .iter()
+        .map(|l| l.package.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let mut out = format!("{:width$}  {:crate_width$}  DESCRIPTION\n", "NAME", "CRATE");
     for layer in layers {
-        out.push_str(&format!("{:width$}  {}\n", layer.name, layer.description));
+        out.push_str(&format!(
+            "{:width$}  {:crate_width$}  {}\n",
+            layer.name, layer.package, layer.description
+        ));
     }
     out
 }
