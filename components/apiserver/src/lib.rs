@@ -19,6 +19,7 @@
 mod auth;
 mod catalog;
 mod collections;
+mod connection;
 mod discovery;
 mod error;
 mod health;

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The apiserver's own flags.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -56,6 +57,41 @@ pub struct ApiserverOptions {
     /// `429 TooManyRequests`.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_requests_inflight: usize,
+
+    /// The most connections open at once; the listener accepts no more until one closes, so
+    /// that file descriptors cannot run out.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// How long a new connection may take to send the headers of its first request (after the
+    /// TLS handshake) before it is closed (a slow or silent client holds no connection longer).
+    #[arg(long, value_name = "DURATION", default_value = "32s", value_parser = parse_duration)]
+    pub request_header_timeout: Duration,
+
+    /// How long a connection with no request in flight stays open (kept-alive connections
+    /// between requests; a watch is in flight until it ends).
+    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = parse_duration)]
+    pub idle_connection_timeout: Duration,
+}
+
+/// A duration flag: a number of seconds, optionally with the unit `s`, `m` or `h` (`90s`, `2m`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 90s, 2m or 1h"))?;
+    let seconds = match unit {
+        "s" => Some(number),
+        "m" => number.checked_mul(60),
+        "h" => number.checked_mul(3600),
+        _ => None,
+    }
+    .filter(|s| *s > 0)
+    .ok_or_else(|| format!("{text:?} is not a positive duration such as 90s, 2m or 1h"))?;
+    Ok(Duration::from_secs(seconds))
 }
 
 impl Default for ApiserverOptions {
@@ -72,6 +108,9 @@ impl Default for ApiserverOptions {
             token_auth_file: None,
             anonymous_auth: false,
             max_requests_inflight: 0,
+            max_connections: 4096,
+            request_header_timeout: Duration::from_secs(32),
+            idle_connection_timeout: Duration::from_secs(90),
         }
     }
 }

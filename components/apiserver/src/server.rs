@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::Request;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -22,13 +22,12 @@ use tower::ServiceExt as _;
 
 use crate::auth::{Authenticator, PeerIdentity, user_from_certificate};
 use crate::catalog::Catalog;
+use crate::connection::{ConnectionActivity, ConnectionLimits, serve_until_idle};
 use crate::metrics::Metrics;
 use crate::options::ApiserverOptions;
 use crate::routes::{AppState, router};
 use crate::tls;
 
-/// How long a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for open connections to finish their requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// HTTP/2 streams per connection (the original's limit).
@@ -59,6 +58,8 @@ pub struct Server {
     catalog: Arc<Catalog>,
     app: Router,
     shutdown: tokio::sync::watch::Sender<bool>,
+    max_connections: u32,
+    limits: ConnectionLimits,
 }
 
 impl std::fmt::Debug for Server {
@@ -121,6 +122,11 @@ impl Server {
             catalog,
             app: router(state),
             shutdown,
+            max_connections: options.max_connections,
+            limits: ConnectionLimits {
+                header_timeout: options.request_header_timeout,
+                idle_timeout: options.idle_connection_timeout,
+            },
         })
     }
 
@@ -145,6 +151,8 @@ impl Server {
             catalog,
             app,
             shutdown,
+            max_connections,
+            limits,
             ..
         } = self;
         tracing::info!(address = %local_addr, "serving https");
@@ -152,11 +160,30 @@ impl Server {
         let graceful = GracefulShutdown::new();
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout);
+        builder
             .http2()
+            .timer(TokioTimer::new())
             .max_concurrent_streams(MAX_CONCURRENT_STREAMS);
         let builder = Arc::new(builder);
+        let connections = Arc::new(Semaphore::new(max_connections as usize));
         tokio::pin!(signal);
         loop {
+            if connections.available_permits() == 0 {
+                tracing::warn!(
+                    max_connections,
+                    "connection limit reached: no new connection until one closes"
+                );
+            }
+            let permit = tokio::select! {
+                () = &mut signal => break,
+                permit = connections.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
             let (stream, peer) = tokio::select! {
                 () = &mut signal => break,
                 accepted = listener.accept() => match accepted {
@@ -174,18 +201,22 @@ impl Server {
             let builder = builder.clone();
             let watcher = graceful.watcher();
             tokio::spawn(async move {
-                let tls =
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(error)) => {
-                            tracing::debug!(%peer, %error, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
+                let _connection_slot = permit;
+                let activity = ConnectionActivity::new(limits);
+                // The handshake counts against the time to the first request's headers, as in
+                // Go's server.
+                let handshake = acceptor.accept(stream);
+                let tls = match tokio::time::timeout(limits.header_timeout, handshake).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%peer, %error, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
                 let identity = PeerIdentity(
                     tls.get_ref()
                         .1
@@ -193,15 +224,28 @@ impl Server {
                         .and_then(|chain| chain.first())
                         .and_then(|certificate| user_from_certificate(certificate)),
                 );
+                let requests = activity.clone();
                 let service =
-                    app.map_request(move |mut request: Request<hyper::body::Incoming>| {
+                    tower::service_fn(move |mut request: Request<hyper::body::Incoming>| {
                         request.extensions_mut().insert(identity.clone());
-                        request
+                        let in_flight = requests.begin_request();
+                        let app = app.clone();
+                        async move {
+                            let response = app.oneshot(request).await?;
+                            Ok::<_, std::convert::Infallible>(
+                                ConnectionActivity::hold_until_body_ends(response, in_flight),
+                            )
+                        }
                     });
                 let connection =
                     builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
-                if let Err(error) = watcher.watch(connection).await {
-                    tracing::debug!(%peer, %error, "connection ended with an error");
+                let connection = async {
+                    if let Err(error) = watcher.watch(connection).await {
+                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    }
+                };
+                if serve_until_idle(connection, &activity).await {
+                    tracing::debug!(%peer, "closed an idle connection");
                 }
             });
         }

@@ -211,13 +211,20 @@ impl Client {
         }
     }
 
-    /// Opens a keep-alive connection (HTTP/2 when the server agrees to it).
-    pub async fn connect(&self) -> anyhow::Result<Connection> {
+    /// Opens a TLS connection and does nothing on it (the raw stream, to misbehave on).
+    pub async fn connect_tls(
+        &self,
+    ) -> anyhow::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
         let tcp = tokio::net::TcpStream::connect(self.addr).await?;
         tcp.set_nodelay(true)?;
-        let tls = tokio_rustls::TlsConnector::from(self.config.clone())
+        Ok(tokio_rustls::TlsConnector::from(self.config.clone())
             .connect(ServerName::try_from("127.0.0.1")?.to_owned(), tcp)
-            .await?;
+            .await?)
+    }
+
+    /// Opens a keep-alive connection (HTTP/2 when the server agrees to it).
+    pub async fn connect(&self) -> anyhow::Result<Connection> {
+        let tls = self.connect_tls().await?;
         let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
         let io = TokioIo::new(tls);
         let sender = if http2 {

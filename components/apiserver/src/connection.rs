@@ -1,0 +1,166 @@
+//! Connection hygiene: how long a connection may take to send its first request and how long it
+//! may sit idle between requests, and the cap on open connections.
+//!
+//! A connection that has not sent the headers of a first request within the header timeout, or
+//! that has no request in flight and has done nothing for the idle timeout, is closed. A request
+//! is in flight from its headers until its response body is finished or dropped, so a quiet
+//! watch keeps its connection. The values follow kube-apiserver's Go server (`ReadHeaderTimeout`
+//! 32 s, `IdleTimeout` 90 s).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use http_body_util::BodyExt as _;
+use tokio::time::Instant;
+
+/// The limits of one connection, from the flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConnectionLimits {
+    /// The most time from the connection's start to the headers of its first request.
+    pub(crate) header_timeout: Duration,
+    /// The most time a connection with no request in flight stays open.
+    pub(crate) idle_timeout: Duration,
+}
+
+/// What one connection is doing: requests in flight and the time of its last activity.
+#[derive(Debug)]
+pub(crate) struct ConnectionActivity {
+    started: Instant,
+    /// Requests whose response body is not finished yet.
+    in_flight: AtomicUsize,
+    /// Milliseconds from `started` to the last request start or end; `u64::MAX` before the
+    /// first request.
+    last_activity_ms: AtomicU64,
+    limits: ConnectionLimits,
+}
+
+impl ConnectionActivity {
+    /// A connection that starts now.
+    pub(crate) fn new(limits: ConnectionLimits) -> Arc<Self> {
+        Arc::new(Self {
+            started: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last_activity_ms: AtomicU64::new(u64::MAX),
+            limits,
+        })
+    }
+
+    /// Records that a request's headers arrived; the request is in flight until the returned
+    /// guard is dropped.
+    pub(crate) fn begin_request(self: &Arc<Self>) -> RequestGuard {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.touch();
+        RequestGuard(self.clone())
+    }
+
+    fn touch(&self) {
+        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        self.last_activity_ms.store(elapsed, Ordering::SeqCst);
+    }
+
+    /// When the connection is to be closed if nothing happens before; `None` while a request
+    /// is in flight.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        Some(match self.last_activity_ms.load(Ordering::SeqCst) {
+            u64::MAX => self.started + self.limits.header_timeout,
+            ms => self.started + Duration::from_millis(ms) + self.limits.idle_timeout,
+        })
+    }
+
+    /// Attaches the request guard to the response body, so that the request stays in flight
+    /// until the body is finished or dropped (a watch stream, a streamed list).
+    pub(crate) fn hold_until_body_ends(response: Response, guard: RequestGuard) -> Response {
+        response.map(|body| {
+            Body::new(body.map_frame(move |frame| {
+                let _in_flight = &guard;
+                frame
+            }))
+        })
+    }
+}
+
+/// A request in flight on its connection (see [`ConnectionActivity::begin_request`]).
+#[derive(Debug)]
+pub(crate) struct RequestGuard(Arc<ConnectionActivity>);
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Serves `connection` until it ends, or closes it at the deadline of `activity` (when nothing
+/// is in flight). Returns whether it was closed for being idle.
+pub(crate) async fn serve_until_idle<F>(connection: F, activity: &ConnectionActivity) -> bool
+where
+    F: std::future::Future,
+{
+    tokio::pin!(connection);
+    loop {
+        // While a request is in flight, look again after the shortest limit.
+        let wake = activity.deadline().unwrap_or_else(|| {
+            Instant::now()
+                + activity
+                    .limits
+                    .header_timeout
+                    .min(activity.limits.idle_timeout)
+        });
+        tokio::select! {
+            _ = &mut connection => return false,
+            () = tokio::time::sleep_until(wake) => {
+                if activity.deadline().is_some_and(|deadline| deadline <= Instant::now()) {
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: ConnectionLimits = ConnectionLimits {
+        header_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(60),
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn header_timeout_first_then_idle_timeout_and_none_while_in_flight() {
+        let activity = ConnectionActivity::new(LIMITS);
+        let start = Instant::now();
+        assert_eq!(activity.deadline(), Some(start + LIMITS.header_timeout));
+        let guard = activity.begin_request();
+        assert_eq!(activity.deadline(), None, "a request is in flight");
+        tokio::time::advance(Duration::from_secs(100)).await;
+        assert_eq!(
+            activity.deadline(),
+            None,
+            "a long watch keeps its connection"
+        );
+        drop(guard);
+        let deadline = activity.deadline().expect("idle");
+        assert!(deadline >= start + Duration::from_secs(160), "{deadline:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_is_closed_a_busy_one_is_not() {
+        let activity = ConnectionActivity::new(LIMITS);
+        let closed = serve_until_idle(std::future::pending::<()>(), &activity).await;
+        assert!(closed);
+        assert!(Instant::now() >= activity.started + LIMITS.header_timeout);
+
+        let activity = ConnectionActivity::new(LIMITS);
+        let guard = activity.begin_request();
+        let finished = serve_until_idle(tokio::time::sleep(Duration::from_secs(600)), &activity);
+        assert!(!finished.await, "ended by itself, not closed as idle");
+        drop(guard);
+    }
+}
