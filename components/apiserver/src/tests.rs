@@ -23,8 +23,10 @@ use tower::ServiceExt as _;
 
 use crate::auth::Authenticator;
 use crate::catalog::Catalog;
+use crate::inflight::InflightLimit;
 use crate::metrics::Metrics;
-use crate::routes::{AppState, router};
+use crate::routes::router;
+use crate::state::AppState;
 
 const PREFIX: &str = "/apis/clusterpedia.io/v1beta1/resources";
 const TOKEN: &str = "test-token";
@@ -79,15 +81,16 @@ async fn app_limited(
     catalog.refresh().await.expect("refresh");
     let (shutdown, receiver) = tokio::sync::watch::channel(false);
     std::mem::forget(shutdown);
+    let metrics = Arc::new(Metrics::default());
     router(Arc::new(AppState {
         catalog,
-        metrics: Metrics::default(),
+        inflight: InflightLimit::new(inflight, metrics.inflight()),
+        metrics,
         auth: Arc::new(Authenticator {
             tokens: crate::auth::parse_token_file(&format!("{TOKEN},tester,1")).expect("tokens"),
             anonymous,
         }),
         shutdown: receiver,
-        inflight_limit: inflight.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
     }))
 }
 
@@ -1209,12 +1212,16 @@ async fn requests_for_made_up_resources_do_not_grow_the_metrics() {
     // Warm up: the scrape itself and one request of each shape.
     request_series(&app).await;
     for uri in made_up(0) {
-        get(&app, &uri).await.status(404, "NotFound", "could not find");
+        get(&app, &uri)
+            .await
+            .status(404, "NotFound", "could not find");
     }
     let before = request_series(&app).await;
     for i in 1..=50 {
         for uri in made_up(i) {
-            get(&app, &uri).await.status(404, "NotFound", "could not find");
+            get(&app, &uri)
+                .await
+                .status(404, "NotFound", "could not find");
         }
     }
     let after = request_series(&app).await;
