@@ -1,5 +1,5 @@
-//! The responses handlers build: a `200` JSON body, and a handler's result labelled for the
-//! metrics.
+//! The responses handlers build: a `200` JSON body, a handler's result labelled for the
+//! metrics, and the mark of a stream that must not be compressed.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
@@ -8,6 +8,11 @@ use bytes::Bytes;
 
 use crate::error::ApiError;
 use crate::metrics::RequestInfo;
+
+/// Marks a response that must not be compressed (a stream of events must reach the client as
+/// each event is written).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NoCompression;
 
 /// A `200` JSON response.
 pub(crate) fn json(body: impl Into<Bytes>) -> Response {

@@ -32,9 +32,8 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::metrics::{self, RequestInfo};
 use crate::request::{self, RequestQuery, ensure_read};
-use crate::response::{json, respond};
+use crate::response::{NoCompression, json, respond};
 use crate::state::AppState;
-use crate::watch::NoCompression;
 use crate::{auth, collections, discovery, health, inflight, resources};
 
 /// Responses smaller than this are sent as they are (the kube-apiserver's threshold).

@@ -25,12 +25,8 @@ use crate::error::ApiError;
 use crate::list::{push_json_str, push_partial_object};
 use crate::metrics::LongRunning;
 use crate::negotiate::Representation;
+use crate::response::NoCompression;
 use crate::table::ResourceTable;
-
-/// Marks a response that must not be compressed (a stream of events must reach the client as
-/// each event is written).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct NoCompression;
 
 /// Turns watch events into lines of the response.
 pub(crate) struct Renderer {
