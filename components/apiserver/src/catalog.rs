@@ -17,19 +17,8 @@ use storage_api::{
     StoredResourceType,
 };
 
-use crate::discovery;
+use crate::discovery::{self, ResourceInfo};
 use crate::error::ApiError;
-
-/// One servable resource: its stored group/version/resource, kind and scope.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ResourceInfo {
-    /// The stored group/version/resource.
-    pub(crate) gvr: Gvr,
-    /// The kind of its objects.
-    pub(crate) kind: String,
-    /// Whether its objects live in namespaces.
-    pub(crate) namespaced: bool,
-}
 
 /// The resources of one scope (one cluster, or the union of all clusters) and their discovery
 /// documents, built once per snapshot.
@@ -228,6 +217,16 @@ impl Catalog {
     /// The storage layer.
     pub(crate) fn storage(&self) -> &Arc<dyn StorageFactory> {
         &self.storage
+    }
+
+    /// Whether `group`/`resource` is stored for some cluster (in some version), as far as the
+    /// current snapshot knows.
+    pub(crate) fn stores(&self, group: &str, resource: &str) -> bool {
+        self.current()
+            .all
+            .resources
+            .keys()
+            .any(|gvr| gvr.group == group && gvr.resource == resource)
     }
 
     /// Whether the layer supports `verb` (`get`, `list`, `watch`).

@@ -8,19 +8,20 @@
 //! for a collection's objects.
 
 use axum::http::Method;
-use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Serialize;
 use storage_api::collection::{self, CollectionResource, CollectionResourceType};
-use storage_api::query::params::{RequestScope, parse_list_options};
+use storage_api::query::params::RequestScope;
 use storage_api::{ListPage, StoredResourceType};
 
 use crate::discovery::GROUP_VERSION;
 use crate::error::ApiError;
 use crate::list::{metadata_of, push_json_str, push_partial_object};
 use crate::metrics::RequestInfo;
-use crate::negotiate::{self, IncludeObject, MetaVersion, Representation};
-use crate::routes::{AppState, json, respond};
+use crate::negotiate::{IncludeObject, MetaVersion, Representation};
+use crate::request::{RequestQuery, ensure_read};
+use crate::response::{json, respond};
+use crate::state::AppState;
 use crate::table::{AGE, Cell, Column, Context, NAME, RowObject, TableBuilder, column, format};
 
 /// The resource name of collection resources.
@@ -71,19 +72,21 @@ struct Definition<'a> {
 }
 
 /// Handles `.../collectionresources[/<name>]` (`rest`: the segments after it).
-pub(crate) async fn handle(state: &AppState, parts: &Parts, rest: &[&str]) -> Response {
+pub(crate) async fn handle(
+    state: &AppState,
+    method: &Method,
+    query: &RequestQuery,
+    rest: &[&str],
+) -> Response {
     let verb = if rest.is_empty() { "list" } else { "get" };
     let info = RequestInfo::resource(verb, crate::discovery::GROUP, RESOURCE);
-    let result = if parts.method != Method::GET && parts.method != Method::HEAD {
-        Err(ApiError::method_not_allowed(
-            "the server does not allow this method on the requested resource",
-        ))
-    } else {
-        match rest {
-            [] => definitions(state, parts),
-            [name] if !name.is_empty() => search(state, parts, name).await,
+    let result = match ensure_read(method) {
+        Err(error) => Err(error),
+        Ok(()) => match rest {
+            [] => definitions(state, query),
+            [name] if !name.is_empty() => search(state, query, name).await,
             _ => Err(ApiError::resource_not_found()),
-        }
+        },
     };
     respond(info, result)
 }
@@ -112,9 +115,9 @@ fn resources_cell(collection: &CollectionResource) -> String {
         .join(",")
 }
 
-fn definitions(state: &AppState, parts: &Parts) -> Result<Response, ApiError> {
+fn definitions(state: &AppState, query: &RequestQuery) -> Result<Response, ApiError> {
     let collections = state.catalog.storage().collection_resources();
-    let representation = negotiate::representation(&parts.headers)?;
+    let representation = query.representation()?;
     let wire: Vec<Definition<'_>> = collections
         .iter()
         .map(|c| Definition {
@@ -132,7 +135,7 @@ fn definitions(state: &AppState, parts: &Parts) -> Result<Response, ApiError> {
                     "The resource types of the collection.",
                 ),
             ];
-            let include = negotiate::include_object(parts.uri.query().unwrap_or_default())?;
+            let include = query.include_object()?;
             let mut table = TableBuilder::new(version, &ListPage::default(), COLUMNS, 1024);
             for (collection, definition) in collections.iter().zip(&wire) {
                 let object = definition_json(definition)?;
@@ -177,7 +180,7 @@ fn definition_json(definition: &Definition<'_>) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(definition).map_err(|e| ApiError::internal(e.to_string()))
 }
 
-async fn search(state: &AppState, parts: &Parts, name: &str) -> Result<Response, ApiError> {
+async fn search(state: &AppState, query: &RequestQuery, name: &str) -> Result<Response, ApiError> {
     let collection = state
         .catalog
         .storage()
@@ -185,18 +188,14 @@ async fn search(state: &AppState, parts: &Parts, name: &str) -> Result<Response,
         .into_iter()
         .find(|c| c.name == name)
         .ok_or_else(|| ApiError::object_not_found(crate::discovery::GROUP, RESOURCE, name))?;
-    let query = parts.uri.query().unwrap_or_default();
     let types = if collection.name == collection::ANY {
-        collection::parse_any_types(query)?
+        collection::parse_any_types(query.raw())?
     } else {
         collection.resource_types.clone()
     };
-    let representation = negotiate::representation(&parts.headers)?;
-    let include = negotiate::include_object(query)?;
-    let mut options = parse_list_options(query, &RequestScope::default())?;
-    if matches!(representation, Representation::PartialMetadata(_)) {
-        options.only_metadata = true;
-    }
+    let representation = query.representation()?;
+    let include = query.include_object()?;
+    let options = query.list_options(&RequestScope::default())?;
     let storage = state.catalog.collection_storage(&collection).await?;
     let result = storage.list(&types, &options).await?;
     let page = &result.page;

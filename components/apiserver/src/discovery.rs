@@ -10,8 +10,7 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 use serde::Serialize;
-
-use crate::catalog::ResourceInfo;
+use storage_api::Gvr;
 
 /// The API group of this server.
 pub(crate) const GROUP: &str = "clusterpedia.io";
@@ -19,6 +18,17 @@ pub(crate) const GROUP: &str = "clusterpedia.io";
 pub(crate) const VERSION: &str = "v1beta1";
 /// `clusterpedia.io/v1beta1`.
 pub(crate) const GROUP_VERSION: &str = "clusterpedia.io/v1beta1";
+
+/// One servable resource: its stored group/version/resource, kind and scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ResourceInfo {
+    /// The stored group/version/resource.
+    pub(crate) gvr: Gvr,
+    /// The kind of its objects.
+    pub(crate) kind: String,
+    /// Whether its objects live in namespaces.
+    pub(crate) namespaced: bool,
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

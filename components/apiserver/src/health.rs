@@ -10,7 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// One check's outcome: its name and the failure, if any.
 type Check = (&'static str, Option<String>);

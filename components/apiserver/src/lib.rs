@@ -12,9 +12,11 @@
 //! stored JSON into the envelope; only `Table` output reads (part of) each object.
 //!
 //! Module map: [`options`](ApiserverOptions) (flags), `server` (TLS listener), `tls`, `auth`,
-//! `routes` (URL layout), `discovery` and `catalog` (what is stored), `resources`,
-//! `collections`, `watch`, `list` (envelopes), `negotiate` (`Accept`), `table` (Table output
-//! and the printers of the common kinds), `metrics`, `health`, `error` (kube `Status`).
+//! `routes` (URL layout and layers), `request` (the query and `Accept`, parsed once), `state`
+//! (what handlers share), `response` (JSON answers), `discovery` and `catalog` (what is
+//! stored), `resources`, `collections`, `watch`, `list` (envelopes), `negotiate` (`Accept`),
+//! `table` (Table output and the printers of the common kinds), `metrics`, `inflight`
+//! (`--max-requests-inflight`), `health`, `error` (kube `Status`).
 
 mod auth;
 mod catalog;
@@ -23,13 +25,17 @@ mod connection;
 mod discovery;
 mod error;
 mod health;
+mod inflight;
 mod list;
 mod metrics;
 mod negotiate;
 mod options;
+mod request;
 mod resources;
+mod response;
 mod routes;
 mod server;
+mod state;
 mod table;
 mod tls;
 mod watch;

@@ -10,12 +10,19 @@
 //! `verb` is `get`, `list` or `watch` for resources (`GET`, `POST`... for other paths),
 //! `resource` the resource (`collectionresources` for collections, empty for discovery, health
 //! and metrics).
+//!
+//! Labels only take known values, so that requests cannot grow `/metrics` without bound: a
+//! `group`/`resource` pair is kept when the catalog stores it (in some cluster) or it is a
+//! Kubernetes built-in resource ([`KUBERNETES_RESOURCES`]); any other pair is counted as
+//! `group=""`, `resource="other"`.
+//!
+//! The in-flight gauge is kept by the in-flight limit ([`crate::inflight`]).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -25,9 +32,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::catalog::Catalog;
 use crate::error::ApiError;
-use crate::routes::AppState;
-use crate::watch::is_watch;
 
 /// What a request was, for metrics: set by handlers as a response extension.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +131,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// The gauge of requests being served, for the in-flight limit to keep.
+    pub(crate) fn inflight(&self) -> Gauge {
+        self.inflight.clone()
+    }
+
     /// A guard counting one open watch stream until dropped.
     pub(crate) fn watch_started(&self) -> LongRunning {
         self.longrunning.inc();
@@ -150,45 +161,120 @@ impl Drop for LongRunning {
     }
 }
 
-/// Decrements the in-flight gauge when the request ends, even if it is cancelled.
-struct InFlight(Gauge);
+/// The label of a `group`/`resource` pair that is neither stored nor built in.
+const OTHER: &str = "other";
 
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.dec();
+/// The resources of Kubernetes itself (and the collection resources of this server): labels
+/// for requests of these are kept even when nothing of them is stored.
+const KUBERNETES_RESOURCES: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "bindings",
+            "componentstatuses",
+            "configmaps",
+            "endpoints",
+            "events",
+            "limitranges",
+            "namespaces",
+            "nodes",
+            "persistentvolumeclaims",
+            "persistentvolumes",
+            "pods",
+            "podtemplates",
+            "replicationcontrollers",
+            "resourcequotas",
+            "secrets",
+            "serviceaccounts",
+            "services",
+        ],
+    ),
+    (
+        "admissionregistration.k8s.io",
+        &[
+            "mutatingwebhookconfigurations",
+            "validatingadmissionpolicies",
+            "validatingadmissionpolicybindings",
+            "validatingwebhookconfigurations",
+        ],
+    ),
+    ("apiextensions.k8s.io", &["customresourcedefinitions"]),
+    ("apiregistration.k8s.io", &["apiservices"]),
+    (
+        "apps",
+        &[
+            "controllerrevisions",
+            "daemonsets",
+            "deployments",
+            "replicasets",
+            "statefulsets",
+        ],
+    ),
+    ("autoscaling", &["horizontalpodautoscalers"]),
+    ("batch", &["cronjobs", "jobs"]),
+    ("certificates.k8s.io", &["certificatesigningrequests"]),
+    ("clusterpedia.io", &["collectionresources"]),
+    ("coordination.k8s.io", &["leases"]),
+    ("discovery.k8s.io", &["endpointslices"]),
+    ("events.k8s.io", &["events"]),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        &["flowschemas", "prioritylevelconfigurations"],
+    ),
+    (
+        "networking.k8s.io",
+        &["ingressclasses", "ingresses", "networkpolicies"],
+    ),
+    ("node.k8s.io", &["runtimeclasses"]),
+    ("policy", &["poddisruptionbudgets"]),
+    (
+        "rbac.authorization.k8s.io",
+        &[
+            "clusterrolebindings",
+            "clusterroles",
+            "rolebindings",
+            "roles",
+        ],
+    ),
+    ("scheduling.k8s.io", &["priorityclasses"]),
+    (
+        "storage.k8s.io",
+        &[
+            "csidrivers",
+            "csinodes",
+            "csistoragecapacities",
+            "storageclasses",
+            "volumeattachments",
+        ],
+    ),
+];
+
+/// The `group` and `resource` labels of a request: as asked when empty (not a resource),
+/// built in or stored, else [`OTHER`].
+fn resource_labels(info: &RequestInfo, stored: impl Fn(&str, &str) -> bool) -> (&str, &str) {
+    let (group, resource) = (info.group.as_str(), info.resource.as_str());
+    let known = (group.is_empty() && resource.is_empty())
+        || KUBERNETES_RESOURCES
+            .iter()
+            .any(|(g, resources)| *g == group && resources.contains(&resource))
+        || (!resource.is_empty() && stored(group, resource));
+    if known {
+        (group, resource)
+    } else {
+        ("", OTHER)
     }
 }
 
-/// The middleware: `--max-requests-inflight`, then counts and times the request.
+/// The middleware: counts and times every request, labelled by the [`RequestInfo`] its
+/// handler set (else by its HTTP method).
 pub(crate) async fn track(
-    State(state): State<Arc<AppState>>,
+    State((metrics, catalog)): State<(Arc<Metrics>, Arc<Catalog>)>,
     request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let _permit = match &state.inflight_limit {
-        Some(limit) if !is_watch(request.uri().query().unwrap_or_default()) => {
-            match limit.clone().try_acquire_owned() {
-                Ok(permit) => Some(permit),
-                Err(_) => {
-                    let mut response = ApiError::too_many_requests().into_response();
-                    response.extensions_mut().insert(RequestInfo {
-                        verb: verb_of_method(&method),
-                        group: String::new(),
-                        resource: String::new(),
-                    });
-                    state.metrics.record(&response, started);
-                    return response;
-                }
-            }
-        }
-        _ => None,
-    };
-    state.metrics.inflight.inc();
-    let guard = InFlight(state.metrics.inflight.clone());
     let mut response = next.run(request).await;
-    drop(guard);
     if response.extensions().get::<RequestInfo>().is_none() {
         response.extensions_mut().insert(RequestInfo {
             verb: verb_of_method(&method),
@@ -196,11 +282,13 @@ pub(crate) async fn track(
             resource: String::new(),
         });
     }
-    state.metrics.record(&response, started);
+    metrics.record(&response, started, |group, resource| {
+        catalog.stores(group, resource)
+    });
     response
 }
 
-fn verb_of_method(method: &axum::http::Method) -> &'static str {
+fn verb_of_method(method: &Method) -> &'static str {
     match method.as_str() {
         "GET" => "GET",
         "HEAD" => "HEAD",
@@ -214,41 +302,68 @@ fn verb_of_method(method: &axum::http::Method) -> &'static str {
 }
 
 impl Metrics {
-    fn record(&self, response: &Response, started: Instant) {
+    fn record(&self, response: &Response, started: Instant, stored: impl Fn(&str, &str) -> bool) {
         let Some(info) = response.extensions().get::<RequestInfo>() else {
             return;
         };
+        let (group, resource) = resource_labels(info, stored);
         self.requests
             .get_or_create(&RequestLabels {
                 verb: info.verb.to_owned(),
-                group: info.group.clone(),
-                resource: info.resource.clone(),
+                group: group.to_owned(),
+                resource: resource.to_owned(),
                 code: response.status().as_u16().to_string(),
             })
             .inc();
         self.latency
             .get_or_create(&LatencyLabels {
                 verb: info.verb.to_owned(),
-                group: info.group.clone(),
-                resource: info.resource.clone(),
+                group: group.to_owned(),
+                resource: resource.to_owned(),
             })
             .observe(started.elapsed().as_secs_f64());
     }
+
+    /// The response of `GET /metrics`.
+    pub(crate) fn response(&self) -> Response {
+        match self.encode() {
+            Ok(text) => {
+                let mut response = text.into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                response
+            }
+            Err(error) => error.into_response(),
+        }
+    }
 }
 
-/// `GET /metrics`.
-pub(crate) async fn serve(State(state): State<Arc<AppState>>) -> Response {
-    match state.metrics.encode() {
-        Ok(text) => {
-            let mut response = text.into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
-            );
-            response
-        }
-        Err(error) => error.into_response(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_known_values_only() {
+        let stored = |group: &str, resource: &str| (group, resource) == ("example.com", "widgets");
+        let labels = |group: &str, resource: &str| {
+            let info = RequestInfo::resource("list", group, resource);
+            let (g, r) = resource_labels(&info, stored);
+            (g.to_owned(), r.to_owned())
+        };
+        let pair = |g: &str, r: &str| (g.to_owned(), r.to_owned());
+        assert_eq!(labels("", ""), pair("", ""));
+        assert_eq!(labels("", "secrets"), pair("", "secrets"));
+        assert_eq!(labels("apps", "deployments"), pair("apps", "deployments"));
+        assert_eq!(
+            labels("example.com", "widgets"),
+            pair("example.com", "widgets")
+        );
+        assert_eq!(labels("example.com", "gadgets"), pair("", OTHER));
+        assert_eq!(labels("made-up.io", ""), pair("", OTHER));
+        assert_eq!(labels("apps", "made-up"), pair("", OTHER));
     }
 }

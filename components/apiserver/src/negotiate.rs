@@ -122,24 +122,16 @@ fn media_range(range: &str) -> (f32, Option<Representation>) {
     (quality, Some(representation))
 }
 
-/// Reads `includeObject` from a raw query string (default `Metadata`).
-pub(crate) fn include_object(query: &str) -> Result<IncludeObject, ApiError> {
-    let mut include = IncludeObject::Metadata;
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        if key == "includeObject" {
-            include = match value.as_ref() {
-                "" | "Metadata" => IncludeObject::Metadata,
-                "None" => IncludeObject::None,
-                "Object" => IncludeObject::Object,
-                other => {
-                    return Err(ApiError::bad_request(format!(
-                        "includeObject: unsupported value \"{other}\": expected None, Metadata or Object"
-                    )));
-                }
-            };
-        }
+/// Reads one value of `includeObject` (empty: `Metadata`).
+pub(crate) fn include_object(value: &str) -> Result<IncludeObject, ApiError> {
+    match value {
+        "" | "Metadata" => Ok(IncludeObject::Metadata),
+        "None" => Ok(IncludeObject::None),
+        "Object" => Ok(IncludeObject::Object),
+        other => Err(ApiError::bad_request(format!(
+            "includeObject: unsupported value \"{other}\": expected None, Metadata or Object"
+        ))),
     }
-    Ok(include)
 }
 
 #[cfg(test)]
@@ -203,23 +195,6 @@ mod tests {
                 .expect_err("406")
                 .code,
             406
-        );
-    }
-
-    #[test]
-    fn include_object_parameter() {
-        assert_eq!(include_object("").expect("ok"), IncludeObject::Metadata);
-        assert_eq!(
-            include_object("includeObject=Object").expect("ok"),
-            IncludeObject::Object
-        );
-        assert_eq!(
-            include_object("a=b&includeObject=None").expect("ok"),
-            IncludeObject::None
-        );
-        assert_eq!(
-            include_object("includeObject=All").expect_err("400").code,
-            400
         );
     }
 }

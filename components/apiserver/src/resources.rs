@@ -17,23 +17,29 @@
 use std::sync::Arc;
 
 use axum::http::Method;
-use axum::http::request::Parts;
 use axum::response::Response;
-use storage_api::query::params::{RequestScope, parse_list_options};
+use storage_api::query::params::RequestScope;
 use storage_api::{ListPage, ResourceStorage};
 
-use crate::catalog::{ResourceInfo, Scope};
-use crate::discovery;
+use crate::catalog::Scope;
+use crate::discovery::{self, ResourceInfo};
 use crate::error::{ApiError, CLUSTER_NOT_FOUND, GET_NEEDS_CLUSTER};
 use crate::list::{list_json, partial_list_json, push_partial_object};
 use crate::metrics::RequestInfo;
 use crate::negotiate::{self, Representation};
-use crate::routes::{AppState, json, respond};
+use crate::request::{RequestQuery, ensure_read};
+use crate::response::{json, respond};
+use crate::state::AppState;
 use crate::table::{ResourceTable, printer_for};
 use crate::watch;
 
 /// Handles a request below `.../resources` (`rest`: the path segments after it).
-pub(crate) async fn handle(state: &AppState, parts: &Parts, rest: &[&str]) -> Response {
+pub(crate) async fn handle(
+    state: &AppState,
+    method: &Method,
+    query: &RequestQuery,
+    rest: &[&str],
+) -> Response {
     let (cluster, rest) = match rest {
         ["clusters", cluster, rest @ ..] if !cluster.is_empty() && !rest.is_empty() => {
             (Some(*cluster), rest)
@@ -69,9 +75,21 @@ pub(crate) async fn handle(state: &AppState, parts: &Parts, rest: &[&str]) -> Re
             discovery_info,
             in_scope(state, cluster, |scope| scope.group_version(group, version)).await,
         ),
-        ["api", "v1", path @ ..] => resource(state, parts, cluster, "", "v1", path).await,
+        ["api", "v1", path @ ..] => {
+            let target = Target {
+                cluster,
+                group: "",
+                version: "v1",
+            };
+            resource(state, method, query, target, path).await
+        }
         ["apis", group, version, path @ ..] => {
-            resource(state, parts, cluster, group, version, path).await
+            let target = Target {
+                cluster,
+                group,
+                version,
+            };
+            resource(state, method, query, target, path).await
         }
         _ => respond(discovery_info, Err(ApiError::resource_not_found())),
     }
@@ -151,46 +169,68 @@ fn resource_path<'a>(path: &[&'a str]) -> Option<ResourcePath<'a>> {
     (!empty).then_some(parsed)
 }
 
+/// The cluster (if any) and group version of a resource request's path.
+#[derive(Debug, Clone, Copy)]
+struct Target<'a> {
+    cluster: Option<&'a str>,
+    group: &'a str,
+    version: &'a str,
+}
+
+/// A request for a resource: where it points, its verb, its method and its query.
+#[derive(Debug, Clone, Copy)]
+struct ResourceRequest<'a> {
+    target: Target<'a>,
+    path: ResourcePath<'a>,
+    /// `get`, `list` or `watch`.
+    verb: &'static str,
+    method: &'a Method,
+    query: &'a RequestQuery,
+}
+
 async fn resource(
     state: &AppState,
-    parts: &Parts,
-    cluster: Option<&str>,
-    group: &str,
-    version: &str,
+    method: &Method,
+    query: &RequestQuery,
+    target: Target<'_>,
     path: &[&str],
 ) -> Response {
-    let query = parts.uri.query().unwrap_or_default();
     let Some(path) = resource_path(path) else {
         return respond(
-            RequestInfo::resource("get", group, ""),
+            RequestInfo::resource("get", target.group, ""),
             Err(ApiError::resource_not_found()),
         );
     };
     let verb = if path.name.is_some() {
         "get"
-    } else if watch::is_watch(query) {
+    } else if query.watch {
         "watch"
     } else {
         "list"
     };
-    let info = RequestInfo::resource(verb, group, path.resource);
-    respond(
-        info,
-        serve(state, parts, cluster, group, version, path, verb, query).await,
-    )
+    let info = RequestInfo::resource(verb, target.group, path.resource);
+    let request = ResourceRequest {
+        target,
+        path,
+        verb,
+        method,
+        query,
+    };
+    respond(info, serve(state, request).await)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn serve(
-    state: &AppState,
-    parts: &Parts,
-    cluster: Option<&str>,
-    group: &str,
-    version: &str,
-    path: ResourcePath<'_>,
-    verb: &'static str,
-    query: &str,
-) -> Result<Response, ApiError> {
+async fn serve(state: &AppState, request: ResourceRequest<'_>) -> Result<Response, ApiError> {
+    let ResourceRequest {
+        target: Target {
+            cluster,
+            group,
+            version,
+        },
+        path,
+        verb,
+        method,
+        query,
+    } = request;
     let info = lookup(state, cluster, |scope| {
         scope.resource(group, version, path.resource).cloned()
     })
@@ -199,19 +239,15 @@ async fn serve(
     if path.subresource || (path.namespace.is_some() && !info.namespaced) {
         return Err(ApiError::resource_not_found());
     }
-    if parts.method != Method::GET && parts.method != Method::HEAD {
-        return Err(ApiError::method_not_allowed(
-            "the server does not allow this method on the requested resource",
-        ));
-    }
+    ensure_read(method)?;
     if !state.catalog.supports(verb) {
         return Err(ApiError::method_not_allowed(format!(
             "{verb} is not supported by the storage layer for {}",
             info.gvr
         )));
     }
-    let representation = negotiate::representation(&parts.headers)?;
-    let include = negotiate::include_object(query)?;
+    let representation = query.representation()?;
+    let include = query.include_object()?;
     let table = ResourceTable {
         printer: printer_for(group, path.resource),
         version: match representation {
@@ -242,12 +278,9 @@ async fn serve(
         cluster: cluster.map(str::to_owned),
         namespace: path.namespace.map(str::to_owned),
     };
-    let mut options = parse_list_options(query, &scope)?;
-    if matches!(representation, Representation::PartialMetadata(_)) {
-        options.only_metadata = true;
-    }
+    let options = query.list_options(&scope)?;
     if verb == "watch" {
-        let timeout = watch::timeout(query)?;
+        let timeout = query.timeout()?;
         let events = storage.watch(&options).await?;
         let renderer = watch::Renderer::new(
             &info,

@@ -11,44 +11,30 @@
 //! | `/api`, `/apis`, `/apis/clusterpedia.io`, `/apis/clusterpedia.io/v1beta1` | discovery of this server |
 //! | `/apis/clusterpedia.io/v1beta1/collectionresources[/<name>]` | collection resources |
 //! | `/apis/clusterpedia.io/v1beta1/resources[/clusters/<cluster>]/...` | Kubernetes API roots |
+//!
+//! The layers, outermost first: tracing, [`request::parse`] (the query and `Accept`, parsed
+//! once), [`metrics::track`], [`inflight::limit`], compression, then authentication on every
+//! route but health and metrics.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, header};
-use axum::middleware::from_fn_with_state;
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::Response;
 use axum::routing::{any, get};
 use bytes::Bytes;
-use tokio::sync::Semaphore;
 use tower_http::compression::predicate::Predicate;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{self, Authenticator};
-use crate::catalog::Catalog;
 use crate::error::ApiError;
-use crate::metrics::{self, Metrics, RequestInfo};
-use crate::watch::NoCompression;
-use crate::{collections, discovery, health, resources};
-
-/// What every handler shares.
-#[derive(Debug)]
-pub(crate) struct AppState {
-    /// The storage and what it holds.
-    pub(crate) catalog: Arc<Catalog>,
-    /// The metrics.
-    pub(crate) metrics: Metrics,
-    /// The authenticators.
-    pub(crate) auth: Arc<Authenticator>,
-    /// Becomes `true` when the server shuts down (watches end).
-    pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
-    /// `--max-requests-inflight`.
-    pub(crate) inflight_limit: Option<Arc<Semaphore>>,
-}
+use crate::metrics::{self, RequestInfo};
+use crate::request::{self, RequestQuery, ensure_read};
+use crate::response::{NoCompression, json, respond};
+use crate::state::AppState;
+use crate::{auth, collections, discovery, health, inflight, resources};
 
 /// Responses smaller than this are sent as they are (the kube-apiserver's threshold).
 const COMPRESSION_MIN_BYTES: u64 = 128 * 1024;
@@ -81,7 +67,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
         .route("/healthz", get(health::readyz))
-        .route("/metrics", get(metrics::serve))
+        .route("/metrics", get(serve_metrics))
         .merge(protected)
         .layer(
             CompressionLayer::new()
@@ -89,26 +75,19 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 .quality(CompressionLevel::Fastest)
                 .compress_when(CompressLarge),
         )
-        .layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(from_fn_with_state(state.inflight.clone(), inflight::limit))
+        .layer(from_fn_with_state(
+            (state.metrics.clone(), state.catalog.clone()),
+            metrics::track,
+        ))
+        .layer(from_fn(request::parse))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// A `200` JSON response.
-pub(crate) fn json(body: impl Into<Bytes>) -> Response {
-    let mut response = Response::new(Body::from(body.into()));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-/// Turns a handler's result into a response labelled with `info` for the metrics.
-pub(crate) fn respond(info: RequestInfo, result: Result<Response, ApiError>) -> Response {
-    let mut response = result.unwrap_or_else(IntoResponse::into_response);
-    response.extensions_mut().insert(info);
-    response
+/// `GET /metrics`.
+async fn serve_metrics(State(state): State<Arc<AppState>>) -> Response {
+    state.metrics.response()
 }
 
 /// The segments of a path, without the leading `/` and one trailing `/`.
@@ -121,36 +100,37 @@ fn segments(path: &str) -> Vec<&str> {
 }
 
 /// A discovery document: `GET` only.
-fn document(parts: &Parts, body: Option<Bytes>) -> Result<Response, ApiError> {
-    if parts.method != Method::GET && parts.method != Method::HEAD {
-        return Err(ApiError::method_not_allowed(
-            "the server does not allow this method on the requested resource",
-        ));
-    }
+fn document(method: &Method, body: Option<Bytes>) -> Result<Response, ApiError> {
+    ensure_read(method)?;
     body.map(json).ok_or_else(ApiError::resource_not_found)
 }
 
 async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (parts, _body) = request.into_parts();
+    let (mut parts, _body) = request.into_parts();
+    let query = RequestQuery::take(&mut parts);
     let path = parts.uri.path().to_owned();
     let segments = segments(&path);
     let discovery = RequestInfo::resource("get", "", "");
     match segments.as_slice() {
-        ["version"] => respond(discovery, document(&parts, Some(discovery::version()))),
+        ["version"] => respond(
+            discovery,
+            document(&parts.method, Some(discovery::version())),
+        ),
         ["api"] => respond(
             discovery,
-            document(&parts, Some(discovery::api_versions(&[]))),
+            document(&parts.method, Some(discovery::api_versions(&[]))),
         ),
         ["apis"] => respond(
             discovery,
-            document(&parts, Some(discovery::root_group_list())),
+            document(&parts.method, Some(discovery::root_group_list())),
         ),
-        ["apis", discovery::GROUP] => {
-            respond(discovery, document(&parts, Some(discovery::root_group())))
-        }
+        ["apis", discovery::GROUP] => respond(
+            discovery,
+            document(&parts.method, Some(discovery::root_group())),
+        ),
         ["apis", discovery::GROUP, discovery::VERSION] => respond(
             discovery,
-            document(&parts, Some(discovery::root_resource_list())),
+            document(&parts.method, Some(discovery::root_resource_list())),
         ),
         [
             "apis",
@@ -158,14 +138,14 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
             discovery::VERSION,
             "collectionresources",
             rest @ ..,
-        ] => collections::handle(&state, &parts, rest).await,
+        ] => collections::handle(&state, &parts.method, &query, rest).await,
         [
             "apis",
             discovery::GROUP,
             discovery::VERSION,
             "resources",
             rest @ ..,
-        ] => resources::handle(&state, &parts, rest).await,
+        ] => resources::handle(&state, &parts.method, &query, rest).await,
         _ => respond(discovery, Err(ApiError::resource_not_found())),
     }
 }

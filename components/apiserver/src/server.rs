@@ -23,9 +23,11 @@ use tower::ServiceExt as _;
 use crate::auth::{Authenticator, PeerIdentity, user_from_certificate};
 use crate::catalog::Catalog;
 use crate::connection::{ConnectionActivity, ConnectionLimits, serve_until_idle};
+use crate::inflight::InflightLimit;
 use crate::metrics::Metrics;
 use crate::options::ApiserverOptions;
-use crate::routes::{AppState, router};
+use crate::routes::router;
+use crate::state::AppState;
 use crate::tls;
 
 /// How long shutdown waits for open connections to finish their requests.
@@ -97,13 +99,16 @@ impl Server {
             tracing::warn!(error = %error.message, "cannot read the stored resource types yet; retrying in the background");
         }
         let (shutdown, shutdown_receiver) = tokio::sync::watch::channel(false);
+        let metrics = Arc::new(Metrics::default());
         let state = Arc::new(AppState {
             catalog: catalog.clone(),
-            metrics: Metrics::default(),
+            inflight: InflightLimit::new(
+                (options.max_requests_inflight > 0).then_some(options.max_requests_inflight),
+                metrics.inflight(),
+            ),
+            metrics,
             auth: Arc::new(authenticator),
             shutdown: shutdown_receiver,
-            inflight_limit: (options.max_requests_inflight > 0)
-                .then(|| Arc::new(Semaphore::new(options.max_requests_inflight))),
         });
         let listener = TcpListener::bind((options.bind_address, options.secure_port))
             .await

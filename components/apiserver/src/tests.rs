@@ -23,8 +23,10 @@ use tower::ServiceExt as _;
 
 use crate::auth::Authenticator;
 use crate::catalog::Catalog;
+use crate::inflight::InflightLimit;
 use crate::metrics::Metrics;
-use crate::routes::{AppState, router};
+use crate::routes::router;
+use crate::state::AppState;
 
 const PREFIX: &str = "/apis/clusterpedia.io/v1beta1/resources";
 const TOKEN: &str = "test-token";
@@ -79,15 +81,16 @@ async fn app_limited(
     catalog.refresh().await.expect("refresh");
     let (shutdown, receiver) = tokio::sync::watch::channel(false);
     std::mem::forget(shutdown);
+    let metrics = Arc::new(Metrics::default());
     router(Arc::new(AppState {
         catalog,
-        metrics: Metrics::default(),
+        inflight: InflightLimit::new(inflight, metrics.inflight()),
+        metrics,
         auth: Arc::new(Authenticator {
             tokens: crate::auth::parse_token_file(&format!("{TOKEN},tester,1")).expect("tokens"),
             anonymous,
         }),
         shutdown: receiver,
-        inflight_limit: inflight.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
     }))
 }
 
@@ -1172,6 +1175,62 @@ async fn authentication_health_and_metrics() {
         "{text}"
     );
     assert!(text.contains("apiserver_longrunning_requests"), "{text}");
+}
+
+/// The series of `apiserver_request_total` in a scrape of `/metrics`.
+async fn request_series(app: &Router) -> BTreeSet<String> {
+    let scrape = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/metrics")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    let body = scrape.into_body().collect().await.expect("body").to_bytes();
+    String::from_utf8_lossy(&body)
+        .lines()
+        .filter(|line| line.starts_with("apiserver_request_total{"))
+        .filter_map(|line| line.rsplit_once(' ').map(|(series, _)| series.to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn requests_for_made_up_resources_do_not_grow_the_metrics() {
+    let app = app().await;
+    let made_up = |i: usize| {
+        [
+            format!("{PREFIX}/apis/made-up-{i}.example.com/v1/things-{i}"),
+            format!("{PREFIX}/apis/made-up-{i}.example.com/v1/things-{i}?watch=1"),
+            format!("{PREFIX}/api/v1/made-up-{i}"),
+            format!("{PREFIX}/clusters/prod-eu-1/api/v1/namespaces/default/made-up-{i}/x"),
+            format!("{PREFIX}/apis/apps/v1/made-up-{i}"),
+        ]
+    };
+    // Warm up: the scrape itself and one request of each shape.
+    request_series(&app).await;
+    for uri in made_up(0) {
+        get(&app, &uri)
+            .await
+            .status(404, "NotFound", "could not find");
+    }
+    let before = request_series(&app).await;
+    for i in 1..=50 {
+        for uri in made_up(i) {
+            get(&app, &uri)
+                .await
+                .status(404, "NotFound", "could not find");
+        }
+    }
+    let after = request_series(&app).await;
+    assert_eq!(
+        after.len(),
+        before.len(),
+        "new series: {:?}",
+        after.difference(&before).take(5).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]

@@ -5,7 +5,8 @@
 //! an `ERROR` event carrying its `Status` (e.g. `410 Expired`: the client lists again).
 //!
 //! A stream ends after `timeoutSeconds` (default 30 minutes, as the kube-apiserver's
-//! `--min-request-timeout`), when the storage ends it, or when the server shuts down.
+//! `--min-request-timeout`; read by [`crate::request`]), when the storage ends it, or when the
+//! server shuts down.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,44 +20,13 @@ use bytes::Bytes;
 use futures::StreamExt;
 use storage_api::{ListPage, ResourceObject, WatchEvent, WatchStream};
 
-use crate::catalog::ResourceInfo;
+use crate::discovery::ResourceInfo;
 use crate::error::ApiError;
 use crate::list::{push_json_str, push_partial_object};
 use crate::metrics::LongRunning;
 use crate::negotiate::Representation;
+use crate::response::NoCompression;
 use crate::table::ResourceTable;
-
-/// The default length of a watch without `timeoutSeconds`.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-
-/// Marks a response that must not be compressed (a stream of events must reach the client as
-/// each event is written).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct NoCompression;
-
-/// Whether a query asks for a watch: `watch` present and not `0` or `false` (an empty value is
-/// true, as in Kubernetes).
-pub(crate) fn is_watch(query: &str) -> bool {
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == "watch")
-        .is_some_and(|(_, value)| value != "0" && !value.eq_ignore_ascii_case("false"))
-}
-
-/// The length of a watch: `timeoutSeconds`, else the default.
-pub(crate) fn timeout(query: &str) -> Result<Duration, ApiError> {
-    match form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == "timeoutSeconds") {
-        None => Ok(DEFAULT_TIMEOUT),
-        Some((_, value)) => value
-            .trim()
-            .parse::<u64>()
-            .map(Duration::from_secs)
-            .map_err(|_| {
-                ApiError::bad_request(format!(
-                    "timeoutSeconds: \"{value}\" is not a non-negative integer"
-                ))
-            }),
-    }
-}
 
 /// Turns watch events into lines of the response.
 pub(crate) struct Renderer {
@@ -221,29 +191,4 @@ pub(crate) fn response(
     );
     response.extensions_mut().insert(NoCompression);
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn watch_parameter() {
-        assert!(is_watch("watch=1"));
-        assert!(is_watch("limit=5&watch=true"));
-        assert!(is_watch("watch="));
-        assert!(!is_watch("watch=0"));
-        assert!(!is_watch("watch=False"));
-        assert!(!is_watch("limit=5"));
-    }
-
-    #[test]
-    fn timeout_parameter() {
-        assert_eq!(timeout("").expect("default"), DEFAULT_TIMEOUT);
-        assert_eq!(
-            timeout("timeoutSeconds=5").expect("5"),
-            Duration::from_secs(5)
-        );
-        assert_eq!(timeout("timeoutSeconds=x").expect_err("400").code, 400);
-    }
 }
