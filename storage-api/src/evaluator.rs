@@ -5,9 +5,12 @@
 //! down, then let [`Evaluator::page`] filter, order and page them.
 //!
 //! ```
-//! # use storage_api::{evaluator::Evaluator, ListOptions};
+//! # use storage_api::{evaluator::Evaluator, query::paging::Listed, Gvr, ListOptions};
 //! let options = ListOptions { limit: Some(10), ..ListOptions::default() };
-//! let page = Evaluator::new(&options, None).page(Vec::<storage_api::ResourceObject>::new()).unwrap();
+//! let pods = Gvr::new("", "v1", "pods");
+//! let page = Evaluator::new(&options, None)
+//!     .page(Listed::Resource(&pods), Vec::<storage_api::ResourceObject>::new())
+//!     .unwrap();
 //! assert!(page.items.is_empty() && page.continue_token.is_none());
 //! ```
 
@@ -20,7 +23,8 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::object::{IndexedFields, ResourceObject, inject_events, metadata_only};
 use crate::query::field_selector::scalar_text;
-use crate::query::{ContinuePosition, ListOptions, OrderBy, OrderField, OwnerQuery, SortValue};
+use crate::query::paging::{Listed, Page, Pager};
+use crate::query::{ListOptions, OrderBy, OrderField, OwnerQuery, SortValue};
 use crate::storage::ListPage;
 
 /// The uids an object's controller owner must have for an owner query: the owner itself at
@@ -181,16 +185,33 @@ impl<'a> Evaluator<'a> {
             .unwrap_or(Ordering::Equal)
     }
 
-    /// Filters, orders and pages `candidates` (which may include non-matching objects):
-    /// skips to the continue position (or the offset), takes `limit` items, and returns the
-    /// continue token and remaining count as the options ask. Items are returned as stored;
-    /// apply [`present`] to each for `onlyMetadata` / `inject-events`.
+    /// Filters, orders and pages `candidates` (which may include non-matching objects), a list
+    /// of `listed`: skips to the continue position (or the offset), takes `limit` items, and
+    /// returns the continue token and remaining count as the options ask ([`Pager`]). Items are
+    /// returned as stored; apply [`present`] to each for `onlyMetadata` / `inject-events`.
     /// Candidates may be owned or borrowed (`&ResourceObject`, `Arc<ResourceObject>`): only the
     /// items of the page are cloned.
+    ///
+    /// Fails with `400` naming `continue` when the continue token was made by a list of
+    /// something else.
     pub fn page<T: Borrow<ResourceObject>>(
         &self,
+        listed: Listed<'_>,
         candidates: impl IntoIterator<Item = T>,
     ) -> Result<ListPage> {
+        Ok(self
+            .page_items(listed, candidates)?
+            .map(|item| item.borrow().clone())
+            .into_list_page(None))
+    }
+
+    /// [`Evaluator::page`], with the page's items the candidates themselves (nothing cloned).
+    pub fn page_items<T: Borrow<ResourceObject>>(
+        &self,
+        listed: Listed<'_>,
+        candidates: impl IntoIterator<Item = T>,
+    ) -> Result<Page<T>> {
+        let pager = Pager::new(self.options, listed)?;
         let mut keyed = Vec::new();
         for candidate in candidates {
             let object = candidate.borrow();
@@ -211,40 +232,22 @@ impl<'a> Evaluator<'a> {
             keyed.push((key, candidate));
         }
         keyed.sort_by(|(a, _), (b, _)| self.compare(a, b));
-        let start = match &self.options.continue_from {
-            Some(position) => {
-                keyed.partition_point(|(key, _)| self.compare(key, &position.values).is_le())
-            }
-            None => usize::try_from(self.options.offset)
-                .unwrap_or(usize::MAX)
-                .min(keyed.len()),
-        };
-        let rest = &mut keyed[start..];
-        let take = self
-            .options
-            .limit
-            .and_then(|l| usize::try_from(l).ok())
-            .map_or(rest.len(), |l| l.min(rest.len()));
-        let remaining = rest.len() - take;
-        let continue_token = (remaining > 0 && self.options.with_continue && take > 0).then(|| {
-            ContinuePosition {
-                values: rest[take - 1].0.clone(),
-            }
-            .encode(self.options)
+        let after_position = pager.position().map_or(0, |position| {
+            keyed.partition_point(|(key, _)| self.compare(key, &position.values).is_le())
         });
-        let items = keyed
-            .drain(start..start + take)
-            .map(|(_, o)| o.borrow().clone())
+        let counted = (keyed.len() - after_position) as u64;
+        let fetched: Vec<(Vec<SortValue>, T)> = keyed
+            .into_iter()
+            .skip(after_position)
+            .skip(usize::try_from(pager.offset()).unwrap_or(usize::MAX))
+            .take(
+                pager
+                    .fetch_limit()
+                    .map_or(usize::MAX, |f| usize::try_from(f).unwrap_or(usize::MAX)),
+            )
             .collect();
-        Ok(ListPage {
-            items,
-            continue_token,
-            remaining_item_count: self
-                .options
-                .with_remaining_count
-                .then_some(remaining as u64),
-            resource_version: None,
-        })
+        let page = pager.finish(fetched, Some(counted), |(key, _)| Ok(key.clone()))?;
+        Ok(page.map(|(_, item)| item))
     }
 }
 
@@ -271,7 +274,15 @@ mod tests {
 
     use super::*;
     use crate::object::Gvr;
+    use crate::query::ContinuePosition;
     use crate::query::label_selector::LabelSelector;
+
+    /// What the tests list: pods.
+    fn pods() -> Listed<'static> {
+        static PODS: std::sync::LazyLock<Gvr> =
+            std::sync::LazyLock::new(|| Gvr::new("", "v1", "pods"));
+        Listed::Resource(&PODS)
+    }
 
     fn object(
         cluster: &str,
@@ -360,7 +371,9 @@ mod tests {
     #[test]
     fn default_order_is_cluster_namespace_name() {
         let options = ListOptions::default();
-        let page = Evaluator::new(&options, None).page(sample()).expect("page");
+        let page = Evaluator::new(&options, None)
+            .page(pods(), sample())
+            .expect("page");
         assert_eq!(names(&page), ["c1/a/x", "c1/a/y", "c1/b/x", "c2/a/x"]);
         assert_eq!(page.continue_token, None);
     }
@@ -372,7 +385,9 @@ mod tests {
             ..ListOptions::default()
         };
         let options = by(OrderField::ResourceVersion, false);
-        let page = Evaluator::new(&options, None).page(sample()).expect("page");
+        let page = Evaluator::new(&options, None)
+            .page(pods(), sample())
+            .expect("page");
         assert_eq!(
             names(&page),
             ["c1/a/x", "c2/a/x", "c1/b/x", "c1/a/y"],
@@ -381,7 +396,9 @@ mod tests {
 
         let path = crate::query::field_selector::FieldPath::parse("status.podIP").expect("path");
         let options = by(OrderField::Path(path), true);
-        let page = Evaluator::new(&options, None).page(sample()).expect("page");
+        let page = Evaluator::new(&options, None)
+            .page(pods(), sample())
+            .expect("page");
         assert_eq!(
             names(&page),
             ["c2/a/x", "c1/a/y", "c1/a/x", "c1/b/x"],
@@ -389,7 +406,9 @@ mod tests {
         );
 
         let options = by(OrderField::CreatedAt, true);
-        let page = Evaluator::new(&options, None).page(sample()).expect("page");
+        let page = Evaluator::new(&options, None)
+            .page(pods(), sample())
+            .expect("page");
         assert_eq!(
             names(&page),
             ["c2/a/x", "c1/a/x", "c1/a/y", "c1/b/x"],
@@ -408,12 +427,16 @@ mod tests {
             }],
             ..ListOptions::default()
         };
-        let first = Evaluator::new(&options, None).page(sample()).expect("page");
+        let first = Evaluator::new(&options, None)
+            .page(pods(), sample())
+            .expect("page");
         assert_eq!(names(&first), ["c1/a/y", "c1/a/x", "c1/b/x"]);
         assert_eq!(first.remaining_item_count, Some(1));
         let token = first.continue_token.expect("more remain");
         options.continue_from = Some(ContinuePosition::decode(&token, &options).expect("token"));
-        let second = Evaluator::new(&options, None).page(sample()).expect("page");
+        let second = Evaluator::new(&options, None)
+            .page(pods(), sample())
+            .expect("page");
         assert_eq!(names(&second), ["c2/a/x"]);
         assert_eq!(
             (second.continue_token, second.remaining_item_count),
@@ -422,7 +445,9 @@ mod tests {
 
         options.continue_from = None;
         options.with_continue = false;
-        let unlinked = Evaluator::new(&options, None).page(sample()).expect("page");
+        let unlinked = Evaluator::new(&options, None)
+            .page(pods(), sample())
+            .expect("page");
         assert_eq!(
             unlinked.continue_token, None,
             "withContinue=false suppresses the token"
@@ -430,8 +455,34 @@ mod tests {
 
         options.offset = 2;
         options.limit = Some(10);
-        let skipped = Evaluator::new(&options, None).page(sample()).expect("page");
+        let skipped = Evaluator::new(&options, None)
+            .page(pods(), sample())
+            .expect("page");
         assert_eq!(names(&skipped), ["c1/b/x", "c2/a/x"]);
+    }
+
+    #[test]
+    fn a_token_resumes_only_the_resource_that_made_it() {
+        let mut options = ListOptions {
+            limit: Some(1),
+            ..ListOptions::default()
+        };
+        let first = Evaluator::new(&options, None)
+            .page(pods(), sample())
+            .expect("page");
+        let token = first.continue_token.expect("more remain");
+        options.continue_from = Some(ContinuePosition::decode(&token, &options).expect("token"));
+        assert!(
+            Evaluator::new(&options, None)
+                .page(pods(), sample())
+                .is_ok()
+        );
+        let deployments = Gvr::new("apps", "v1", "deployments");
+        let err = Evaluator::new(&options, None)
+            .page(Listed::Resource(&deployments), sample())
+            .expect_err("a pods token on deployments");
+        assert_eq!(err.status().code, 400);
+        assert!(err.to_string().starts_with("continue:"), "{err}");
     }
 
     #[test]
@@ -442,7 +493,9 @@ mod tests {
             since: crate::object::parse_rfc3339_millis("2024-01-01T00:00:02Z"),
             ..ListOptions::default()
         };
-        let page = Evaluator::new(&options, None).page(sample()).expect("page");
+        let page = Evaluator::new(&options, None)
+            .page(pods(), sample())
+            .expect("page");
         assert_eq!(
             names(&page),
             ["c1/a/x", "c1/a/y"],
@@ -455,7 +508,7 @@ mod tests {
         };
         assert!(
             Evaluator::new(&options, None)
-                .page(sample())
+                .page(pods(), sample())
                 .expect("page")
                 .items
                 .is_empty()
@@ -537,7 +590,7 @@ mod tests {
         };
         let uids = resolve_owner_uids(&by_uid, &[], &fields);
         let page = Evaluator::new(&options, Some(uids))
-            .page(all.iter())
+            .page(pods(), all.iter())
             .expect("page");
         assert_eq!(names(&page), ["c/ns/web-1-a", "c/ns/web-1-b"]);
     }

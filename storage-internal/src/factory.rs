@@ -387,7 +387,7 @@ impl InternalStorageFactory {
     /// which indexes a query uses.
     pub async fn explain(&self, gvr: &Gvr, options: &ListOptions) -> Result<String> {
         let gvr = Arc::new(gvr.clone());
-        ListQuery::new(self.db.dialect(), options, Scope::Resource(&gvr))
+        ListQuery::new(self.db.dialect(), options, Scope::Resource(&gvr))?
             .explain(&self.db)
             .await
     }

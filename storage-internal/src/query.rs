@@ -33,6 +33,7 @@ use std::sync::Arc;
 
 use storage_api::collection::CollectionResourceType;
 use storage_api::evaluator::present;
+use storage_api::query::paging::{Listed, Pager};
 use storage_api::query::{ContinuePosition, ListOptions, OrderField, OwnerQuery, SortValue};
 use storage_api::{Gvr, ListPage, ResourceObject, Result};
 
@@ -77,13 +78,23 @@ struct SortKey {
 pub(crate) struct ListQuery<'a> {
     dialect: Dialect,
     options: &'a ListOptions,
+    pager: Pager<'a>,
     scope: Scope<'a>,
     keys: Vec<SortKey>,
 }
 
 impl<'a> ListQuery<'a> {
-    /// The query of `options` over `scope`.
-    pub(crate) fn new(dialect: Dialect, options: &'a ListOptions, scope: Scope<'a>) -> Self {
+    /// The query of `options` over `scope`; `400` when the continue token is of another list.
+    pub(crate) fn new(
+        dialect: Dialect,
+        options: &'a ListOptions,
+        scope: Scope<'a>,
+    ) -> Result<Self> {
+        let listed = match scope {
+            Scope::Resource(gvr) => Listed::Resource(gvr),
+            Scope::Collection(types) => Listed::Collection(types),
+        };
+        let pager = Pager::new(options, listed)?;
         let resource = matches!(scope, Scope::Resource(_));
         let keys = options
             .effective_order()
@@ -112,12 +123,13 @@ impl<'a> ListQuery<'a> {
                 }
             })
             .collect();
-        Self {
+        Ok(Self {
             dialect,
             options,
+            pager,
             scope,
             keys,
-        }
+        })
     }
 
     /// `WHERE …`: the scope and every filter (not the position).
@@ -315,7 +327,6 @@ impl<'a> ListQuery<'a> {
 
     /// The page query (see the module documentation); `fetch` rows at most.
     fn page_sql(&self, fetch: Option<u64>, inject_events: bool) -> Result<Sql> {
-        let o = self.options;
         let mut sql = Sql::new(self.dialect);
         sql.push("SELECT ");
         for i in 0..self.keys.len() {
@@ -333,27 +344,23 @@ impl<'a> ListQuery<'a> {
         }
         sql.push(" FROM resources r");
         self.push_where(&mut sql)?;
-        if let Some(position) = &o.continue_from {
+        if let Some(position) = self.pager.position() {
             self.push_after(&mut sql, position);
         }
         self.push_order_by(&mut sql, "");
-        let offset = if o.continue_from.is_some() {
-            0
-        } else {
-            o.offset
-        };
-        self.dialect.push_limit_offset(&mut sql, fetch, offset);
+        self.dialect
+            .push_limit_offset(&mut sql, fetch, self.pager.offset());
         sql.push(") p JOIN resources r ON r.id = p.id");
         self.push_order_by(&mut sql, "p.");
         Ok(sql)
     }
 
-    /// The count of the rows from the position on (offset not applied).
+    /// The count of the rows after the position (offset not applied).
     fn count_sql(&self) -> Result<Sql> {
         let mut sql = Sql::new(self.dialect);
         sql.push("SELECT COUNT(*) FROM resources r");
         self.push_where(&mut sql)?;
-        if let Some(position) = &self.options.continue_from {
+        if let Some(position) = self.pager.position() {
             self.push_after(&mut sql, position);
         }
         Ok(sql)
@@ -378,9 +385,8 @@ impl<'a> ListQuery<'a> {
     }
 
     /// The sort values of a page row.
-    fn position_of(&self, row: &Row) -> ContinuePosition {
-        let values = self
-            .keys
+    fn sort_values_of(&self, row: &Row) -> Vec<SortValue> {
+        self.keys
             .iter()
             .enumerate()
             .map(|(i, key)| match key.kind {
@@ -393,14 +399,12 @@ impl<'a> ListQuery<'a> {
                     .opt_text(i)
                     .map_or(SortValue::Null, |s| SortValue::Str(s.to_owned())),
             })
-            .collect();
-        ContinuePosition { values }
+            .collect()
     }
 
     /// The database's plan of the page query (`EXPLAIN`), one line per row of its output.
     pub(crate) async fn explain(&self, db: &Db) -> Result<String> {
-        let o = self.options;
-        let page = self.page_sql(o.limit.map(|l| l.saturating_add(1)), o.inject_events)?;
+        let page = self.page_sql(self.pager.fetch_limit(), self.options.inject_events)?;
         let (prefix, cols, detail): (&'static str, &[Col], usize) = match self.dialect {
             Dialect::Postgres => (
                 "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ",
@@ -428,57 +432,29 @@ impl<'a> ListQuery<'a> {
     pub(crate) async fn run(&self, db: &Db, interner: &mut Interner) -> Result<ListPage> {
         let o = self.options;
         let what = "list";
-        let limit = o.limit;
-        let mut items = Vec::new();
-        let mut more = false;
-        let mut last: Option<ContinuePosition> = None;
-        if limit != Some(0) {
-            let fetch = limit.map(|l| l.saturating_add(1));
+        let fetch = self.pager.fetch_limit();
+        let rows = if fetch == Some(0) {
+            Vec::new()
+        } else {
             let sql = self.page_sql(fetch, o.inject_events)?;
-            let mut rows = db
-                .fetch(what, &sql, &self.page_cols(o.inject_events))
-                .await?;
-            if let Some(limit) = limit.and_then(|l| usize::try_from(l).ok())
-                && rows.len() > limit
-            {
-                rows.truncate(limit);
-                more = true;
-            }
-            let at = self.keys.len();
-            if let Some(row) = rows.last() {
-                last = Some(self.position_of(row));
-            }
-            items.reserve(rows.len());
-            for mut row in rows {
-                let object = object_from_row(&mut row, at, interner)?;
-                items.push(self.present(object, &mut row, at)?);
-            }
-        }
-        let remaining_item_count = if o.with_remaining_count {
+            db.fetch(what, &sql, &self.page_cols(o.inject_events))
+                .await?
+        };
+        let counted = if self.pager.counts_remaining() {
             let rows = db.fetch(what, &self.count_sql()?, &[Col::Int]).await?;
-            let after_position = rows.first().map_or(0, |r| r.int(0)).max(0) as u64;
-            let offset = if o.continue_from.is_some() {
-                0
-            } else {
-                o.offset
-            };
-            let rest = after_position.saturating_sub(offset);
-            let remaining = rest.saturating_sub(items.len() as u64);
-            more = remaining > 0;
-            Some(remaining)
+            Some(rows.first().map_or(0, |r| r.int(0)).max(0) as u64)
         } else {
             None
         };
-        let continue_token = match last {
-            Some(position) if more && o.with_continue => Some(position.encode(o)),
-            _ => None,
-        };
-        Ok(ListPage {
-            items,
-            continue_token,
-            remaining_item_count,
-            resource_version: None,
-        })
+        let at = self.keys.len();
+        let page = self
+            .pager
+            .finish(rows, counted, |last| Ok(self.sort_values_of(last)))?
+            .try_map(|mut row| {
+                let object = object_from_row(&mut row, at, interner)?;
+                self.present(object, &mut row, at)
+            })?;
+        Ok(page.into_list_page(None))
     }
 
     /// Attaches the row's events (inject-events) and strips to metadata (onlyMetadata).

@@ -67,7 +67,7 @@ impl ResourceStorage for InternalResourceStorage {
     }
 
     async fn list(&self, options: &ListOptions) -> Result<ListPage> {
-        ListQuery::new(self.db.dialect(), options, Scope::Resource(&self.gvr))
+        ListQuery::new(self.db.dialect(), options, Scope::Resource(&self.gvr))?
             .run(&self.db, &mut Interner::with_gvr(&self.gvr))
             .await
     }
@@ -121,7 +121,7 @@ impl CollectionResourceStorage for InternalCollectionStorage {
         options: &ListOptions,
     ) -> Result<CollectionPage> {
         let db = self.factory.db();
-        let page = ListQuery::new(db.dialect(), options, Scope::Collection(types))
+        let page = ListQuery::new(db.dialect(), options, Scope::Collection(types))?
             .run(db, &mut Interner::default())
             .await?;
         let namespaced = self.factory.scope_of().await?;

@@ -26,7 +26,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use storage_api::collection::CollectionResourceType;
 use storage_api::evaluator::{Evaluator, present, resolve_owner_uids};
-use storage_api::query::{ContinuePosition, SortValue};
+use storage_api::query::SortValue;
+use storage_api::query::paging::{Listed, Page, Pager};
 use storage_api::{
     Gvr, IndexedFields, ListOptions, ListPage, ResourceObject, Result, StorageError,
     StoredResourceType,
@@ -87,43 +88,35 @@ fn seek_key(values: &[SortValue]) -> Option<KeyRef<'_>> {
 }
 
 /// A page whose items are still as stored.
-struct RawPage {
-    items: Vec<Arc<ResourceObject>>,
-    continue_token: Option<String>,
-    remaining_item_count: Option<u64>,
-}
-
-impl RawPage {
-    fn from_list_page(page: ListPage) -> Self {
-        Self {
-            items: page.items.into_iter().map(Arc::new).collect(),
-            continue_token: page.continue_token,
-            remaining_item_count: page.remaining_item_count,
-        }
-    }
-}
+type RawPage = Page<Arc<ResourceObject>>;
 
 /// [`Evaluator::page`] for the default order over `objects` already in key order.
 ///
 /// In the default order (cluster, namespace, name, group, version, resource) the objects of one
 /// resource sort exactly as their keys, so a walk in key order yields them ordered: skip to the
-/// continue position (or past the offset), take `limit` matching items, then count the
+/// continue position (or past the offset), fetch what the [`Pager`] asks, then count the
 /// matching rest only as far as the options need it. The page is the one
 /// [`Evaluator::page`] would return, continue token included.
 fn key_order_page<'a>(
     objects: impl IntoIterator<Item = &'a Arc<ResourceObject>>,
     evaluator: &Evaluator<'_>,
-    options: &ListOptions,
+    pager: &Pager<'_>,
 ) -> Result<RawPage> {
-    let position = options.continue_from.as_ref();
-    let limit = options
-        .limit
-        .map(|l| usize::try_from(l).unwrap_or(usize::MAX));
-    let mut items: Vec<Arc<ResourceObject>> = Vec::new();
+    let position = pager.position();
+    let offset = pager.offset();
+    let fetch = pager
+        .fetch_limit()
+        .map(|f| usize::try_from(f).unwrap_or(usize::MAX));
+    let counting = pager.counts_remaining();
+    let mut fetched: Vec<Arc<ResourceObject>> = Vec::new();
     let mut passed_position = false;
-    let mut skipped = 0u64;
-    let mut remaining = 0u64;
+    // The matching objects after the position, the offset's included.
+    let mut counted = 0u64;
     for object in objects {
+        if !counting && fetch.is_some_and(|f| fetched.len() >= f) {
+            // The extra item fetched is all a continue token needs to know.
+            break;
+        }
         if let Some(position) = position
             && !passed_position
         {
@@ -137,33 +130,13 @@ fn key_order_page<'a>(
         if !evaluator.matches(object)? {
             continue;
         }
-        if position.is_none() && skipped < options.offset {
-            skipped += 1;
-            continue;
-        }
-        if limit.is_none_or(|l| items.len() < l) {
-            items.push(object.clone());
-            continue;
-        }
-        remaining += 1;
-        if !options.with_remaining_count {
-            // One more item is all a continue token needs to know.
-            break;
+        counted += 1;
+        if counted > offset && fetch.is_none_or(|f| fetched.len() < f) {
+            fetched.push(object.clone());
         }
     }
-    let continue_token = match items.last() {
-        Some(last) if remaining > 0 && options.with_continue => Some(
-            ContinuePosition {
-                values: evaluator.sort_key(last)?,
-            }
-            .encode(options),
-        ),
-        _ => None,
-    };
-    Ok(RawPage {
-        items,
-        continue_token,
-        remaining_item_count: options.with_remaining_count.then_some(remaining),
+    pager.finish(fetched, counting.then_some(counted), |last| {
+        evaluator.sort_key(last)
     })
 }
 
@@ -244,16 +217,14 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
         .as_ref()
         .filter(|_| key_order)
         .and_then(|p| seek_key(&p.values));
+    let listed = Listed::Resource(gvr);
+    let pager = Pager::new(options, listed)?;
     let (evaluator, revision, snapshot) = {
         let store = shared.read();
         let evaluator = Evaluator::new(options, owner_uids(&store, options)?);
         let revision = store.revision();
         let Some(table) = store.table(gvr) else {
-            let empty = RawPage {
-                items: Vec::new(),
-                continue_token: None,
-                remaining_item_count: options.with_remaining_count.then_some(0),
-            };
+            let empty = pager.finish(Vec::new(), Some(0), |_| Ok(Vec::new()))?;
             drop(store);
             return finish(shared, empty, revision, options);
         };
@@ -262,7 +233,7 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
             let page = key_order_page(
                 table.scan(&scope, from).map(|slot| &slot.object),
                 &evaluator,
-                options,
+                &pager,
             )?;
             drop(store);
             return finish(shared, page, revision, options);
@@ -271,9 +242,9 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
         (evaluator, revision, snapshot)
     };
     let page = if key_order {
-        key_order_page(&snapshot, &evaluator, options)?
+        key_order_page(&snapshot, &evaluator, &pager)?
     } else {
-        RawPage::from_list_page(evaluator.page(snapshot.iter().map(|o| &**o))?)
+        evaluator.page_items(listed, snapshot)?
     };
     finish(shared, page, revision, options)
 }
@@ -306,7 +277,7 @@ pub(crate) fn list_collection(
             .collect();
         (store.revision(), snapshot, tables)
     };
-    let page = RawPage::from_list_page(evaluator.page(snapshot.iter().map(|o| &**o))?);
+    let page = evaluator.page_items(Listed::Collection(types), snapshot)?;
     let mut resource_types: Vec<StoredResourceType> = Vec::new();
     for item in &page.items {
         let Some((gvr, kind, namespaced)) =

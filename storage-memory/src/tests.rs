@@ -10,6 +10,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use storage_api::evaluator::Evaluator;
 use storage_api::query::label_selector::LabelSelector;
+use storage_api::query::paging::Listed;
 use storage_api::query::{ContinuePosition, OrderBy, OrderField};
 use storage_api::{
     Change, Gvr, ListOptions, ObjectEvent, ObjectKey, ResourceObject, ResourceStorage,
@@ -756,7 +757,7 @@ async fn key_order_paging_equals_the_evaluator() {
                         let mut pages = 0;
                         loop {
                             let want = Evaluator::new(&options, None)
-                                .page(stored.iter())
+                                .page(Listed::Resource(&pods_gvr()), stored.iter())
                                 .expect("oracle");
                             let got = pods.list(&options).await.expect("list");
                             let names = |items: &[ResourceObject]| -> Vec<String> {
@@ -794,11 +795,54 @@ async fn key_order_paging_equals_the_evaluator() {
         ..ListOptions::default()
     };
     let want = Evaluator::new(&options, None)
-        .page(stored.iter())
+        .page(Listed::Resource(&pods_gvr()), stored.iter())
         .expect("oracle");
     let got = pods.list(&options).await.expect("list");
     assert_eq!(got.items, want.items);
     assert_eq!(got.continue_token, want.continue_token);
+}
+
+/// A continue token resumes only the resource that made it: a pods token on deployments is a
+/// `400` naming `continue`, also when the deployments table is empty.
+#[tokio::test]
+async fn a_pods_token_is_refused_on_deployments() {
+    let (factory, pods) = setup(MemoryConfig::default()).await;
+    let deployments = factory
+        .new_resource_storage(ResourceStorageConfig {
+            gvr: Gvr::new("apps", "v1", "deployments"),
+            kind: "Deployment".into(),
+            namespaced: true,
+        })
+        .await
+        .expect("storage");
+    pods.apply(vec![
+        Change::Upsert(pod("c1", "ns", "a", 1, "web")),
+        Change::Upsert(pod("c1", "ns", "b", 2, "web")),
+    ])
+    .await
+    .expect("apply");
+    let mut options = ListOptions {
+        limit: Some(1),
+        ..ListOptions::default()
+    };
+    let token = pods
+        .list(&options)
+        .await
+        .expect("list")
+        .continue_token
+        .expect("more remain");
+    options.continue_from = Some(ContinuePosition::decode(&token, &options).expect("token"));
+    let next = pods
+        .list(&options)
+        .await
+        .expect("the pods token resumes pods");
+    assert_eq!(next.items.len(), 1);
+    let err = deployments
+        .list(&options)
+        .await
+        .expect_err("a pods token on deployments");
+    assert_eq!(err.status().code, 400, "{err}");
+    assert!(err.to_string().starts_with("continue:"), "{err}");
 }
 
 #[tokio::test]

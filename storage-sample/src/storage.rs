@@ -22,6 +22,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use storage_api::collection::{CollectionResource, CollectionResourceType};
 use storage_api::evaluator::{Evaluator, present, resolve_owner_uids};
+use storage_api::query::paging::Listed;
 use storage_api::{
     Change, CollectionPage, CollectionResourceStorage, Gvr, IndexedFields, ListOptions, ListPage,
     ObjectEvent, ObjectKey, ResourceObject, ResourceStorage, ResourceStorageConfig, Result,
@@ -73,6 +74,7 @@ async fn owner_uids(database: &Database, options: &ListOptions) -> Result<Option
 /// Filters, orders and pages fetched rows with the reference evaluator, then readies each item
 /// of the page ([`present`]). Returns the page and the stored resource type of each item.
 fn evaluate(
+    listed: Listed<'_>,
     rows: Vec<StoredRow>,
     options: &ListOptions,
     owner_uids: Option<HashSet<String>>,
@@ -86,7 +88,7 @@ fn evaluate(
         beside.insert(identity, (row.resource_type, row.events));
         objects.push(row.object);
     }
-    let mut page = Evaluator::new(options, owner_uids).page(objects)?;
+    let mut page = Evaluator::new(options, owner_uids).page(listed, objects)?;
     let mut types = Vec::with_capacity(page.items.len());
     let mut items = Vec::with_capacity(page.items.len());
     for item in page.items {
@@ -152,7 +154,13 @@ impl ResourceStorage for SampleResourceStorage {
             .map_err(|e| classify("list", e))?;
         let rows = rows.iter().map(StoredRow::decode).collect::<Result<_>>()?;
         let owner_uids = owner_uids(&self.database, options).await?;
-        Ok(evaluate(rows, options, owner_uids)?.0)
+        Ok(evaluate(
+            Listed::Resource(&self.config.gvr),
+            rows,
+            options,
+            owner_uids,
+        )?
+        .0)
     }
 
     // `watch` keeps the trait's default: 405 MethodNotSupported. A relational database has no
@@ -334,7 +342,7 @@ impl CollectionResourceStorage for SampleCollectionStorage {
             .map_err(|e| classify("list", e))?;
         let rows = rows.iter().map(StoredRow::decode).collect::<Result<_>>()?;
         let owner_uids = owner_uids(&self.database, options).await?;
-        let (page, item_types) = evaluate(rows, options, owner_uids)?;
+        let (page, item_types) = evaluate(Listed::Collection(types), rows, options, owner_uids)?;
         let mut resource_types: Vec<StoredResourceType> = Vec::new();
         for resource_type in item_types {
             if !resource_types.contains(&resource_type) {

@@ -20,6 +20,7 @@ use crate::object::{
 };
 use crate::query::ListOptions;
 use crate::query::label_selector::LabelOperator;
+use crate::query::paging::Listed;
 use crate::query::params::{RequestScope, parse_list_options};
 use crate::storage::{
     Change, ClusterResourceVersions, CollectionPage, CollectionResourceStorage, ListPage,
@@ -234,7 +235,7 @@ impl Model {
     pub fn list(&self, gvr: &Gvr, options: &ListOptions) -> ListPage {
         let evaluator = Evaluator::new(options, self.owner_uids(options));
         let page = evaluator
-            .page(self.objects(gvr))
+            .page(Listed::Resource(gvr), self.objects(gvr))
             .expect("the reference evaluator pages fixture objects");
         self.present_page(options, page)
     }
@@ -252,7 +253,7 @@ impl Model {
             .filter(|(gvr, _)| types.iter().any(|t| t.matches(gvr)))
             .flat_map(|(_, objects)| objects.values());
         let page = evaluator
-            .page(candidates)
+            .page(Listed::Collection(types), candidates)
             .expect("the reference evaluator pages fixture objects");
         let mut resource_types: Vec<StoredResourceType> = Vec::new();
         for item in &page.items {

@@ -14,6 +14,7 @@ use crate::error::{Result, StorageError};
 use crate::evaluator::{Evaluator, present, resolve_owner_uids};
 use crate::object::{Gvr, IndexedFields, ObjectEvent, ObjectKey, ResourceObject};
 use crate::query::label_selector::LabelOperator;
+use crate::query::paging::Listed;
 use crate::query::{ContinuePosition, ListOptions};
 use crate::storage::{
     Change, ClusterResourceVersions, CollectionPage, CollectionResourceStorage, ListPage,
@@ -170,6 +171,7 @@ fn evaluator_owner_uids(
 
 fn list_page(
     state: &State,
+    listed: Listed<'_>,
     candidates: Vec<&ResourceObject>,
     options: &ListOptions,
 ) -> Result<ListPage> {
@@ -194,7 +196,7 @@ fn list_page(
                 ..options.clone()
             };
             let all = Evaluator::new(&unpaged, evaluator_owner_uids(state, options))
-                .page(candidates)?
+                .page(listed, candidates)?
                 .items;
             let start = all
                 .iter()
@@ -210,9 +212,10 @@ fn list_page(
             ListPage {
                 items: all[start..end].to_vec(),
                 continue_token: (end < all.len()).then(|| {
-                    ContinuePosition {
-                        values: evaluator.sort_key(&all[end - 1]).unwrap_or_default(),
-                    }
+                    ContinuePosition::new(
+                        listed,
+                        evaluator.sort_key(&all[end - 1]).unwrap_or_default(),
+                    )
                     .encode(options)
                 }),
                 remaining_item_count: options
@@ -221,7 +224,7 @@ fn list_page(
                 resource_version: None,
             }
         }
-        _ => evaluator.page(candidates)?,
+        _ => evaluator.page(listed, candidates)?,
     };
     match state.bug {
         Bug::DedupByName => {
@@ -233,7 +236,7 @@ fn list_page(
                 && page.items.len() as u64 == limit
             {
                 let values = evaluator.sort_key(last)?;
-                page.continue_token = Some(ContinuePosition { values }.encode(options));
+                page.continue_token = Some(ContinuePosition::new(listed, values).encode(options));
             }
         }
         Bug::NotEqualsNeedsLabel => {
@@ -430,7 +433,12 @@ impl ResourceStorage for ReferenceStorage {
             .get(&self.config.gvr)
             .map(|m| m.values().collect())
             .unwrap_or_default();
-        list_page(&state, candidates, options)
+        list_page(
+            &state,
+            Listed::Resource(&self.config.gvr),
+            candidates,
+            options,
+        )
     }
 
     async fn watch(&self, options: &ListOptions) -> Result<WatchStream> {
@@ -656,7 +664,7 @@ impl CollectionResourceStorage for ReferenceCollection {
             .filter(|(gvr, _)| types.iter().any(|t| t.matches(gvr)))
             .flat_map(|(_, objects)| objects.values())
             .collect();
-        let page = list_page(&state, candidates, options)?;
+        let page = list_page(&state, Listed::Collection(types), candidates, options)?;
         let mut resource_types: Vec<StoredResourceType> = Vec::new();
         for item in &page.items {
             let gvr = item.fields.gvr.as_ref().clone();

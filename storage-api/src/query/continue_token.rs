@@ -1,8 +1,10 @@
 //! Continue tokens: opaque, tamper-checked keyset positions.
 //!
 //! A token carries the [`SortValue`]s of the last item of a page, one per field of
-//! [`ListOptions::effective_order`], and a SHA-256 tag over those values and the query that made
-//! them. The next page is "the items strictly after this position", so a layer answers it with
+//! [`ListOptions::effective_order`], a digest of what was listed ([`Listed`]: a resource, or
+//! collection types), and a SHA-256 tag over both and the query that made them
+//! ([`ListOptions::query_fingerprint`]). The parser checks the tag against the query; the
+//! layer's [`Pager`](super::paging::Pager) checks the list. The next page is "the items strictly after this position", so a layer answers it with
 //! an index seek whose cost does not grow with depth, and paging over live data never shows an
 //! item twice nor skips one that existed throughout the walk.
 //!
@@ -13,32 +15,47 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::paging::{ListId, Listed};
 use super::{ListOptions, OrderField, SortValue};
 use crate::error::{Result, StorageError};
 
 /// The name of the parameter, for errors.
 const PARAMETER: &str = "continue";
-/// Bumped whenever the payload changes shape.
-const TOKEN_VERSION: u8 = 1;
+/// Bumped whenever the payload changes shape (2: the list digest `r`).
+const TOKEN_VERSION: u8 = 2;
 
-/// A verified position to resume a list after: the sort values of the last item returned.
+/// A verified position to resume a list after: the sort values of the last item returned, in
+/// the list that returned it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContinuePosition {
     /// One value per field of [`ListOptions::effective_order`], in that order.
     pub values: Vec<SortValue>,
+    /// What was listed (checked by [`Pager::new`](super::paging::Pager::new)).
+    pub(crate) list: ListId,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Payload {
     v: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    r: Option<String>,
     k: Vec<SortValue>,
 }
 
 impl ContinuePosition {
+    /// The position after the item with sort values `values` in a list of `listed`.
+    pub fn new(listed: Listed<'_>, values: Vec<SortValue>) -> Self {
+        Self {
+            values,
+            list: listed.id(),
+        }
+    }
+
     /// Encodes this position as a token for the query `options`.
     pub fn encode(&self, options: &ListOptions) -> String {
         let payload = Payload {
             v: TOKEN_VERSION,
+            r: Some(URL_SAFE_NO_PAD.encode(self.list.0)),
             k: self.values.clone(),
         };
         // Serializing plain integers and strings cannot fail.
@@ -54,7 +71,8 @@ impl ContinuePosition {
     /// Decodes and verifies `token` for the query `options` (whose `continue_from` is ignored).
     ///
     /// Fails with `400 BadRequest` naming `continue` when the token is malformed, was altered,
-    /// or was made by a different query (other filters or order).
+    /// or was made by a different query (other filters or order). Whether it was made by a
+    /// list of the same resource is checked by the layer's [`Pager`](super::paging::Pager).
     pub fn decode(token: &str, options: &ListOptions) -> Result<Self> {
         let malformed = || StorageError::bad_request(PARAMETER, "the continue token is malformed");
         let (payload, given_tag) = token.split_once('.').ok_or_else(malformed)?;
@@ -74,6 +92,13 @@ impl ContinuePosition {
                 format!("continue token version {} is not supported", payload.v),
             ));
         }
+        let list = payload
+            .r
+            .as_deref()
+            .and_then(|r| URL_SAFE_NO_PAD.decode(r).ok())
+            .and_then(|r| <[u8; 8]>::try_from(r).ok())
+            .map(ListId)
+            .ok_or_else(malformed)?;
         let order = options.effective_order();
         let types_match = payload.k.len() == order.len()
             && order
@@ -83,7 +108,50 @@ impl ContinuePosition {
         if !types_match {
             return Err(malformed());
         }
-        Ok(Self { values: payload.k })
+        Ok(Self {
+            values: payload.k,
+            list,
+        })
+    }
+}
+
+impl ListOptions {
+    /// A digest of everything that decides which items match and in what order (not paging,
+    /// not presentation): a continue token is only valid for the query that produced it.
+    ///
+    /// Every field of [`ListOptions`] is named below, so a new field does not compile until it
+    /// is sorted into the query (part of the digest) or into paging and presentation (left
+    /// out); the test `the_fingerprint_covers_every_query_field` checks that each query field
+    /// changes the digest and no other field does.
+    pub fn query_fingerprint(&self) -> String {
+        let ListOptions {
+            // The query: which items match, and their order.
+            clusters,
+            namespaces,
+            names,
+            label_selector,
+            field_selector,
+            fuzzy_names,
+            owner,
+            order_by,
+            since,
+            before,
+            // Paging and presentation: a token stays valid when these change.
+            limit: _,
+            offset: _,
+            continue_from: _,
+            with_continue: _,
+            with_remaining_count: _,
+            only_metadata: _,
+            inject_events: _,
+            resource_version: _,
+            allow_watch_bookmarks: _,
+        } = self;
+        let order: Vec<String> = order_by.iter().map(ToString::to_string).collect();
+        format!(
+            "c={clusters:?};ns={namespaces:?};n={names:?};l={label_selector};f={field_selector};\
+             fz={fuzzy_names:?};o={owner:?};ob={order:?};s={since:?};b={before:?}"
+        )
     }
 }
 
@@ -98,6 +166,11 @@ fn value_fits(field: &OrderField, value: &SortValue) -> bool {
     }
 }
 
+/// The integrity tag of a token's payload for the query `options`.
+///
+/// Tokens are checked, not secret, and the hash is not keyed: a client that knows the scheme
+/// can forge a position, which only ever shows it objects its query matches anyway. This is the
+/// one place to key them: an HMAC with a per-deployment key instead of the hash.
 fn tag(payload: &[u8], options: &ListOptions) -> [u8; 12] {
     let mut hasher = Sha256::new();
     hasher.update(b"clusterpedia continue token\0");
@@ -113,10 +186,12 @@ fn tag(payload: &[u8], options: &ListOptions) -> [u8; 12] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::object::Gvr;
 
     fn position() -> ContinuePosition {
-        ContinuePosition {
-            values: vec![
+        ContinuePosition::new(
+            Listed::Resource(&Gvr::new("", "v1", "pods")),
+            vec![
                 SortValue::Str("c1".into()),
                 SortValue::Str("ns".into()),
                 SortValue::Str("pod-9".into()),
@@ -124,7 +199,7 @@ mod tests {
                 SortValue::Str("v1".into()),
                 SortValue::Str("pods".into()),
             ],
-        }
+        )
     }
 
     #[test]
@@ -163,6 +238,182 @@ mod tests {
             let err = ContinuePosition::decode(garbage, &options).expect_err(garbage);
             assert_eq!(err.status().code, 400, "{garbage}");
             assert!(err.to_string().starts_with("continue:"), "{err}");
+        }
+    }
+
+    /// Each field of [`ListOptions`], alone, set to a value other than the default: a query
+    /// field changes the fingerprint (a token of the old query is refused), a paging or
+    /// presentation field does not. The struct literal and the pattern name every field, so a
+    /// new field does not compile until it is listed here, with its kind.
+    #[test]
+    fn the_fingerprint_covers_every_query_field() {
+        use crate::query::field_selector::FieldSelector;
+        use crate::query::label_selector::LabelSelector;
+        use crate::query::{OrderBy, OwnerQuery};
+
+        let base = ListOptions::default;
+        let other = ListOptions {
+            clusters: vec!["c1".into()],
+            namespaces: vec!["ns".into()],
+            names: vec!["web".into()],
+            label_selector: LabelSelector::parse("app=web").expect("selector"),
+            field_selector: FieldSelector::parse("status.phase=Running").expect("selector"),
+            fuzzy_names: vec!["we".into()],
+            owner: Some(OwnerQuery {
+                uid: Some("u1".into()),
+                ..OwnerQuery::default()
+            }),
+            order_by: vec![OrderBy {
+                field: OrderField::Name,
+                descending: true,
+            }],
+            since: Some(1),
+            before: Some(2),
+            limit: Some(5),
+            offset: 3,
+            continue_from: Some(position()),
+            with_continue: false,
+            with_remaining_count: true,
+            only_metadata: true,
+            inject_events: true,
+            resource_version: Some("7".into()),
+            allow_watch_bookmarks: true,
+        };
+        let ListOptions {
+            clusters,
+            namespaces,
+            names,
+            label_selector,
+            field_selector,
+            fuzzy_names,
+            owner,
+            order_by,
+            since,
+            before,
+            limit,
+            offset,
+            continue_from,
+            with_continue,
+            with_remaining_count,
+            only_metadata,
+            inject_events,
+            resource_version,
+            allow_watch_bookmarks,
+        } = other;
+        const QUERY: bool = true;
+        const PAGING: bool = false;
+        let cases = [
+            ("clusters", QUERY, ListOptions { clusters, ..base() }),
+            (
+                "namespaces",
+                QUERY,
+                ListOptions {
+                    namespaces,
+                    ..base()
+                },
+            ),
+            ("names", QUERY, ListOptions { names, ..base() }),
+            (
+                "label_selector",
+                QUERY,
+                ListOptions {
+                    label_selector,
+                    ..base()
+                },
+            ),
+            (
+                "field_selector",
+                QUERY,
+                ListOptions {
+                    field_selector,
+                    ..base()
+                },
+            ),
+            (
+                "fuzzy_names",
+                QUERY,
+                ListOptions {
+                    fuzzy_names,
+                    ..base()
+                },
+            ),
+            ("owner", QUERY, ListOptions { owner, ..base() }),
+            ("order_by", QUERY, ListOptions { order_by, ..base() }),
+            ("since", QUERY, ListOptions { since, ..base() }),
+            ("before", QUERY, ListOptions { before, ..base() }),
+            ("limit", PAGING, ListOptions { limit, ..base() }),
+            ("offset", PAGING, ListOptions { offset, ..base() }),
+            (
+                "continue_from",
+                PAGING,
+                ListOptions {
+                    continue_from,
+                    ..base()
+                },
+            ),
+            (
+                "with_continue",
+                PAGING,
+                ListOptions {
+                    with_continue,
+                    ..base()
+                },
+            ),
+            (
+                "with_remaining_count",
+                PAGING,
+                ListOptions {
+                    with_remaining_count,
+                    ..base()
+                },
+            ),
+            (
+                "only_metadata",
+                PAGING,
+                ListOptions {
+                    only_metadata,
+                    ..base()
+                },
+            ),
+            (
+                "inject_events",
+                PAGING,
+                ListOptions {
+                    inject_events,
+                    ..base()
+                },
+            ),
+            (
+                "resource_version",
+                PAGING,
+                ListOptions {
+                    resource_version,
+                    ..base()
+                },
+            ),
+            (
+                "allow_watch_bookmarks",
+                PAGING,
+                ListOptions {
+                    allow_watch_bookmarks,
+                    ..base()
+                },
+            ),
+        ];
+        let token = position().encode(&base());
+        for (field, query, options) in cases {
+            assert_ne!(
+                options,
+                base(),
+                "{field}: the test value must not be the default"
+            );
+            let changed = options.query_fingerprint() != base().query_fingerprint();
+            assert_eq!(changed, query, "{field}: fingerprint changed: {changed}");
+            assert_eq!(
+                ContinuePosition::decode(&token, &options).is_ok(),
+                !query,
+                "{field}: whether a token of the default query resumes this one"
+            );
         }
     }
 

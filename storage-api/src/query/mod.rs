@@ -1,5 +1,5 @@
 //! The query model: [`ListOptions`], every search parameter of the original in one struct, with
-//! its parsers (URL query and search labels), selectors, ordering and continue tokens.
+//! its parsers (URL query and search labels), selectors, ordering, continue tokens and paging.
 //!
 //! A request is parsed once, here; storage layers receive a validated [`ListOptions`] and never
 //! see request text. Nothing from a request is ever pasted into a query language: order fields
@@ -9,6 +9,7 @@ pub mod continue_token;
 pub mod field_selector;
 pub mod label_selector;
 mod lexer;
+pub mod paging;
 pub mod params;
 pub mod time;
 
@@ -115,25 +116,6 @@ impl ListOptions {
             }
         }
         order
-    }
-
-    /// A digest of everything that decides which items match and in what order (not paging):
-    /// a continue token is only valid for the query that produced it.
-    pub fn query_fingerprint(&self) -> String {
-        let order: Vec<String> = self.order_by.iter().map(ToString::to_string).collect();
-        format!(
-            "c={:?};ns={:?};n={:?};l={};f={};fz={:?};o={:?};ob={:?};s={:?};b={:?}",
-            self.clusters,
-            self.namespaces,
-            self.names,
-            self.label_selector,
-            self.field_selector,
-            self.fuzzy_names,
-            self.owner,
-            order,
-            self.since,
-            self.before,
-        )
     }
 }
 

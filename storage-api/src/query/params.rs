@@ -362,7 +362,8 @@ pub fn parse_list_options(query: &str, scope: &RequestScope) -> Result<ListOptio
 
     if let Some(token) = token {
         options.continue_from = Some(ContinuePosition::decode(&token, &options)?);
-        options.offset = 0;
+        // The token holds the position: no offset is left to skip.
+        options.offset = options.effective_offset();
     }
     Ok(options)
 }
@@ -1358,7 +1359,8 @@ mod tests {
                 _ => SortValue::Str("x".into()),
             })
             .collect();
-        ContinuePosition { values }
+        let pods = crate::object::Gvr::new("", "v1", "pods");
+        ContinuePosition::new(crate::query::paging::Listed::Resource(&pods), values)
     }
 
     #[test]
