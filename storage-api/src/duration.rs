@@ -309,6 +309,14 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// Reads a [`std::time::Duration`] field the way [`Duration`] deserializes:
+/// `#[serde(deserialize_with = "storage_api::duration::deserialize")]`.
+pub fn deserialize<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<std::time::Duration, D::Error> {
+    Duration::deserialize(deserializer).map(Into::into)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,7 +38,7 @@ pub struct MemoryConfig {
     pub watch_buffer: usize,
     /// How often a watch that allows bookmarks receives a `BOOKMARK` with the current revision.
     /// At least 1 ms.
-    #[serde(deserialize_with = "deserialize_duration")]
+    #[serde(deserialize_with = "storage_api::duration::deserialize")]
     pub bookmark_interval: Duration,
 }
 
@@ -81,13 +81,6 @@ impl MemoryConfig {
         }
         Ok(())
     }
-}
-
-/// A [`storage_api::Duration`]: Go syntax (`500ms`, `1m30s`) or a number of seconds.
-fn deserialize_duration<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<Duration, D::Error> {
-    storage_api::Duration::deserialize(deserializer).map(Into::into)
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ pub struct LogConfig {
     /// Statements that take longer are logged as warnings.
     #[serde(
         default = "default_slow_threshold",
-        deserialize_with = "deserialize_duration"
+        deserialize_with = "storage_api::duration::deserialize"
     )]
     pub slow_threshold: Duration,
 }
@@ -212,13 +212,6 @@ fn deserialize_port<'de, D: Deserializer<'de>>(
     }
 
     deserializer.deserialize_any(PortVisitor)
-}
-
-/// A [`storage_api::Duration`]: Go syntax (`100ms`, `1m30s`) or a number of seconds.
-fn deserialize_duration<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<Duration, D::Error> {
-    storage_api::Duration::deserialize(deserializer).map(Into::into)
 }
 
 #[cfg(test)]
