@@ -16,7 +16,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StorageError};
-use crate::object::Gvr;
+use crate::object::{Gvr, ResourceObject};
+use crate::storage::{CollectionPage, ListPage, StoredResourceType};
 
 /// The collection resource whose types each request names (`groups` / `resources`).
 pub const ANY: &str = "any";
@@ -132,6 +133,32 @@ impl CollectionResource {
     /// Whether objects of `gvr` belong to this collection (any of its types matches).
     pub fn matches(&self, gvr: &Gvr) -> bool {
         self.resource_types.iter().any(|t| t.matches(gvr))
+    }
+}
+
+impl CollectionPage {
+    /// `page` with its [`CollectionPage::resource_types`]: the distinct types of its items, in
+    /// order of first appearance (the rule of the contract).
+    ///
+    /// `type_of` gives the type of each item; it is called once per item, in order (so a layer
+    /// that fetched the types beside the items can hand them over with an iterator's `next`).
+    /// `None` leaves the item out of the types.
+    pub fn from_page(
+        page: ListPage,
+        mut type_of: impl FnMut(&ResourceObject) -> Option<StoredResourceType>,
+    ) -> Self {
+        let mut resource_types: Vec<StoredResourceType> = Vec::new();
+        for item in &page.items {
+            if let Some(resource_type) = type_of(item)
+                && !resource_types.contains(&resource_type)
+            {
+                resource_types.push(resource_type);
+            }
+        }
+        Self {
+            resource_types,
+            page,
+        }
     }
 }
 
@@ -281,6 +308,59 @@ mod tests {
         assert!(CollectionResourceType::all().matches(&deployments));
         assert!(CollectionResourceType::all().is_all());
         assert!(!t("apps", "", "").is_all());
+    }
+
+    #[test]
+    fn collection_pages_list_distinct_types_in_order_of_first_appearance() {
+        use std::sync::Arc;
+
+        let object = |cluster: &str, gvr: &Gvr, kind: &str, name: &str| {
+            let raw = format!(
+                r#"{{"apiVersion":"{}","kind":"{kind}","metadata":{{"name":"{name}","namespace":"ns"}}}}"#,
+                gvr.api_version()
+            );
+            ResourceObject::parse(cluster.into(), Arc::new(gvr.clone()), raw.into())
+                .expect("object")
+        };
+        let deployments = Gvr::new("apps", "v1", "deployments");
+        let jobs = Gvr::new("batch", "v1", "jobs");
+        let items = vec![
+            object("c2", &jobs, "Job", "a"),
+            object("c1", &deployments, "Deployment", "b"),
+            object("c2", &jobs, "Job", "c"),
+            object("c1", &jobs, "Job", "d"),
+            object("c1", &deployments, "Deployment", "e"),
+            object("c3", &jobs, "Job", "skipped"),
+        ];
+        let page = ListPage {
+            items,
+            continue_token: Some("next".into()),
+            remaining_item_count: None,
+            resource_version: None,
+        };
+        let mut calls = 0;
+        let collection = CollectionPage::from_page(page, |item| {
+            calls += 1;
+            let f = &item.fields;
+            (&*f.cluster != "c3").then(|| StoredResourceType {
+                cluster: f.cluster.to_string(),
+                gvr: (*f.gvr).clone(),
+                kind: f.kind.to_string(),
+                namespaced: true,
+            })
+        });
+        assert_eq!(calls, 6, "once per item");
+        let types: Vec<(&str, &str)> = collection
+            .resource_types
+            .iter()
+            .map(|t| (t.cluster.as_str(), t.gvr.resource.as_str()))
+            .collect();
+        assert_eq!(
+            types,
+            [("c2", "jobs"), ("c1", "deployments"), ("c1", "jobs")]
+        );
+        assert_eq!(collection.page.items.len(), 6);
+        assert_eq!(collection.page.continue_token.as_deref(), Some("next"));
     }
 
     #[test]

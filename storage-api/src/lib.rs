@@ -11,11 +11,15 @@
 //! - the traits a layer implements ([`StorageFactory`], [`ResourceStorage`],
 //!   [`CollectionResourceStorage`]) and the one error type ([`StorageError`]);
 //! - the compile-time registry of layers ([`registry`]);
+//! - what every layer's configuration needs: the YAML loader ([`config`]) and the duration
+//!   syntax of files and flags ([`Duration`]);
 //! - with the `conformance` feature, the conformance suite ([`conformance_tests!`]).
 
 pub mod collection;
+pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod duration;
 pub mod error;
 pub mod evaluator;
 pub mod object;
@@ -25,6 +29,8 @@ pub mod status;
 mod storage;
 
 pub use collection::{CollectionResource, CollectionResourceType};
+pub use config::ConfigError;
+pub use duration::Duration;
 pub use error::{BoxError, Result, StorageError};
 pub use object::{GroupResource, Gvr, IndexedFields, ObjectEvent, ObjectKey, ResourceObject};
 pub use query::ListOptions;

@@ -43,8 +43,9 @@ use serde::de::{self, Deserializer};
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use storage_api::{Result, StorageError};
+use storage_api::{Result, StorageError, config};
 
+use crate::LAYER_NAME;
 use crate::dialect::Dialect;
 
 /// The default `connPool.maxIdleConns`.
@@ -59,7 +60,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The `internal` layer's configuration file, as written (see the module documentation).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+///
+/// Its `Debug` leaves out the password and the DSN (which may hold one).
+#[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct InternalConfig {
     /// `postgres`, `mysql` or `sqlite` (`sqlite3`).
@@ -221,7 +224,9 @@ pub struct MetricsConfig {
 }
 
 /// How to connect: the validated result of a configuration.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` leaves out the driver options, which hold the password.
+#[derive(Clone)]
 pub struct Connection {
     /// The database family.
     pub dialect: Dialect,
@@ -235,8 +240,8 @@ pub struct Connection {
     pub(crate) recoverable_mysql: Vec<u16>,
 }
 
-/// The driver options of one database.
-#[derive(Debug, Clone)]
+/// The driver options of one database (no `Debug`: sqlx's shows the password).
+#[derive(Clone)]
 pub(crate) enum ConnectOptions {
     Postgres(PgConnectOptions),
     MySql(MySqlConnectOptions),
@@ -252,32 +257,89 @@ pub(crate) struct PoolSettings {
     pub(crate) acquire_timeout: Duration,
 }
 
+/// What `Debug` shows of a secret: whether it is set.
+fn redacted(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "<redacted>")
+}
+
+impl fmt::Debug for InternalConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured, so that a new field cannot be forgotten here.
+        let Self {
+            db_type,
+            dsn,
+            network,
+            host,
+            port,
+            user,
+            password,
+            database,
+            ssl_mode,
+            ssl_cert_file,
+            ssl_key_file,
+            ssl_root_cert_file,
+            params,
+            conn_pool,
+            log,
+            mysql,
+            postgres,
+            metrics,
+        } = self;
+        f.debug_struct("InternalConfig")
+            .field("db_type", db_type)
+            .field("dsn", &redacted(dsn))
+            .field("network", network)
+            .field("host", host)
+            .field("port", port)
+            .field("user", user)
+            .field("password", &redacted(password))
+            .field("database", database)
+            .field("ssl_mode", ssl_mode)
+            .field("ssl_cert_file", ssl_cert_file)
+            .field("ssl_key_file", ssl_key_file)
+            .field("ssl_root_cert_file", ssl_root_cert_file)
+            .field("params", params)
+            .field("conn_pool", conn_pool)
+            .field("log", log)
+            .field("mysql", mysql)
+            .field("postgres", postgres)
+            .field("metrics", metrics)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            dialect,
+            target,
+            options: _,
+            pool,
+            mysql_session,
+            recoverable_postgres,
+            recoverable_mysql,
+        } = self;
+        f.debug_struct("Connection")
+            .field("dialect", dialect)
+            .field("target", target)
+            .field("pool", pool)
+            .field("mysql_session", mysql_session)
+            .field("recoverable_postgres", recoverable_postgres)
+            .field("recoverable_mysql", recoverable_mysql)
+            .finish_non_exhaustive()
+    }
+}
+
 impl InternalConfig {
     /// Reads the YAML file at `path`. Errors name the file and the key.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            StorageError::config(format!(
-                "internal storage config {}: cannot read: {e}",
-                path.display()
-            ))
-        })?;
-        Self::from_yaml(&text).map_err(|e| match e {
-            StorageError::Config { message } => StorageError::config(format!(
-                "internal storage config {}: {message}",
-                path.display()
-            )),
-            other => other,
-        })
+        Ok(config::load_yaml(LAYER_NAME, path)?)
     }
 
-    /// Parses a YAML document. Errors name the key (`unknown field `hots`, expected one of …`).
+    /// Parses a YAML document (empty means all defaults). Errors name the key (`unknown field
+    /// `hots`, expected one of …`).
     pub fn from_yaml(text: &str) -> Result<Self> {
-        if text.trim().is_empty() {
-            return Ok(Self::default());
-        }
-        serde_norway::from_str::<Option<Self>>(text)
-            .map(Option::unwrap_or_default)
-            .map_err(|e| StorageError::config(e.to_string()))
+        Ok(config::parse_yaml(text)?)
     }
 
     /// The configuration of an embedded SQLite database file.
@@ -902,46 +964,15 @@ pub fn default_sqlite_path(env: impl Fn(&str) -> Option<String>) -> PathBuf {
     PathBuf::from("clusterpedia.db")
 }
 
-/// Parses the optional Go duration of configuration key `key`.
+/// Parses the optional duration of configuration key `key` ([`storage_api::Duration`]: Go
+/// syntax, or a number of seconds).
 fn duration_of(key: &str, text: Option<&String>) -> Result<Option<Duration>> {
-    text.map(|t| parse_go_duration(t).map_err(|why| StorageError::config(format!("{key}: {why}"))))
-        .transpose()
-}
-
-/// Parses a Go duration (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h` terms; a bare number is seconds).
-pub(crate) fn parse_go_duration(text: &str) -> std::result::Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"));
-    }
-    let bad = || format!("{text:?} is not a duration (e.g. 200ms, 30s, 1h30m)");
-    let mut rest = text;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let number: f64 = rest[..number_len].parse().map_err(|_| bad())?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += number * seconds;
-        rest = &rest[unit_len..];
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| bad())
+    text.map(|t| {
+        t.parse::<storage_api::Duration>()
+            .map(Duration::from)
+            .map_err(|why| StorageError::config(format!("{key}: {why}")))
+    })
+    .transpose()
 }
 
 /// A YAML scalar (string, number or boolean) read as its text.
@@ -1117,7 +1148,34 @@ mysql:
     }
 
     #[test]
+    fn debug_leaves_secrets_out() {
+        let config = InternalConfig::from_yaml(
+            "type: postgres\nhost: db\nuser: u\npassword: hunter2\ndatabase: d\n",
+        )
+        .expect("parses");
+        let with_dsn = InternalConfig {
+            dsn: Some("postgres://u:hunter2@db:5432/d".into()),
+            ..config.clone()
+        };
+        let mysql = InternalConfig::from_yaml("type: mysql\ndsn: \"u:hunter2@tcp(db:3306)/d\"\n")
+            .expect("parses");
+        let shown = [
+            format!("{config:?}"),
+            format!("{with_dsn:#?}"),
+            format!("{:?}", config.connection().expect("valid")),
+            format!("{:?}", with_dsn.connection().expect("valid")),
+            format!("{:?}", mysql.connection().expect("valid")),
+        ];
+        for shown in shown {
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+        assert!(format!("{config:?}").contains("password: Some(\"<redacted>\")"));
+    }
+
+    #[test]
     fn durations_and_defaults() {
+        let parse_go_duration =
+            |text: &str| text.parse::<storage_api::Duration>().map(Duration::from);
         assert_eq!(parse_go_duration("200ms"), Ok(Duration::from_millis(200)));
         assert_eq!(parse_go_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_go_duration("15"), Ok(Duration::from_secs(15)));

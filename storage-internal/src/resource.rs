@@ -125,22 +125,14 @@ impl CollectionResourceStorage for InternalCollectionStorage {
             .run(db, &mut Interner::default())
             .await?;
         let namespaced = self.factory.scope_of().await?;
-        let mut resource_types: Vec<StoredResourceType> = Vec::new();
-        for item in &page.items {
+        Ok(CollectionPage::from_page(page, |item| {
             let f = &item.fields;
-            let stored = StoredResourceType {
+            Some(StoredResourceType {
                 cluster: f.cluster.to_string(),
                 gvr: (*f.gvr).clone(),
                 kind: f.kind.to_string(),
                 namespaced: namespaced(&f.gvr, &f.namespace),
-            };
-            if !resource_types.contains(&stored) {
-                resource_types.push(stored);
-            }
-        }
-        Ok(CollectionPage {
-            resource_types,
-            page,
-        })
+            })
+        }))
     }
 }

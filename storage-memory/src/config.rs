@@ -4,18 +4,19 @@
 //! # every key is optional
 //! watchHistory: 10000     # past changes a watch can resume from (by resourceVersion)
 //! watchBuffer: 1024       # changes a watcher may fall behind by before it is expired
-//! bookmarkInterval: 60s   # how often watches that allow bookmarks get one (ms, s, m, h)
+//! bookmarkInterval: 60s   # how often watches that allow bookmarks get one (e.g. 500ms, 1m30s;
+//!                         # a bare number is seconds)
 //! ```
 //!
 //! Unknown keys are errors, so that a typo is reported at start-up instead of being ignored.
 
-use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
-use storage_api::{Result, StorageError};
+use storage_api::{ConfigError, Result, config};
+
+use crate::LAYER_NAME;
 
 /// The default of [`MemoryConfig::watch_history`].
 pub const DEFAULT_WATCH_HISTORY: usize = 10_000;
@@ -37,7 +38,7 @@ pub struct MemoryConfig {
     pub watch_buffer: usize,
     /// How often a watch that allows bookmarks receives a `BOOKMARK` with the current revision.
     /// At least 1 ms.
-    #[serde(deserialize_with = "deserialize_duration")]
+    #[serde(deserialize_with = "storage_api::duration::deserialize")]
     pub bookmark_interval: Duration,
 }
 
@@ -54,32 +55,19 @@ impl Default for MemoryConfig {
 impl MemoryConfig {
     /// Reads and validates the YAML file at `path`.
     ///
-    /// Fails with [`StorageError::Config`] naming the file (and the key, for a bad or unknown
+    /// Fails with [`StorageError::Config`](storage_api::StorageError::Config) naming the file (and the key, for a bad or unknown
     /// key) when the file cannot be read or is not a valid configuration.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            StorageError::config(format!(
-                "memory storage config {}: cannot read: {e}",
-                path.display()
-            ))
-        })?;
-        Self::from_yaml(&text).map_err(|message| {
-            StorageError::config(format!(
-                "memory storage config {}: {message}",
-                path.display()
-            ))
-        })
+        let config: Self = config::load_yaml(LAYER_NAME, path)?;
+        config
+            .validate()
+            .map_err(|message| ConfigError::new(message).in_file(LAYER_NAME, path))?;
+        Ok(config)
     }
 
     /// Parses and validates a YAML document (empty means all defaults). The error names the key.
     pub fn from_yaml(text: &str) -> std::result::Result<Self, String> {
-        let config: Self = if text.trim().is_empty() {
-            Self::default()
-        } else {
-            serde_norway::from_str::<Option<Self>>(text)
-                .map_err(|e| e.to_string())?
-                .unwrap_or_default()
-        };
+        let config: Self = config::parse_yaml(text).map_err(|e| e.to_string())?;
         config.validate()?;
         Ok(config)
     }
@@ -93,57 +81,6 @@ impl MemoryConfig {
         }
         Ok(())
     }
-}
-
-/// A duration written as a number of seconds (`30`) or with a unit (`500ms`, `30s`, `5m`, `1h`).
-fn deserialize_duration<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<Duration, D::Error> {
-    struct DurationVisitor;
-
-    impl Visitor<'_> for DurationVisitor {
-        type Value = Duration;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a duration such as 30s, 500ms, 5m or 1h, or a number of seconds")
-        }
-
-        fn visit_u64<E: de::Error>(self, seconds: u64) -> std::result::Result<Duration, E> {
-            Ok(Duration::from_secs(seconds))
-        }
-
-        fn visit_i64<E: de::Error>(self, seconds: i64) -> std::result::Result<Duration, E> {
-            u64::try_from(seconds)
-                .map(Duration::from_secs)
-                .map_err(|_| E::invalid_value(de::Unexpected::Signed(seconds), &self))
-        }
-
-        fn visit_str<E: de::Error>(self, text: &str) -> std::result::Result<Duration, E> {
-            parse_duration(text).ok_or_else(|| E::invalid_value(de::Unexpected::Str(text), &self))
-        }
-    }
-
-    deserializer.deserialize_any(DurationVisitor)
-}
-
-/// Parses `500ms`, `30s`, `5m`, `1h` or a bare number of seconds.
-fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let millis_per_unit: u64 = match unit.trim() {
-        "ms" => 1,
-        "" | "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => return None,
-    };
-    number
-        .checked_mul(millis_per_unit)
-        .map(Duration::from_millis)
 }
 
 #[cfg(test)]

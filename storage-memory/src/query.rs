@@ -29,8 +29,8 @@ use storage_api::evaluator::{Evaluator, present, resolve_owner_uids};
 use storage_api::query::SortValue;
 use storage_api::query::paging::{Listed, Page, Pager};
 use storage_api::{
-    Gvr, IndexedFields, ListOptions, ListPage, ResourceObject, Result, StorageError,
-    StoredResourceType,
+    CollectionPage, Gvr, IndexedFields, ListOptions, ListPage, ResourceObject, Result,
+    StorageError, StoredResourceType,
 };
 
 use crate::store::{KeyRef, Scope, Shared, Slot, Store, Table};
@@ -255,7 +255,7 @@ pub(crate) fn list_collection(
     shared: &Shared,
     types: &[CollectionResourceType],
     options: &ListOptions,
-) -> Result<(ListPage, Vec<StoredResourceType>)> {
+) -> Result<CollectionPage> {
     if options.owner.is_some() {
         return Err(StorageError::invalid(
             owner_parameter(options),
@@ -278,24 +278,14 @@ pub(crate) fn list_collection(
         (store.revision(), snapshot, tables)
     };
     let page = evaluator.page_items(Listed::Collection(types), snapshot)?;
-    let mut resource_types: Vec<StoredResourceType> = Vec::new();
-    for item in &page.items {
-        let Some((gvr, kind, namespaced)) =
-            tables.iter().find(|(gvr, ..)| **gvr == *item.fields.gvr)
-        else {
-            continue;
-        };
-        let found = resource_types
-            .iter()
-            .any(|t| *t.cluster == *item.fields.cluster && t.gvr == **gvr);
-        if !found {
-            resource_types.push(StoredResourceType {
-                cluster: item.fields.cluster.to_string(),
-                gvr: (**gvr).clone(),
-                kind: kind.to_string(),
-                namespaced: *namespaced,
-            });
-        }
-    }
-    Ok((finish(shared, page, revision, options)?, resource_types))
+    let page = finish(shared, page, revision, options)?;
+    Ok(CollectionPage::from_page(page, |item| {
+        let (gvr, kind, namespaced) = tables.iter().find(|(gvr, ..)| **gvr == *item.fields.gvr)?;
+        Some(StoredResourceType {
+            cluster: item.fields.cluster.to_string(),
+            gvr: (**gvr).clone(),
+            kind: kind.to_string(),
+            namespaced: *namespaced,
+        })
+    }))
 }

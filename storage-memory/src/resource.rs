@@ -145,10 +145,6 @@ impl CollectionResourceStorage for MemoryCollectionStorage {
         types: &[CollectionResourceType],
         options: &ListOptions,
     ) -> Result<CollectionPage> {
-        let (page, resource_types) = query::list_collection(&self.shared, types, options)?;
-        Ok(CollectionPage {
-            resource_types,
-            page,
-        })
+        query::list_collection(&self.shared, types, options)
     }
 }

@@ -11,10 +11,11 @@
 //! log:                     # without it, nothing is logged
 //!   stdout: true
 //!   colorful: true
-//!   slowThreshold: 100ms
+//!   slowThreshold: 100ms   # Go syntax (500ms, 1m30s); a bare number is seconds
 //! ```
 //!
-//! Unknown keys and bad values are refused with a [`StorageError::Config`] naming the file and
+//! Unknown keys and bad values are refused with a
+//! [`StorageError::Config`](storage_api::StorageError::Config) naming the file and
 //! the key: a typo must stop the process at start-up, not be ignored.
 
 use std::fmt;
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
-use storage_api::{Result, StorageError};
+use storage_api::{ConfigError, Result, config};
 
 use crate::LAYER_NAME;
 
@@ -49,7 +50,9 @@ pub enum DatabaseType {
 }
 
 /// The layer's configuration: where the database is, and what to log.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+///
+/// Its `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SampleConfig {
     /// The kind of database.
@@ -94,7 +97,7 @@ pub struct LogConfig {
     /// Statements that take longer are logged as warnings.
     #[serde(
         default = "default_slow_threshold",
-        deserialize_with = "deserialize_duration"
+        deserialize_with = "storage_api::duration::deserialize"
     )]
     pub slow_threshold: Duration,
 }
@@ -107,14 +110,13 @@ impl SampleConfig {
     /// Reads and validates the YAML file at `path`; the password comes from [`PASSWORD_ENV`]
     /// when the file has none.
     ///
-    /// Fails with [`StorageError::Config`] naming the file (and the key, for a bad or unknown
+    /// Fails with [`StorageError::Config`](storage_api::StorageError::Config) naming the file (and the key, for a bad or unknown
     /// key).
     pub fn from_file(path: &Path) -> Result<Self> {
-        let error = |message: String| {
-            StorageError::config(format!("{LAYER_NAME} config {}: {message}", path.display()))
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
-        let mut config = Self::from_yaml(&text).map_err(error)?;
+        let mut config: Self = config::load_yaml(LAYER_NAME, path)?;
+        config
+            .validate()
+            .map_err(|message| ConfigError::new(message).in_file(LAYER_NAME, path))?;
         if config.password.is_none() {
             config.password = std::env::var(PASSWORD_ENV).ok();
         }
@@ -123,11 +125,17 @@ impl SampleConfig {
 
     /// Parses and validates a YAML document. The error names the key at fault.
     pub fn from_yaml(text: &str) -> std::result::Result<Self, String> {
-        let config: Self = serde_norway::from_str(text).map_err(|e| e.to_string())?;
-        if config.database.trim().is_empty() {
+        let config: Self = config::parse_yaml(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The checks serde cannot make. The error names the key.
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.database.trim().is_empty() {
             return Err("database: must not be empty".into());
         }
-        if config.database_type == DatabaseType::Sqlite && config.database.contains(":memory:") {
+        if self.database_type == DatabaseType::Sqlite && self.database.contains(":memory:") {
             // Each pooled connection would open its own empty in-memory database, and the
             // pool closes idle connections: the data would vanish.
             return Err(
@@ -136,7 +144,30 @@ impl SampleConfig {
                     .into(),
             );
         }
-        Ok(config)
+        Ok(())
+    }
+}
+
+impl fmt::Debug for SampleConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            database_type,
+            host,
+            port,
+            user,
+            password,
+            database,
+            log,
+        } = self;
+        f.debug_struct("SampleConfig")
+            .field("database_type", database_type)
+            .field("host", host)
+            .field("port", port)
+            .field("user", user)
+            .field("password", &password.as_ref().map(|_| "<redacted>"))
+            .field("database", database)
+            .field("log", log)
+            .finish()
     }
 }
 
@@ -183,50 +214,10 @@ fn deserialize_port<'de, D: Deserializer<'de>>(
     deserializer.deserialize_any(PortVisitor)
 }
 
-/// A duration written with its unit (`100ms`, `2s`, `1m`, `1h`): a bare number is refused, as
-/// it would mean nanoseconds to the original and milliseconds to a reader.
-fn deserialize_duration<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<Duration, D::Error> {
-    struct DurationVisitor;
-
-    impl Visitor<'_> for DurationVisitor {
-        type Value = Duration;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a duration such as 100ms, 2s, 1m or 1h")
-        }
-
-        fn visit_str<E: de::Error>(self, text: &str) -> std::result::Result<Duration, E> {
-            parse_duration(text).ok_or_else(|| E::invalid_value(de::Unexpected::Str(text), &self))
-        }
-    }
-
-    deserializer.deserialize_any(DurationVisitor)
-}
-
-/// Parses `100ms`, `2s`, `1m` or `1h`.
-fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let millis_per_unit: u64 = match unit.trim() {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => return None,
-    };
-    number
-        .checked_mul(millis_per_unit)
-        .map(Duration::from_millis)
-}
-
 #[cfg(test)]
 mod tests {
+    use storage_api::StorageError;
+
     use super::*;
 
     /// The file shipped with the crate, which is the user's example.
@@ -286,7 +277,7 @@ mod tests {
                 "slowThreshold",
             ),
             (
-                "type: mysql\ndatabase: x\nlog: {slowThreshold: 100}",
+                "type: mysql\ndatabase: x\nlog: {slowThreshold: 100d}",
                 "slowThreshold",
             ),
             ("type: mysql\ndatabase: x\nlog: {level: info}", "level"),
@@ -316,6 +307,16 @@ mod tests {
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
+    /// `log.slowThreshold` read from `text`.
+    fn slow_threshold(text: &str) -> Option<Duration> {
+        SampleConfig::from_yaml(&format!(
+            "type: mysql\ndatabase: x\nlog: {{slowThreshold: {text}}}"
+        ))
+        .ok()?
+        .log
+        .map(|log| log.slow_threshold)
+    }
+
     #[test]
     fn durations_take_units() {
         for (text, millis) in [
@@ -325,12 +326,29 @@ mod tests {
             ("1h", 3_600_000),
         ] {
             assert_eq!(
-                parse_duration(text),
+                slow_threshold(text),
                 Some(Duration::from_millis(millis)),
                 "{text}"
             );
         }
-        assert_eq!(parse_duration("1.5s"), None);
-        assert_eq!(parse_duration("250"), None);
+        // The one duration grammar of every layer (`storage_api::Duration`): Go's fractions and
+        // compound units, and a bare number is seconds (it used to be refused here).
+        assert_eq!(slow_threshold("1.5s"), Some(Duration::from_millis(1_500)));
+        assert_eq!(slow_threshold("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(slow_threshold("250"), Some(Duration::from_secs(250)));
+        assert_eq!(slow_threshold("\"250\""), Some(Duration::from_secs(250)));
+        assert_eq!(slow_threshold("soon"), None);
+    }
+
+    #[test]
+    fn debug_leaves_the_password_out() {
+        let config = SampleConfig::from_yaml(EXAMPLE).expect("valid");
+        for shown in [format!("{config:?}"), format!("{config:#?}")] {
+            assert!(!shown.contains("dangerous0"), "{shown}");
+            assert!(
+                shown.contains("<redacted>") && shown.contains("clusterpedia"),
+                "{shown}"
+            );
+        }
     }
 }

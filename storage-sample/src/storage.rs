@@ -343,15 +343,8 @@ impl CollectionResourceStorage for SampleCollectionStorage {
         let rows = rows.iter().map(StoredRow::decode).collect::<Result<_>>()?;
         let owner_uids = owner_uids(&self.database, options).await?;
         let (page, item_types) = evaluate(Listed::Collection(types), rows, options, owner_uids)?;
-        let mut resource_types: Vec<StoredResourceType> = Vec::new();
-        for resource_type in item_types {
-            if !resource_types.contains(&resource_type) {
-                resource_types.push(resource_type);
-            }
-        }
-        Ok(CollectionPage {
-            resource_types,
-            page,
-        })
+        // `evaluate` returns the type of each item beside it, in the items' order.
+        let mut item_types = item_types.into_iter();
+        Ok(CollectionPage::from_page(page, |_| item_types.next()))
     }
 }

@@ -124,23 +124,12 @@ impl FeatureGates {
     }
 }
 
-/// Parses `500ms`, `5s`, `2m`, `1h` (or a number of seconds).
+/// Parses a duration flag: Go syntax (`500ms`, `5s`, `1m30s`) or a number of seconds
+/// ([`storage_api::Duration`], the one grammar of flags and configuration files).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 500ms, 5s, 2m"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!(
-            "invalid duration {s:?}: the unit must be ms, s, m or h"
-        )),
-    }
+    s.parse::<storage_api::Duration>()
+        .map(Duration::from)
+        .map_err(|e| format!("invalid duration: {e}"))
 }
 
 #[cfg(test)]
@@ -191,5 +180,9 @@ mod tests {
         assert!(Cli::try_parse_from(["x", "--worker-number=0"]).is_err());
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("2d").is_err());
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        // Checked: this used to overflow `n * 3600`.
+        assert!(parse_duration("18446744073709551615h").is_err());
     }
 }
