@@ -11,11 +11,10 @@
 //! - the traits a layer implements ([`StorageFactory`], [`ResourceStorage`],
 //!   [`CollectionResourceStorage`]) and the one error type ([`StorageError`]);
 //! - the compile-time registry of layers ([`registry`]);
-//! - with the `conformance` feature, the conformance suite ([`conformance_tests!`]).
+//! - with the `testing` feature, the test kit ([`testing`]): the reference layer and a
+//!   forwarding wrapper. The conformance suite is the `storage-conformance` crate.
 
 pub mod collection;
-#[cfg(feature = "conformance")]
-pub mod conformance;
 pub mod error;
 pub mod evaluator;
 pub mod object;
@@ -23,6 +22,8 @@ pub mod query;
 pub mod registry;
 pub mod status;
 mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use collection::{CollectionResource, CollectionResourceType};
 pub use error::{BoxError, Result, StorageError};
