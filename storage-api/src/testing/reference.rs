@@ -503,6 +503,18 @@ impl ResourceStorage for ReferenceStorage {
                             message: format!("{revision} is older than {}", state.forgotten),
                         });
                     }
+                    // A version this store never issued (e.g. of a previous process): the
+                    // watch ends at once with `410 Expired` and the client lists again, as
+                    // with the memory layer.
+                    if revision > state.revision {
+                        let expired = StorageError::Expired {
+                            message: format!(
+                                "{revision} is newer than this store's {}",
+                                state.revision
+                            ),
+                        };
+                        return Ok(futures::stream::once(async { Err(expired) }).boxed());
+                    }
                     (revision, Vec::new())
                 }
             }
