@@ -13,12 +13,11 @@
 //! - the compile-time registry of layers ([`registry`]);
 //! - what every layer's configuration needs: the YAML loader ([`config`]) and the duration
 //!   syntax of files and flags ([`Duration`]);
-//! - with the `conformance` feature, the conformance suite ([`conformance_tests!`]).
+//! - with the `testing` feature, the test kit ([`testing`]): the reference layer and a
+//!   forwarding wrapper. The conformance suite is the `storage-conformance` crate.
 
 pub mod collection;
 pub mod config;
-#[cfg(feature = "conformance")]
-pub mod conformance;
 pub mod duration;
 pub mod error;
 pub mod evaluator;
@@ -27,6 +26,8 @@ pub mod query;
 pub mod registry;
 pub mod status;
 mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use collection::{CollectionResource, CollectionResourceType};
 pub use config::ConfigError;

@@ -2,7 +2,7 @@
 //! latency of the queries of `reference/baseline.md`, at 100,000 pods.
 //!
 //! For each database (a fresh schema, database or file, dropped at the end): load 100,000
-//! generated pods over 10 clusters (`storage_api::conformance::fixtures::generate_pods`: about
+//! generated pods over 10 clusters (`storage_conformance::fixtures::generate_pods`: about
 //! 3.5 KB of JSON each, pruned and stamped as the synchro hands them over), then their 10,000
 //! replica sets, 1,000 deployments and 100 widgets (custom resources owning the deployments),
 //! then 50,000 `v1` events as objects of their own resource (the shared-table situation of the
@@ -33,13 +33,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use storage_api::conformance::fixtures::generate_pods;
 use storage_api::object::prepare_member_object;
 use storage_api::query::params::{RequestScope, parse_list_options};
 use storage_api::{
     Change, Gvr, ListOptions, ObjectEvent, ResourceObject, ResourceStorage, ResourceStorageConfig,
     StorageFactory,
 };
+use storage_conformance::fixtures::generate_pods;
 
 /// Whether this is a real run (`cargo bench` passes `--bench`); else (`cargo test
 /// --all-targets` runs bench targets too) a smoke run on a small data set.
@@ -327,7 +327,7 @@ async fn run(dialect: &str, data: &Dataset) -> Results {
         load_time += started.elapsed();
         objects += items.len();
         if config.gvr.resource == "pods" {
-            size = factory.table_size(items.len()).await;
+            size = factory.probe().table_size(items.len()).await;
         }
     }
     rows.push((
@@ -352,9 +352,9 @@ async fn run(dialect: &str, data: &Dataset) -> Results {
     rows.push(("bytes per stored pod (table, TOAST, indexes)".into(), size));
     rows.push((
         format!("bytes per object, all {objects} objects (events recorded)"),
-        factory.table_size(objects).await,
+        factory.probe().table_size(objects).await,
     ));
-    factory.analyze().await;
+    factory.probe().analyze().await;
     let mut samples = Vec::new();
     let mut types = 0;
     for _ in 0..20 {
@@ -512,7 +512,7 @@ async fn run(dialect: &str, data: &Dataset) -> Results {
     if std::env::var_os("INTERNAL_BENCH_KEEP").is_some() {
         eprintln!(
             "{dialect}: kept {} (INTERNAL_BENCH_KEEP)",
-            factory.scratch_name()
+            factory.probe().name()
         );
     } else {
         factory.shutdown().await.expect("shutdown");

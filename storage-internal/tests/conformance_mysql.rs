@@ -1,4 +1,4 @@
-//! The storage-api conformance suite against the `internal` layer on MySQL/MariaDB (a new database per check; `INTERNAL_TEST_MYSQL_URL`).
+//! The conformance suite (`storage-conformance`) against the `internal` layer on MySQL/MariaDB (a new database per check; `INTERNAL_TEST_MYSQL_URL`).
 //!
 //! Run one theme with `cargo test -p storage-internal --test conformance_mysql conformance::paging`.
 
@@ -13,4 +13,4 @@ async fn new_factory() -> Arc<dyn StorageFactory> {
     Arc::new(support::mysql().await)
 }
 
-storage_api::conformance_tests!(new_factory);
+storage_conformance::conformance_tests!(new_factory);

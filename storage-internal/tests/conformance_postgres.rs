@@ -1,4 +1,4 @@
-//! The storage-api conformance suite against the `internal` layer on PostgreSQL (a new schema per check; `INTERNAL_TEST_POSTGRES_URL`).
+//! The conformance suite (`storage-conformance`) against the `internal` layer on PostgreSQL (a new schema per check; `INTERNAL_TEST_POSTGRES_URL`).
 //!
 //! Run one theme with `cargo test -p storage-internal --test conformance_postgres conformance::paging`.
 
@@ -13,4 +13,4 @@ async fn new_factory() -> Arc<dyn StorageFactory> {
     Arc::new(support::postgres().await)
 }
 
-storage_api::conformance_tests!(new_factory);
+storage_conformance::conformance_tests!(new_factory);

@@ -1,4 +1,4 @@
-//! The storage-api conformance suite against the `internal` layer on SQLite (a new database file per check).
+//! The conformance suite (`storage-conformance`) against the `internal` layer on SQLite (a new database file per check).
 //!
 //! Run one theme with `cargo test -p storage-internal --test conformance_sqlite conformance::paging`.
 
@@ -13,4 +13,4 @@ async fn new_factory() -> Arc<dyn StorageFactory> {
     Arc::new(support::sqlite().await)
 }
 
-storage_api::conformance_tests!(new_factory);
+storage_conformance::conformance_tests!(new_factory);

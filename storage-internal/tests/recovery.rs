@@ -44,7 +44,7 @@ async fn postgres_connections_killed_by_the_server_are_replaced() {
     admin
         .execute(AssertSqlSafe(format!(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{}'",
-            factory.scratch_name()
+            factory.probe().name()
         )))
         .await
         .expect("terminate");

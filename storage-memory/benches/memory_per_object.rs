@@ -1,7 +1,7 @@
 //! Memory per stored object of the `memory` layer, and its load rate.
 //!
 //! For each size N, the parent process generates N realistic pods (about 3.5 KB of JSON each,
-//! `storage_api::conformance::fixtures::generate_pods`, pruned and stamped as the synchro hands
+//! `storage_conformance::fixtures::generate_pods`, pruned and stamped as the synchro hands
 //! them over) and pipes their JSON to a fresh child process. The child reads the bytes, as the
 //! synchro receives them from a member cluster, parses each object
 //! (`ResourceObject::parse`), loads them into a new memory factory through `apply` batches of
@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
-use storage_api::conformance::fixtures::generate_pods;
 use storage_api::{Change, Gvr, ResourceObject, ResourceStorageConfig, StorageFactory};
+use storage_conformance::fixtures::generate_pods;
 use storage_memory::MemoryStorageFactory;
 
 #[global_allocator]

@@ -1,4 +1,4 @@
-//! The storage-api conformance suite against the memory layer, with its default configuration.
+//! The conformance suite (`storage-conformance`) against the memory layer, with its default configuration.
 //!
 //! Run one theme with `cargo test -p storage-memory --test conformance conformance::watch`.
 
@@ -12,4 +12,4 @@ async fn new_factory() -> Arc<dyn StorageFactory> {
     Arc::new(MemoryStorageFactory::default())
 }
 
-storage_api::conformance_tests!(new_factory);
+storage_conformance::conformance_tests!(new_factory);

@@ -1,6 +1,6 @@
 //! What the sample layer's design costs: load rate and list latency on SQLite, by store size.
 //!
-//! For each size N, N realistic pods (`storage_api::conformance::fixtures::generate_pods`,
+//! For each size N, N realistic pods (`storage_conformance::fixtures::generate_pods`,
 //! about 3.5 KB of JSON each, over 4 clusters and namespaces of 100 pods) are written through
 //! `apply` batches of 500 into a new SQLite file, then three reads are timed (median of 11):
 //!
@@ -17,9 +17,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use storage_api::conformance::fixtures::generate_pods;
 use storage_api::query::params::{RequestScope, parse_list_options};
 use storage_api::{Change, Gvr, ResourceStorage, ResourceStorageConfig, StorageFactory};
+use storage_conformance::fixtures::generate_pods;
 use storage_sample::{DatabaseType, SampleConfig, SampleStorageFactory};
 
 /// The sizes measured by `cargo bench` when none are given.

@@ -1,4 +1,4 @@
-//! The storage-api conformance suite against the sample layer, on each database it supports:
+//! The conformance suite (`storage-conformance`) against the sample layer, on each database it supports:
 //! MySQL/MariaDB, PostgreSQL and SQLite.
 //!
 //! Every check gets a database of its own, so that the checks can run in parallel: a new
@@ -25,7 +25,7 @@ mod mysql {
         .await
     }
 
-    storage_api::conformance_tests!(new_factory);
+    storage_conformance::conformance_tests!(new_factory);
 }
 
 mod postgres {
@@ -38,7 +38,7 @@ mod postgres {
         .await
     }
 
-    storage_api::conformance_tests!(new_factory);
+    storage_conformance::conformance_tests!(new_factory);
 }
 
 mod sqlite {
@@ -46,23 +46,19 @@ mod sqlite {
         super::scratch::in_temporary_file().await
     }
 
-    storage_api::conformance_tests!(new_factory);
+    storage_conformance::conformance_tests!(new_factory);
 }
 
 /// Fresh, empty layers on throwaway databases, dropped when the layer shuts down.
 mod scratch {
-    use std::collections::HashMap;
     use std::path::PathBuf;
     use std::sync::Arc;
 
     use async_trait::async_trait;
     use sqlx::any::AnyConnectOptions;
     use sqlx::{AnyConnection, AssertSqlSafe, Connection as _};
-    use storage_api::collection::CollectionResource;
-    use storage_api::{
-        ClusterResourceVersions, CollectionResourceStorage, Gvr, ResourceStorage,
-        ResourceStorageConfig, Result, StorageFactory, StoredResourceType, Verb,
-    };
+    use storage_api::StorageFactory;
+    use storage_api::testing::{Forwarding, Probe};
     use storage_sample::{DatabaseType, SampleConfig, SampleStorageFactory};
 
     /// A name no other check (or run) uses.
@@ -98,7 +94,7 @@ mod scratch {
             database: name.clone(),
             log: None,
         };
-        Disposable::start(config, Scratch::Database { url, name }).await
+        start(config, Scratch::Database { url, name }).await
     }
 
     /// A layer on a new SQLite file in the temporary directory.
@@ -113,7 +109,7 @@ mod scratch {
             database: path.display().to_string(),
             log: None,
         };
-        Disposable::start(config, Scratch::File(path)).await
+        start(config, Scratch::File(path)).await
     }
 
     /// What to remove after the layer has shut down.
@@ -144,77 +140,19 @@ mod scratch {
         }
     }
 
-    /// The layer, removing its scratch database when it shuts down (the suite shuts down the
-    /// layer of each check that passes).
-    struct Disposable {
-        layer: SampleStorageFactory,
-        scratch: Scratch,
-    }
-
-    impl Disposable {
-        async fn start(config: SampleConfig, scratch: Scratch) -> Arc<dyn StorageFactory> {
-            let layer = SampleStorageFactory::connect(&config)
-                .await
-                .unwrap_or_else(|e| panic!("cannot start the layer on {}: {e}", config.database));
-            Arc::new(Self { layer, scratch })
-        }
+    /// Starts the layer; its scratch database is removed when it shuts down (the suite shuts
+    /// down the layer of each check that passes).
+    async fn start(config: SampleConfig, scratch: Scratch) -> Arc<dyn StorageFactory> {
+        let layer = SampleStorageFactory::connect(&config)
+            .await
+            .unwrap_or_else(|e| panic!("cannot start the layer on {}: {e}", config.database));
+        Arc::new(Forwarding::with_probe(Arc::new(layer), scratch))
     }
 
     #[async_trait]
-    impl StorageFactory for Disposable {
-        fn supported_verbs(&self) -> &'static [Verb] {
-            self.layer.supported_verbs()
-        }
-
-        async fn prepare_cluster(&self, cluster: &str) -> Result<()> {
-            self.layer.prepare_cluster(cluster).await
-        }
-
-        async fn resource_versions(
-            &self,
-            cluster: &str,
-        ) -> Result<HashMap<Gvr, ClusterResourceVersions>> {
-            self.layer.resource_versions(cluster).await
-        }
-
-        async fn stored_resource_types(&self) -> Result<Vec<StoredResourceType>> {
-            self.layer.stored_resource_types().await
-        }
-
-        fn collection_resources(&self) -> Vec<CollectionResource> {
-            self.layer.collection_resources()
-        }
-
-        async fn new_resource_storage(
-            &self,
-            config: ResourceStorageConfig,
-        ) -> Result<Arc<dyn ResourceStorage>> {
-            self.layer.new_resource_storage(config).await
-        }
-
-        async fn new_collection_resource_storage(
-            &self,
-            collection: &CollectionResource,
-        ) -> Result<Arc<dyn CollectionResourceStorage>> {
-            self.layer.new_collection_resource_storage(collection).await
-        }
-
-        async fn clean_cluster(&self, cluster: &str) -> Result<()> {
-            self.layer.clean_cluster(cluster).await
-        }
-
-        async fn clean_cluster_resource(&self, cluster: &str, gvr: &Gvr) -> Result<()> {
-            self.layer.clean_cluster_resource(cluster, gvr).await
-        }
-
-        async fn check_ready(&self) -> Result<()> {
-            self.layer.check_ready().await
-        }
-
-        async fn shutdown(&self) -> Result<()> {
-            self.layer.shutdown().await?;
-            self.scratch.remove().await;
-            Ok(())
+    impl Probe for Scratch {
+        async fn after_shutdown(&self) {
+            self.remove().await;
         }
     }
 }

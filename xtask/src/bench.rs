@@ -37,7 +37,7 @@ const BENCHMARKS: &[Benchmark] = &[
         cargo_args: &[
             "bench",
             "--package",
-            "clusterpedia-apiserver",
+            "clusterpedia-e2e",
             "--bench",
             "list_pods",
         ],
@@ -61,7 +61,7 @@ const BENCHMARKS: &[Benchmark] = &[
         cargo_args: &[
             "bench",
             "--package",
-            "clusterpedia-synchro",
+            "clusterpedia-e2e",
             "--bench",
             "initial_sync",
         ],

@@ -1,6 +1,6 @@
 //! HTTP-level tests of the whole router (authentication, routing, discovery, lists, gets,
 //! tables, watches, collections, errors, health and metrics) over the conformance fixtures in
-//! a `memory` layer, without TLS (see `tests/` for TLS and kubectl).
+//! the reference layer (`storage_api::testing`), without TLS (see `tests/` for TLS and kubectl).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -12,12 +12,12 @@ use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use storage_api::collection::CollectionResource;
-use storage_api::conformance::fixtures::{FixtureSpec, Fixtures};
+use storage_api::testing::ReferenceStorageFactory;
 use storage_api::{
     Change, ClusterResourceVersions, CollectionResourceStorage, Gvr, ResourceStorage,
     ResourceStorageConfig, StorageFactory, StoredResourceType, Verb,
 };
-use storage_memory::MemoryStorageFactory;
+use storage_conformance::fixtures::{FixtureSpec, Fixtures};
 use tokio::sync::OnceCell;
 use tower::ServiceExt as _;
 
@@ -32,10 +32,10 @@ const PREFIX: &str = "/apis/clusterpedia.io/v1beta1/resources";
 const TOKEN: &str = "test-token";
 const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 
-/// The fixtures, loaded once into a memory layer.
+/// The fixtures, loaded once into a reference layer.
 struct World {
     fixtures: Fixtures,
-    factory: MemoryStorageFactory,
+    factory: ReferenceStorageFactory,
 }
 
 async fn world() -> &'static World {
@@ -43,7 +43,7 @@ async fn world() -> &'static World {
     WORLD
         .get_or_init(|| async {
             let fixtures = Fixtures::generate(&FixtureSpec::default());
-            let factory = MemoryStorageFactory::default();
+            let factory = ReferenceStorageFactory::new();
             load(&factory, &fixtures).await;
             World { fixtures, factory }
         })
@@ -879,7 +879,7 @@ async fn watch_lines(app: &Router, uri: &str, accept: &str) -> (StatusCode, Vec<
 #[tokio::test]
 async fn watch_streams_events_until_the_timeout() {
     let world = world().await;
-    let factory = MemoryStorageFactory::default();
+    let factory = ReferenceStorageFactory::new();
     load(&factory, &world.fixtures).await;
     let app = app_over(Arc::new(factory.clone()), false).await;
     let cluster = world.fixtures.clusters()[0].clone();
@@ -953,8 +953,8 @@ async fn watch_streams_events_until_the_timeout() {
     assert_eq!(last["object"]["code"], 410);
 }
 
-/// A memory layer that does not support watch (like a relational layer).
-struct NoWatch(MemoryStorageFactory);
+/// A reference layer that does not support watch (like a relational layer).
+struct NoWatch(ReferenceStorageFactory);
 
 #[async_trait::async_trait]
 impl StorageFactory for NoWatch {
@@ -1269,7 +1269,7 @@ async fn requests_over_the_inflight_limit_get_429_but_watches_pass() {
 fn table_timing() {
     use crate::negotiate::{IncludeObject, MetaVersion};
     use crate::table::{ResourceTable, printer_for};
-    let pods = storage_api::conformance::fixtures::generate_pods(500, 4, 7);
+    let pods = storage_conformance::fixtures::generate_pods(500, 4, 7);
     let page = storage_api::ListPage {
         items: pods,
         ..Default::default()

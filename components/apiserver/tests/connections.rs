@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
 use storage_api::StorageFactory;
-use storage_memory::MemoryStorageFactory;
+use storage_api::testing::ReferenceStorageFactory;
 use support::Harness;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 fn server(max_connections: u32, header_timeout: Duration, idle_timeout: Duration) -> Harness {
     Harness::start(
-        || async { Arc::new(MemoryStorageFactory::default()) as Arc<dyn StorageFactory> }.boxed(),
+        || async { Arc::new(ReferenceStorageFactory::new()) as Arc<dyn StorageFactory> }.boxed(),
         |_| async {}.boxed(),
         move |options, _| {
             options.max_connections = max_connections;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use futures::FutureExt as _;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use storage_api::StorageFactory;
-use storage_api::conformance::fixtures::{FixtureSpec, Fixtures};
-use storage_memory::MemoryStorageFactory;
+use storage_api::testing::ReferenceStorageFactory;
+use storage_conformance::fixtures::{FixtureSpec, Fixtures};
 use support::{Client, Harness, RESOURCES, TOKEN};
 
 /// A CA, and a client certificate it signed for `jane` in `viewers`.
@@ -43,7 +43,7 @@ fn new_pki() -> Pki {
 
 fn server(client_ca: Option<String>, cert_dir: bool) -> Harness {
     Harness::start(
-        || async { Arc::new(MemoryStorageFactory::default()) as Arc<dyn StorageFactory> }.boxed(),
+        || async { Arc::new(ReferenceStorageFactory::new()) as Arc<dyn StorageFactory> }.boxed(),
         |factory| {
             async move {
                 let fixtures = Fixtures::generate(&FixtureSpec::default());

@@ -22,20 +22,8 @@ use tokio::sync::watch;
 
 use crate::backoff::Backoff;
 use crate::known::KnownObjects;
-use crate::queue::{Action, Event, PressureQueue};
-use crate::resource_synchro::SyncState;
-
-/// What the queue carries for one object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Payload {
-    /// The object's JSON as the member sent it.
-    Object(Bytes),
-    /// The object was deleted.
-    Tombstone,
-}
-
-/// The queue between an informer and its writer, keyed by `namespace/name`.
-pub(crate) type SyncQueue = PressureQueue<Box<str>, Payload>;
+use crate::queue::{Action, Event, Payload, SyncQueue};
+use crate::sync_state::SyncState;
 
 /// What to list and watch.
 pub(crate) struct ListWatch {

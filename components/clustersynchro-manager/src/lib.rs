@@ -43,6 +43,7 @@ pub mod queue;
 mod resource_synchro;
 pub mod source;
 pub mod status;
+mod sync_state;
 mod writer;
 
 use std::net::SocketAddr;

@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 
+use bytes::Bytes;
 use tokio::sync::Notify;
 
 /// What happened to an object.
@@ -248,6 +249,18 @@ impl<K: Eq + Hash + Clone, T> PressureQueue<K, T> {
         self.writable.notify_waiters();
     }
 }
+
+/// What the queue carries for one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Payload {
+    /// The object's JSON as the member sent it.
+    Object(Bytes),
+    /// The object was deleted.
+    Tombstone,
+}
+
+/// The queue between an informer and its writer, keyed by `namespace/name`.
+pub(crate) type SyncQueue = PressureQueue<Box<str>, Payload>;
 
 #[cfg(test)]
 mod tests {

@@ -8,26 +8,20 @@
 //! holding the batch (newer events for its keys wait, merged, in the queue); a batch the storage
 //! rejects is retried change by change so that only the bad changes are dropped.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serde_json::value::RawValue;
-use storage_api::object::{
-    CLUSTER_NAME_ANNOTATION, LAST_APPLIED_ANNOTATION, prepare_member_object,
-};
+use storage_api::object::prepare_member_json;
 use storage_api::{
     Change, Gvr, ObjectEvent, ObjectKey, ResourceObject, ResourceStorage, StorageError,
 };
 use tokio::sync::Semaphore;
 
 use crate::backoff::Backoff;
-use crate::informer::{Payload, SyncQueue};
 use crate::metrics::ResourceMetrics;
-use crate::queue::{Action, Event};
-use crate::resource_synchro::SyncState;
+use crate::queue::{Action, Event, Payload, SyncQueue};
+use crate::sync_state::SyncState;
 
 /// Where a writer writes.
 pub(crate) enum Sink {
@@ -77,96 +71,8 @@ pub(crate) fn ready_object(
     kind: &str,
     api_version: &str,
 ) -> Result<ResourceObject, StorageError> {
-    let bytes = match prepare_shallow(raw, cluster, kind, api_version) {
-        Some(bytes) => bytes,
-        None => prepare_deep(raw, cluster, gvr, kind, api_version)?,
-    };
+    let bytes = prepare_member_json(raw, cluster, gvr, kind, api_version)?;
     ResourceObject::parse(cluster.clone(), gvr.clone(), Bytes::from(bytes))
-}
-
-/// [`prepare_member_object`] (plus `kind` and `apiVersion`) through a `serde_json::Value`.
-fn prepare_deep(
-    raw: &[u8],
-    cluster: &str,
-    gvr: &Gvr,
-    kind: &str,
-    api_version: &str,
-) -> Result<Vec<u8>, StorageError> {
-    let mut value: serde_json::Value = serde_json::from_slice(raw)
-        .map_err(|e| StorageError::invalid("object", format!("{gvr} object is not JSON: {e}")))?;
-    if let Some(object) = value.as_object_mut() {
-        let has_kind = object
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .is_some_and(|k| !k.is_empty());
-        if !has_kind {
-            object.insert("kind".into(), kind.into());
-        }
-        if !object.contains_key("apiVersion") {
-            object.insert("apiVersion".into(), api_version.into());
-        }
-    }
-    prepare_member_object(&mut value, cluster);
-    serde_json::to_vec(&value).map_err(|e| StorageError::internal("cannot serialize an object", e))
-}
-
-/// The fields of a JSON object, values kept as they were written.
-type RawFields<'a> = BTreeMap<Cow<'a, str>, &'a RawValue>;
-
-/// Writes `fields` as a JSON object.
-fn write_fields(fields: &RawFields<'_>) -> Option<String> {
-    let size = fields
-        .iter()
-        .map(|(k, v)| k.len() + v.get().len() + 4)
-        .sum::<usize>()
-        + 2;
-    let mut out = String::with_capacity(size);
-    out.push('{');
-    for (i, (key, value)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&serde_json::to_string(key).ok()?);
-        out.push(':');
-        out.push_str(value.get());
-    }
-    out.push('}');
-    Some(out)
-}
-
-/// The same result as [`prepare_deep`], parsing only the top level, `metadata` and its
-/// `annotations` (the rest of the object — most of it — is copied as it is): several times
-/// faster. `None` when the object is not shaped as expected (then the deep path decides).
-fn prepare_shallow(raw: &[u8], cluster: &str, kind: &str, api_version: &str) -> Option<Vec<u8>> {
-    let mut top: RawFields<'_> = serde_json::from_slice(raw).ok()?;
-    let mut metadata: RawFields<'_> = serde_json::from_str(top.get("metadata")?.get()).ok()?;
-    metadata.remove("managedFields");
-    let mut annotations: RawFields<'_> = match metadata.get("annotations") {
-        // `null` or not an object: replaced by an object, as `prepare_member_object` does.
-        Some(a) => serde_json::from_str(a.get()).unwrap_or_default(),
-        None => RawFields::new(),
-    };
-    annotations.remove(LAST_APPLIED_ANNOTATION);
-    let cluster_name = RawValue::from_string(serde_json::to_string(cluster).ok()?).ok()?;
-    annotations.insert(Cow::Borrowed(CLUSTER_NAME_ANNOTATION), &cluster_name);
-    let annotations = RawValue::from_string(write_fields(&annotations)?).ok()?;
-    metadata.insert(Cow::Borrowed("annotations"), &annotations);
-    let metadata = RawValue::from_string(write_fields(&metadata)?).ok()?;
-    top.insert(Cow::Borrowed("metadata"), &metadata);
-
-    let kind_value = RawValue::from_string(serde_json::to_string(kind).ok()?).ok()?;
-    let has_kind = top
-        .get("kind")
-        .and_then(|k| serde_json::from_str::<Cow<'_, str>>(k.get()).ok())
-        .is_some_and(|k| !k.is_empty());
-    if !has_kind {
-        top.insert(Cow::Borrowed("kind"), &kind_value);
-    }
-    let api_version_value = RawValue::from_string(serde_json::to_string(api_version).ok()?).ok()?;
-    if !top.contains_key("apiVersion") {
-        top.insert(Cow::Borrowed("apiVersion"), &api_version_value);
-    }
-    write_fields(&top).map(String::into_bytes)
 }
 
 /// An event's JSON readied for storage: `managedFields` removed.
@@ -408,39 +314,6 @@ mod tests {
                 .is_none()
         );
         assert_eq!(value["metadata"]["annotations"]["keep"], "me");
-    }
-
-    #[test]
-    fn shallow_preparation_equals_the_deep_one() {
-        let cases = [
-            serde_json::json!({
-                "kind": "Pod", "apiVersion": "v1",
-                "metadata": {
-                    "name": "a", "namespace": "n", "resourceVersion": "1",
-                    "managedFields": [{"manager": "m"}],
-                    "annotations": {LAST_APPLIED_ANNOTATION: "{}", "x": "y\\\"\u{e9}"},
-                    "labels": {"app": "web"}
-                },
-                "spec": {"z": 1, "a": [1, {"b": null}]}, "status": {"phase": "Running"}
-            }),
-            serde_json::json!({"metadata": {"name": "no-annotations"}, "spec": {}}),
-            serde_json::json!({"kind": "", "metadata": {"name": "null", "annotations": null}}),
-            serde_json::json!({"kind": "Other", "metadata": {"name": "odd", "annotations": "text"}}),
-            serde_json::json!({"metadata": {"name": "empty", "annotations": {}}, "apiVersion": "x/v9"}),
-        ];
-        for case in cases {
-            let raw = serde_json::to_vec(&case).expect("json");
-            let gvr = Gvr::new("", "v1", "pods");
-            let deep = prepare_deep(&raw, "c\\\"1", &gvr, "Pod", "v1").expect("deep");
-            let shallow = prepare_shallow(&raw, "c\\\"1", "Pod", "v1").expect("shallow");
-            let deep: serde_json::Value = serde_json::from_slice(&deep).expect("json");
-            let shallow: serde_json::Value = serde_json::from_slice(&shallow).expect("json");
-            assert_eq!(shallow, deep, "{case}");
-        }
-        // Shapes the shallow path leaves to the deep one.
-        assert!(prepare_shallow(b"[1]", "c", "Pod", "v1").is_none());
-        assert!(prepare_shallow(br#"{"metadata": 3}"#, "c", "Pod", "v1").is_none());
-        assert!(prepare_shallow(br#"{"kind": "Pod"}"#, "c", "Pod", "v1").is_none());
     }
 
     #[test]

@@ -20,11 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Row as _};
-use storage_api::collection::CollectionResource;
-use storage_api::{
-    ClusterResourceVersions, CollectionResourceStorage, Gvr, ResourceStorage,
-    ResourceStorageConfig, Result, StorageFactory, StoredResourceType, Verb,
-};
+use storage_api::testing::{Forwarding, Probe};
 use storage_internal::{InternalConfig, InternalStorageFactory};
 
 /// The default PostgreSQL of the test machines.
@@ -63,9 +59,9 @@ fn is_stale(name: &str) -> bool {
         .is_some_and(|created| created + STALE_SECONDS < unix_seconds())
 }
 
-/// What to drop when the layer shuts down.
+/// The scratch schema, database or file of a layer: dropped when the layer shuts down.
 #[derive(Debug, Clone)]
-enum Scratch {
+pub enum Scratch {
     PostgresSchema { url: String, schema: String },
     MySqlDatabase { url: String, database: String },
     SqliteDir(PathBuf),
@@ -101,22 +97,21 @@ impl Scratch {
     }
 }
 
-/// A layer on a scratch schema/database/file, dropped at shutdown.
-#[derive(Debug)]
-pub struct ScratchFactory {
-    inner: InternalStorageFactory,
-    scratch: Scratch,
+/// A layer on a scratch schema/database/file, dropped at shutdown (the probe's teardown).
+pub type ScratchFactory = Forwarding<InternalStorageFactory, Scratch>;
+
+#[async_trait]
+impl Probe for Scratch {
+    async fn after_shutdown(&self) {
+        self.drop_it().await;
+    }
 }
 
-impl ScratchFactory {
-    pub fn inner(&self) -> &InternalStorageFactory {
-        &self.inner
-    }
-
+impl Scratch {
     /// The scratch schema or database name (PostgreSQL: also the connections'
     /// `application_name`).
-    pub fn scratch_name(&self) -> String {
-        match &self.scratch {
+    pub fn name(&self) -> String {
+        match self {
             Scratch::PostgresSchema { schema, .. } => schema.clone(),
             Scratch::MySqlDatabase { database, .. } => database.clone(),
             Scratch::SqliteDir(dir) => dir.display().to_string(),
@@ -125,7 +120,7 @@ impl ScratchFactory {
 
     /// Refreshes the planner statistics (as autovacuum would; SQLite never does it alone).
     pub async fn analyze(&self) {
-        match &self.scratch {
+        match self {
             Scratch::PostgresSchema { url, schema } => {
                 let mut conn = sqlx::PgConnection::connect(url).await.expect("postgres");
                 conn.execute(AssertSqlSafe(format!("VACUUM ANALYZE {schema}.resources")))
@@ -154,7 +149,7 @@ impl ScratchFactory {
     pub async fn table_size(&self, objects: usize) -> String {
         self.analyze().await;
         let per = |bytes: i64| bytes as f64 / objects.max(1) as f64;
-        match &self.scratch {
+        match self {
             Scratch::PostgresSchema { url, schema } => {
                 let mut conn = sqlx::PgConnection::connect(url).await.expect("postgres");
                 let row = sqlx::query(AssertSqlSafe(format!(
@@ -327,63 +322,5 @@ async fn connect(config: InternalConfig, scratch: Scratch) -> ScratchFactory {
     let inner = InternalStorageFactory::connect(connection)
         .await
         .unwrap_or_else(|e| panic!("the internal layer on {scratch:?}: {e}"));
-    ScratchFactory { inner, scratch }
-}
-
-#[async_trait]
-impl StorageFactory for ScratchFactory {
-    fn supported_verbs(&self) -> &'static [Verb] {
-        self.inner.supported_verbs()
-    }
-
-    async fn prepare_cluster(&self, cluster: &str) -> Result<()> {
-        self.inner.prepare_cluster(cluster).await
-    }
-
-    async fn resource_versions(
-        &self,
-        cluster: &str,
-    ) -> Result<HashMap<Gvr, ClusterResourceVersions>> {
-        self.inner.resource_versions(cluster).await
-    }
-
-    async fn stored_resource_types(&self) -> Result<Vec<StoredResourceType>> {
-        self.inner.stored_resource_types().await
-    }
-
-    fn collection_resources(&self) -> Vec<CollectionResource> {
-        self.inner.collection_resources()
-    }
-
-    async fn new_resource_storage(
-        &self,
-        config: ResourceStorageConfig,
-    ) -> Result<Arc<dyn ResourceStorage>> {
-        self.inner.new_resource_storage(config).await
-    }
-
-    async fn new_collection_resource_storage(
-        &self,
-        collection: &CollectionResource,
-    ) -> Result<Arc<dyn CollectionResourceStorage>> {
-        self.inner.new_collection_resource_storage(collection).await
-    }
-
-    async fn clean_cluster(&self, cluster: &str) -> Result<()> {
-        self.inner.clean_cluster(cluster).await
-    }
-
-    async fn clean_cluster_resource(&self, cluster: &str, gvr: &Gvr) -> Result<()> {
-        self.inner.clean_cluster_resource(cluster, gvr).await
-    }
-
-    async fn check_ready(&self) -> Result<()> {
-        self.inner.check_ready().await
-    }
-
-    async fn shutdown(&self) -> Result<()> {
-        self.inner.shutdown().await?;
-        self.scratch.drop_it().await;
-        Ok(())
-    }
+    Forwarding::with_probe(Arc::new(inner), scratch)
 }

@@ -12,17 +12,17 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::fixtures::{FixtureSpec, Fixtures};
-use crate::collection::{CollectionResource, CollectionResourceType};
-use crate::error::{Result, StorageError};
-use crate::evaluator::{Evaluator, present, resolve_owner_uids};
-use crate::object::{
+use storage_api::collection::{CollectionResource, CollectionResourceType};
+use storage_api::error::{Result, StorageError};
+use storage_api::evaluator::{Evaluator, present, resolve_owner_uids};
+use storage_api::object::{
     EVENTS_ANNOTATION, Gvr, IndexedFields, ObjectEvent, ObjectKey, ResourceObject,
 };
-use crate::query::ListOptions;
-use crate::query::label_selector::LabelOperator;
-use crate::query::paging::Listed;
-use crate::query::params::{RequestScope, parse_list_options};
-use crate::storage::{
+use storage_api::query::ListOptions;
+use storage_api::query::label_selector::LabelOperator;
+use storage_api::query::paging::Listed;
+use storage_api::query::params::{RequestScope, parse_list_options};
+use storage_api::{
     Change, ClusterResourceVersions, CollectionPage, CollectionResourceStorage, ListPage,
     ResourceStorage, ResourceStorageConfig, StorageFactory, StoredResourceType, Verb,
 };
@@ -735,7 +735,7 @@ pub fn identity(object: &ResourceObject) -> String {
         "{} {} {}",
         f.cluster,
         f.gvr,
-        crate::object::namespaced_name(&f.namespace, &f.name)
+        storage_api::object::namespaced_name(&f.namespace, &f.name)
     )
 }
 

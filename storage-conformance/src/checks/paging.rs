@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 
 use super::{deployments, first_fixture, namespaces, pods, renamed};
-use crate::conformance::harness::{Harness, Query, Target, assert_answer, assert_status, identity};
-use crate::evaluator::Evaluator;
-use crate::object::ResourceObject;
-use crate::storage::Change;
+use crate::harness::{Harness, Query, Target, assert_answer, assert_status, identity};
+use storage_api::Change;
+use storage_api::evaluator::Evaluator;
+use storage_api::object::ResourceObject;
 
 /// Walks every page for several limits (1, 7, 50, an exact divisor of the total so that the
 /// last page is full, the total, more than the total), following the layer's continue tokens:

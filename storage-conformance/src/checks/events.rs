@@ -7,9 +7,9 @@
 use serde_json::json;
 
 use super::{configmaps, pods};
-use crate::conformance::harness::{Harness, Query, Target, assert_items, comparable_versions};
-use crate::object::ObjectEvent;
-use crate::storage::Change;
+use crate::harness::{Harness, Query, Target, assert_items, comparable_versions};
+use storage_api::Change;
+use storage_api::object::ObjectEvent;
 
 const INJECT: &str = "search.clusterpedia.io/inject-events=true";
 

@@ -5,8 +5,8 @@
 //! resource.
 
 use super::{deployments, endpointslices, namespaces, pods, replicasets};
-use crate::conformance::harness::{Harness, Query, Target};
-use crate::object::{Gvr, ResourceObject};
+use crate::harness::{Harness, Query, Target};
+use storage_api::object::{Gvr, ResourceObject};
 
 /// The deployment owned by a widget of the same name in the first namespace of `cluster`.
 fn widget_deployment(h: &Harness, cluster: &str) -> ResourceObject {

@@ -3,9 +3,9 @@
 use serde_json::json;
 
 use super::{configmaps, deployments, edited, first_fixture, nodes, pods, renamed, services};
-use crate::conformance::harness::{Harness, Query, Target, assert_items, assert_status, identity};
-use crate::object::ObjectKey;
-use crate::storage::Change;
+use crate::harness::{Harness, Query, Target, assert_items, assert_status, identity};
+use storage_api::Change;
+use storage_api::object::ObjectKey;
 
 /// `create` then `get` returns the object as given (JSON and indexed fields), for one object of
 /// every fixture resource, cluster-scoped nodes included (`get` with an empty namespace).

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use clusterpedia_crds::{
     ClusterGroupResources, ClusterSpec, ClusterStatus, PediaCluster, ResourceSyncStatus,
 };
@@ -16,11 +15,8 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use kube_sim::{FixtureSpec, Simulator, SimulatorHandle};
 use storage_api::object::CLUSTER_NAME_ANNOTATION;
-use storage_api::{
-    Change, ClusterResourceVersions, CollectionResource, CollectionResourceStorage, Gvr,
-    ListOptions, ListPage, ObjectEvent, ObjectKey, ResourceObject, ResourceStorage,
-    ResourceStorageConfig, StorageError, StorageFactory, StoredResourceType, Verb,
-};
+use storage_api::testing::{AfterWrite, Forwarding, Probe, Write};
+use storage_api::{Change, Gvr, ListOptions, ResourceStorageConfig, StorageError, StorageFactory};
 use storage_memory::MemoryStorageFactory;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -46,137 +42,45 @@ fn options() -> SynchroOptions {
 }
 
 /// A storage factory that counts the changes written and can be made unavailable.
-struct TestFactory {
-    inner: Arc<dyn StorageFactory>,
+type TestFactory = Forwarding<dyn StorageFactory, Faults>;
+
+/// The probe of a [`TestFactory`]: counts the changes applied, fails every write while `down`.
+#[derive(Default)]
+struct Faults {
     upserts: Arc<AtomicUsize>,
     deletes: Arc<AtomicUsize>,
-    down: Arc<AtomicBool>,
+    down: AtomicBool,
 }
 
-impl TestFactory {
-    fn new(inner: Arc<dyn StorageFactory>) -> Arc<Self> {
-        Arc::new(Self {
-            inner,
-            upserts: Arc::default(),
-            deletes: Arc::default(),
-            down: Arc::default(),
-        })
-    }
+fn test_factory(inner: Arc<dyn StorageFactory>) -> Arc<TestFactory> {
+    Arc::new(Forwarding::with_probe(inner, Faults::default()))
 }
 
-struct TestStorage {
-    inner: Arc<dyn ResourceStorage>,
-    upserts: Arc<AtomicUsize>,
-    deletes: Arc<AtomicUsize>,
-    down: Arc<AtomicBool>,
-}
-
-impl TestStorage {
-    fn check(&self) -> storage_api::Result<()> {
+impl Probe for Faults {
+    fn before_write(
+        &self,
+        _: &ResourceStorageConfig,
+        write: Write<'_>,
+    ) -> storage_api::Result<Option<AfterWrite>> {
         if self.down.load(Ordering::SeqCst) {
             return Err(StorageError::Unavailable {
                 message: "the test storage is down".into(),
                 source: None,
             });
         }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl StorageFactory for TestFactory {
-    fn supported_verbs(&self) -> &'static [Verb] {
-        self.inner.supported_verbs()
-    }
-    async fn prepare_cluster(&self, cluster: &str) -> storage_api::Result<()> {
-        self.inner.prepare_cluster(cluster).await
-    }
-    async fn resource_versions(
-        &self,
-        cluster: &str,
-    ) -> storage_api::Result<HashMap<Gvr, ClusterResourceVersions>> {
-        self.inner.resource_versions(cluster).await
-    }
-    async fn stored_resource_types(&self) -> storage_api::Result<Vec<StoredResourceType>> {
-        self.inner.stored_resource_types().await
-    }
-    fn collection_resources(&self) -> Vec<CollectionResource> {
-        self.inner.collection_resources()
-    }
-    async fn new_resource_storage(
-        &self,
-        config: ResourceStorageConfig,
-    ) -> storage_api::Result<Arc<dyn ResourceStorage>> {
-        Ok(Arc::new(TestStorage {
-            inner: self.inner.new_resource_storage(config).await?,
-            upserts: self.upserts.clone(),
-            deletes: self.deletes.clone(),
-            down: self.down.clone(),
-        }))
-    }
-    async fn new_collection_resource_storage(
-        &self,
-        collection: &CollectionResource,
-    ) -> storage_api::Result<Arc<dyn CollectionResourceStorage>> {
-        self.inner.new_collection_resource_storage(collection).await
-    }
-    async fn clean_cluster(&self, cluster: &str) -> storage_api::Result<()> {
-        self.inner.clean_cluster(cluster).await
-    }
-    async fn clean_cluster_resource(&self, cluster: &str, gvr: &Gvr) -> storage_api::Result<()> {
-        self.inner.clean_cluster_resource(cluster, gvr).await
-    }
-    async fn check_ready(&self) -> storage_api::Result<()> {
-        self.inner.check_ready().await
-    }
-    async fn shutdown(&self) -> storage_api::Result<()> {
-        self.inner.shutdown().await
-    }
-}
-
-#[async_trait]
-impl ResourceStorage for TestStorage {
-    fn config(&self) -> &ResourceStorageConfig {
-        self.inner.config()
-    }
-    async fn get(
-        &self,
-        cluster: &str,
-        ns: &str,
-        name: &str,
-    ) -> storage_api::Result<ResourceObject> {
-        self.inner.get(cluster, ns, name).await
-    }
-    async fn list(&self, options: &ListOptions) -> storage_api::Result<ListPage> {
-        self.inner.list(options).await
-    }
-    async fn create(&self, object: ResourceObject) -> storage_api::Result<()> {
-        self.check()?;
-        self.inner.create(object).await
-    }
-    async fn update(&self, object: ResourceObject) -> storage_api::Result<()> {
-        self.check()?;
-        self.inner.update(object).await
-    }
-    async fn delete(&self, key: &ObjectKey) -> storage_api::Result<()> {
-        self.check()?;
-        self.inner.delete(key).await
-    }
-    async fn apply(&self, changes: Vec<Change>) -> storage_api::Result<()> {
-        self.check()?;
+        let Write::Apply(changes) = write else {
+            return Ok(None);
+        };
         let upserts = changes
             .iter()
             .filter(|c| matches!(c, Change::Upsert(_)))
             .count();
         let deletes = changes.len() - upserts;
-        self.inner.apply(changes).await?;
-        self.upserts.fetch_add(upserts, Ordering::SeqCst);
-        self.deletes.fetch_add(deletes, Ordering::SeqCst);
-        Ok(())
-    }
-    async fn record_events(&self, events: Vec<ObjectEvent>) -> storage_api::Result<()> {
-        self.check()?;
-        self.inner.record_events(events).await
+        let (upserted, deleted) = (self.upserts.clone(), self.deletes.clone());
+        Ok(Some(Box::new(move || {
+            upserted.fetch_add(upserts, Ordering::SeqCst);
+            deleted.fetch_add(deletes, Ordering::SeqCst);
+        })))
     }
 }
 
@@ -526,7 +430,7 @@ async fn restart_resumes_without_rewriting_and_applies_offline_deletions() {
     .await
     .expect("patch");
 
-    let counting = TestFactory::new(memory.clone());
+    let counting = test_factory(memory.clone());
     let second = Manager::new(
         &options(),
         counting.clone(),
@@ -540,11 +444,11 @@ async fn restart_resumes_without_rewriting_and_applies_offline_deletions() {
     wait_equal(&client, &*memory, "c1", &pods(), "/api/v1/pods").await;
     // Only the changed configmap was rewritten and only the deleted one removed.
     assert_eq!(
-        counting.upserts.load(Ordering::SeqCst),
+        counting.probe().upserts.load(Ordering::SeqCst),
         1,
         "unchanged objects must not be rewritten"
     );
-    assert_eq!(counting.deletes.load(Ordering::SeqCst), 1);
+    assert_eq!(counting.probe().deletes.load(Ordering::SeqCst), 1);
     second.shutdown().await;
     sim.shutdown().await;
 }
@@ -610,7 +514,7 @@ async fn storage_outage_is_retried_and_loses_nothing() {
     let sim = start_sim().await;
     let client = client_of(&sim).await;
     let memory: Arc<dyn StorageFactory> = Arc::new(MemoryStorageFactory::default());
-    let test = TestFactory::new(memory.clone());
+    let test = test_factory(memory.clone());
     let manager = Manager::new(
         &options(),
         test.clone(),
@@ -621,7 +525,7 @@ async fn storage_outage_is_retried_and_loses_nothing() {
     manager.apply(input(pedia_cluster("c1", &sim, resources())));
     wait_status(&manager, "c1", "initial sync", synced).await;
 
-    test.down.store(true, Ordering::SeqCst);
+    test.probe().down.store(true, Ordering::SeqCst);
     sim.set_churn_per_second(50.0);
     wait_status(&manager, "c1", "storage error", |s| {
         s.sync_resources.iter().any(|g| {
@@ -635,7 +539,7 @@ async fn storage_outage_is_retried_and_loses_nothing() {
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     sim.set_churn_per_second(0.0);
-    test.down.store(false, Ordering::SeqCst);
+    test.probe().down.store(false, Ordering::SeqCst);
     wait_status(&manager, "c1", "recovered sync", synced).await;
     wait_equal(&client, &*memory, "c1", &pods(), "/api/v1/pods").await;
     manager.shutdown().await;

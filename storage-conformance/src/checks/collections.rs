@@ -3,8 +3,8 @@
 //! appearance.
 
 use super::namespaces;
-use crate::collection::{self, CollectionResourceType, parse_any_types};
-use crate::conformance::harness::{Harness, Query, Target};
+use crate::harness::{Harness, Query, Target};
+use storage_api::collection::{self, CollectionResourceType, parse_any_types};
 
 /// The queries every collection is checked with.
 fn queries(h: &Harness) -> Vec<Query> {

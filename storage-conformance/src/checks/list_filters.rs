@@ -3,8 +3,8 @@
 //! the reference evaluator's over the same objects.
 
 use super::{configmaps, deployments, endpointslices, namespaces, nodes, pods, widgets};
-use crate::conformance::harness::{Harness, Query, Target, note};
-use crate::object::{Gvr, format_rfc3339};
+use crate::harness::{Harness, Query, Target, note};
+use storage_api::object::{Gvr, format_rfc3339};
 
 /// Checks every query on every resource given; returns how many answers were compared.
 async fn check_all(h: &mut Harness, gvrs: &[Gvr], queries: &[Query]) -> usize {

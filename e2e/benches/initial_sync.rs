@@ -7,7 +7,7 @@
 //! given, so its peak RSS is the synchro's own; `memory` keeps every object in the process;
 //! `postgres` is the `internal` layer on the local PostgreSQL (a fresh database, dropped after).
 //!
-//! One run by hand: `cargo bench -p clusterpedia-synchro --bench initial_sync -- --kubeconfig
+//! One run by hand: `cargo bench -p clusterpedia-e2e --bench initial_sync -- --kubeconfig
 //! FILE --storage null|memory|postgres`. Under `cargo test` (no `--bench`) it is a smoke run
 //! against an in-process simulator with the `small` fixtures.
 
@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use clusterpedia_crds::{ClusterGroupResources, ClusterSpec, PediaCluster, ResourceSyncStatus};
 use clusterpedia_synchro::{ClusterInput, Manager, SyncResourcesRef, SynchroOptions};
 use k8s_openapi::ByteString;
+use storage_api::testing::{AfterWrite, Forwarding, Probe, Write};
 use storage_api::{
     Change, ClusterResourceVersions, CollectionResource, CollectionResourceStorage, Gvr,
     ListOptions, ListPage, ObjectEvent, ObjectKey, ResourceObject, ResourceStorage,
@@ -117,18 +118,10 @@ impl ResourceStorage for NullStorage {
     }
 }
 
-/// Wraps a storage and, once `active` holds the probe's start time (µs), records for each applied
-/// upsert stamped by kube-sim's churn since then how long after the member's write it became
-/// queryable (the write returned).
+/// Once `active` holds the probe's start time (µs), records for each applied upsert stamped by
+/// kube-sim's churn since then how long after the member's write it became queryable (the
+/// write returned). A probe of a [`Forwarding`] storage.
 struct LagProbe {
-    inner: Arc<dyn StorageFactory>,
-    active: Arc<std::sync::atomic::AtomicU64>,
-    lags: Arc<std::sync::Mutex<Vec<u64>>>,
-    seen: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
-}
-
-struct LagStorage {
-    inner: Arc<dyn ResourceStorage>,
     active: Arc<std::sync::atomic::AtomicU64>,
     lags: Arc<std::sync::Mutex<Vec<u64>>>,
     seen: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
@@ -151,78 +144,15 @@ fn churned_at(object: &ResourceObject) -> Option<u64> {
         .ok()
 }
 
-#[async_trait]
-impl StorageFactory for LagProbe {
-    fn supported_verbs(&self) -> &'static [Verb] {
-        self.inner.supported_verbs()
-    }
-    async fn prepare_cluster(&self, cluster: &str) -> storage_api::Result<()> {
-        self.inner.prepare_cluster(cluster).await
-    }
-    async fn resource_versions(
+impl Probe for LagProbe {
+    fn before_write(
         &self,
-        cluster: &str,
-    ) -> storage_api::Result<HashMap<Gvr, ClusterResourceVersions>> {
-        self.inner.resource_versions(cluster).await
-    }
-    async fn stored_resource_types(&self) -> storage_api::Result<Vec<StoredResourceType>> {
-        self.inner.stored_resource_types().await
-    }
-    fn collection_resources(&self) -> Vec<CollectionResource> {
-        self.inner.collection_resources()
-    }
-    async fn new_resource_storage(
-        &self,
-        config: ResourceStorageConfig,
-    ) -> storage_api::Result<Arc<dyn ResourceStorage>> {
-        Ok(Arc::new(LagStorage {
-            inner: self.inner.new_resource_storage(config).await?,
-            active: self.active.clone(),
-            lags: self.lags.clone(),
-            seen: self.seen.clone(),
-        }))
-    }
-    async fn new_collection_resource_storage(
-        &self,
-        collection: &CollectionResource,
-    ) -> storage_api::Result<Arc<dyn CollectionResourceStorage>> {
-        self.inner.new_collection_resource_storage(collection).await
-    }
-    async fn clean_cluster(&self, cluster: &str) -> storage_api::Result<()> {
-        self.inner.clean_cluster(cluster).await
-    }
-    async fn clean_cluster_resource(&self, cluster: &str, gvr: &Gvr) -> storage_api::Result<()> {
-        self.inner.clean_cluster_resource(cluster, gvr).await
-    }
-    async fn check_ready(&self) -> storage_api::Result<()> {
-        self.inner.check_ready().await
-    }
-    async fn shutdown(&self) -> storage_api::Result<()> {
-        self.inner.shutdown().await
-    }
-}
-
-#[async_trait]
-impl ResourceStorage for LagStorage {
-    fn config(&self) -> &ResourceStorageConfig {
-        self.inner.config()
-    }
-    async fn get(&self, c: &str, ns: &str, name: &str) -> storage_api::Result<ResourceObject> {
-        self.inner.get(c, ns, name).await
-    }
-    async fn list(&self, options: &ListOptions) -> storage_api::Result<ListPage> {
-        self.inner.list(options).await
-    }
-    async fn create(&self, object: ResourceObject) -> storage_api::Result<()> {
-        self.inner.create(object).await
-    }
-    async fn update(&self, object: ResourceObject) -> storage_api::Result<()> {
-        self.inner.update(object).await
-    }
-    async fn delete(&self, key: &ObjectKey) -> storage_api::Result<()> {
-        self.inner.delete(key).await
-    }
-    async fn apply(&self, changes: Vec<Change>) -> storage_api::Result<()> {
+        _: &ResourceStorageConfig,
+        write: Write<'_>,
+    ) -> storage_api::Result<Option<AfterWrite>> {
+        let Write::Apply(changes) = write else {
+            return Ok(None);
+        };
         let since = self.active.load(Ordering::Relaxed);
         let stamps: Vec<u64> = if since > 0 {
             // Stamps older than the probe come from earlier runs against the same simulator.
@@ -237,22 +167,23 @@ impl ResourceStorage for LagStorage {
         } else {
             Vec::new()
         };
-        self.inner.apply(changes).await?;
-        let now = now_micros();
-        if let (Ok(mut lags), Ok(mut seen)) = (self.lags.lock(), self.seen.lock()) {
-            // A later status-only update of the same pod carries the same stamp: only the
-            // first arrival of a stamp is that write becoming queryable.
-            lags.extend(
-                stamps
-                    .into_iter()
-                    .filter(|t| seen.insert(*t))
-                    .map(|t| now.saturating_sub(t)),
-            );
+        if stamps.is_empty() {
+            return Ok(None);
         }
-        Ok(())
-    }
-    async fn record_events(&self, events: Vec<ObjectEvent>) -> storage_api::Result<()> {
-        self.inner.record_events(events).await
+        let (lags, seen) = (self.lags.clone(), self.seen.clone());
+        Ok(Some(Box::new(move || {
+            let now = now_micros();
+            if let (Ok(mut lags), Ok(mut seen)) = (lags.lock(), seen.lock()) {
+                // A later status-only update of the same pod carries the same stamp: only the
+                // first arrival of a stamp is that write becoming queryable.
+                lags.extend(
+                    stamps
+                        .into_iter()
+                        .filter(|t| seen.insert(*t))
+                        .map(|t| now.saturating_sub(t)),
+                );
+            }
+        })))
     }
 }
 
@@ -457,12 +388,14 @@ async fn sync_once() -> anyhow::Result<()> {
     };
     let probing = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let lags = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let storage: Arc<dyn StorageFactory> = Arc::new(LagProbe {
-        inner: storage,
-        active: probing.clone(),
-        lags: lags.clone(),
-        seen: Default::default(),
-    });
+    let storage: Arc<dyn StorageFactory> = Arc::new(Forwarding::with_probe(
+        storage,
+        LagProbe {
+            active: probing.clone(),
+            lags: lags.clone(),
+            seen: Default::default(),
+        },
+    ));
     let churn_client = match arg("--churn") {
         Some(_) => Some(kube::Client::try_from(
             kube::Config::from_custom_kubeconfig(

@@ -6,6 +6,7 @@
 //! The checks are generic over the storage layer: [`kubectl_suite!`] runs all of them against
 //! one factory constructor: here `memory`, and `internal` on an embedded SQLite file.
 
+#[path = "../../components/apiserver/tests/support/mod.rs"]
 mod support;
 
 use std::collections::BTreeSet;
@@ -15,8 +16,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use futures::FutureExt as _;
-use storage_api::conformance::fixtures::{FixtureSpec, Fixtures};
 use storage_api::{Gvr, ResourceObject, StorageFactory};
+use storage_conformance::fixtures::{FixtureSpec, Fixtures};
 use support::{Harness, TOKEN};
 
 /// The kubectl binary.

@@ -1,7 +1,7 @@
 //! The apiserver's read path over HTTPS, measured by an in-repo load client on loopback.
 //!
 //! Loads N realistic pods (default 100,000, about 3.5 KB of JSON each, spread over 4 clusters;
-//! `storage_api::conformance::fixtures::generate_pods`) into a `memory` layer through the
+//! `storage_conformance::fixtures::generate_pods`) into a `memory` layer through the
 //! storage API, starts the apiserver in-process (TLS, token authentication) on an ephemeral
 //! port, and measures with keep-alive HTTP/2 connections (hyper + rustls), one request at a
 //! time per connection:
@@ -17,10 +17,10 @@
 //! The client and the server share the machine's cores: figures are for both together.
 //! Prints one Markdown table on stdout (progress on stderr).
 //!
-//! Run: `cargo bench -p clusterpedia-apiserver --bench list_pods` (or with a pod count:
+//! Run: `cargo bench -p clusterpedia-e2e --bench list_pods` (or with a pod count:
 //! `... --bench list_pods -- 20000`), or `cargo xtask bench apiserver-list`.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../../components/apiserver/tests/support/mod.rs"]
 mod support;
 
 use std::path::PathBuf;
@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use futures::FutureExt as _;
 use storage_api::StorageFactory;
-use storage_api::conformance::fixtures::generate_pods;
+use storage_conformance::fixtures::generate_pods;
 use storage_memory::MemoryStorageFactory;
 use support::{Client, Harness, RESOURCES, TOKEN};
 

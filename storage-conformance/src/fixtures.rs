@@ -38,8 +38,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::object::{Gvr, ObjectEvent, ResourceObject, format_rfc3339, prepare_member_object};
-use crate::storage::ResourceStorageConfig;
+use storage_api::ResourceStorageConfig;
+use storage_api::object::{
+    Gvr, ObjectEvent, ResourceObject, format_rfc3339, prepare_member_object,
+};
 
 /// The size of the generated data set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1323,13 +1325,13 @@ mod tests {
             let value = object.to_value().expect("json");
             let meta = &value["metadata"];
             assert_eq!(
-                meta["annotations"][crate::object::CLUSTER_NAME_ANNOTATION],
+                meta["annotations"][storage_api::object::CLUSTER_NAME_ANNOTATION],
                 *object.fields.cluster
             );
             assert!(meta.get("managedFields").is_none());
             assert!(
                 meta["annotations"]
-                    .get(crate::object::LAST_APPLIED_ANNOTATION)
+                    .get(storage_api::object::LAST_APPLIED_ANNOTATION)
                     .is_none()
             );
             let again = ResourceObject::parse(

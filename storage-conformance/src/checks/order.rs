@@ -3,8 +3,8 @@
 //! order, ties and missing values included).
 
 use super::{deployments, namespaces, nodes, pods};
-use crate::conformance::harness::{Harness, Query, Target};
-use crate::object::Gvr;
+use crate::harness::{Harness, Query, Target};
+use storage_api::object::Gvr;
 
 /// Checks `query` unpaged and walks it with pages of `limit`.
 async fn check_and_walk(h: &mut Harness, gvr: &Gvr, query: &Query, limit: u64) {

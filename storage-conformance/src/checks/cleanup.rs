@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 
 use super::{configmaps, deployments, pods};
-use crate::conformance::harness::{Harness, Query, Target, assert_status, comparable_versions};
-use crate::object::Gvr;
-use crate::storage::{Change, StoredResourceType};
+use crate::harness::{Harness, Query, Target, assert_status, comparable_versions};
+use storage_api::object::Gvr;
+use storage_api::{Change, StoredResourceType};
 
 /// Asserts that `stored_resource_types()` is exactly the model's (no duplicates).
 async fn assert_types(h: &Harness, when: &str) {

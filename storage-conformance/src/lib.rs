@@ -5,18 +5,22 @@
 //! ```text
 //! // storage-memory/tests/conformance.rs
 //! async fn new_factory() -> std::sync::Arc<dyn storage_api::StorageFactory> {
-//!     storage_memory::MemoryFactory::new()          // whatever builds a fresh, empty layer
+//!     std::sync::Arc::new(storage_memory::MemoryStorageFactory::default()) // a fresh, empty layer
 //! }
 //!
-//! storage_api::conformance_tests!(new_factory);
+//! storage_conformance::conformance_tests!(new_factory);
 //! ```
 //!
-//! with `storage-api = { workspace = true, features = ["conformance"] }` in the layer's
-//! `[dev-dependencies]`; the layer needs no tokio dependency for it. The macro expands to one
+//! with `storage-conformance.workspace = true` in the layer's `[dev-dependencies]`; the layer
+//! needs no tokio dependency for it. The macro expands to one
 //! `#[test]` per check, named `conformance::<theme>::<check>` (run one theme with
 //! `cargo test --test conformance conformance::paging`), each on its own multi-thread tokio
 //! runtime, with a time limit ([`CHECK_TIMEOUT`]) so that a hanging layer fails instead of
 //! blocking the run.
+//!
+//! The suite proves itself in `tests/reference.rs`: it passes on the contract's reference
+//! layer ([`storage_api::testing::ReferenceStorageFactory`]) and rejects each of its
+//! deliberately broken variants ([`storage_api::testing::ReferenceBug`]).
 //!
 //! # The constructor's job: isolation
 //!
@@ -29,16 +33,16 @@
 //!
 //! # How it judges
 //!
-//! The oracle is the reference evaluator ([`crate::evaluator`]) over a model of what the suite
+//! The oracle is the reference evaluator ([`storage_api::evaluator`]) over a model of what the suite
 //! wrote: every list answer must be exactly the evaluator's (same items in the same order, same
 //! JSON, continue token present exactly when more items remain, exact remaining count); owner
-//! queries are resolved with [`crate::evaluator::resolve_owner_uids`] over every stored object of
+//! queries are resolved with [`storage_api::evaluator::resolve_owner_uids`] over every stored object of
 //! the cluster. Items are compared by identity (cluster, resource, namespace, name), then by
 //! their indexed fields and their JSON. The data are the [`fixtures`]: a few hundred realistic
 //! objects built to trip the usual bugs (same names everywhere, missing labels, time ties,
 //! resource versions crossing a power of ten, owner chains, events). List options are always
 //! built the way the apiserver builds them, through
-//! [`crate::query::params::parse_list_options`]; so are the next pages (`continue=<token>`).
+//! [`storage_api::query::params::parse_list_options`]; so are the next pages (`continue=<token>`).
 //!
 //! # What a layer author must know
 //!
@@ -56,7 +60,7 @@
 //! - **Injected events.** With `search.clusterpedia.io/inject-events=true` every item carries the
 //!   annotation `shadow.clusterpedia.io/events`, a JSON array of exactly the events recorded for
 //!   it; **an object without events carries an empty array `[]`**, not a missing annotation
-//!   (this is what [`crate::evaluator::present`] does). The order of the events in the array is
+//!   (this is what [`storage_api::evaluator::present`] does). The order of the events in the array is
 //!   free (the suite orders them by uid); an event recorded again with the same uid replaces
 //!   the previous one; events follow their object: an upsert keeps them, a delete drops them.
 //!   Events are matched by cluster and `involvedObject.uid` among the objects of the storage
@@ -64,11 +68,11 @@
 //! - **Stored resource types** must list each (cluster, resource) with at least one stored
 //!   object, with the kind and scope of its configuration, and none of a cleaned cluster or
 //!   cleaned resource.
-//! - **Collections.** Every layer offers [`crate::collection::builtin`] (`any`, `workloads`,
-//!   `kuberesources`); [`CollectionPage::resource_types`](crate::CollectionPage) are the
-//!   distinct [`StoredResourceType`](crate::StoredResourceType)s of the page's items
+//! - **Collections.** Every layer offers [`storage_api::collection::builtin`] (`any`, `workloads`,
+//!   `kuberesources`); [`CollectionPage::resource_types`](storage_api::CollectionPage) are the
+//!   distinct [`StoredResourceType`](storage_api::StoredResourceType)s of the page's items
 //!   (cluster included) in order of first appearance.
-//! - **Watch.** Checked only when `supported_verbs()` has [`Verb::Watch`](crate::Verb);
+//! - **Watch.** Checked only when `supported_verbs()` has [`Verb::Watch`](storage_api::Verb);
 //!   otherwise every watch check asserts that `watch` answers `405 MethodNotSupported`. A
 //!   watch-capable layer sets `ListPage::resource_version`; a watch without a resource version
 //!   starts with `ADDED` for every matching object; one from a version (of a list or of an
@@ -93,8 +97,8 @@ use futures::future::BoxFuture;
 pub use fixtures::{FixtureSpec, Fixtures, generate_pods};
 pub use harness::{Harness, Query};
 
-use crate::error::StorageError;
-use crate::storage::StorageFactory;
+use storage_api::StorageFactory;
+use storage_api::error::StorageError;
 
 /// The longest a single check may take before it fails (a layer call hangs).
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(300);
@@ -167,7 +171,7 @@ pub fn all_checks() -> Vec<Check> {
 /// Expands to one `#[test]` per conformance check, each against a fresh, empty layer built by
 /// `$new_factory`: the path of an `async fn() -> Arc<dyn StorageFactory>` (it may panic with a
 /// message when it cannot build the layer). The tests are named `conformance::<theme>::<check>`.
-/// See the [`conformance`](crate::conformance) module for what the checks assert.
+/// See the [crate] documentation for what the checks assert.
 #[macro_export]
 macro_rules! conformance_tests {
     ($new_factory:path $(,)?) => {
@@ -175,7 +179,7 @@ macro_rules! conformance_tests {
         mod conformance {
             use super::*;
 
-            fn __new_factory() -> $crate::conformance::FactoryFuture {
+            fn __new_factory() -> $crate::FactoryFuture {
                 ::std::boxed::Box::pin(async { $new_factory().await })
             }
             $crate::__conformance_checks!($crate::__conformance_test_fns, [__new_factory]);
@@ -192,10 +196,10 @@ macro_rules! __conformance_test_fns {
                 $(
                     #[test]
                     fn $check() {
-                        $crate::conformance::run(
+                        $crate::run(
                             concat!(stringify!($theme), "::", stringify!($check)),
                             super::$new_factory,
-                            $crate::conformance::checks::$theme::$check,
+                            $crate::checks::$theme::$check,
                         );
                     }
                 )*
@@ -295,6 +299,3 @@ macro_rules! __conformance_checks {
         }
     };
 }
-
-#[cfg(test)]
-mod reference_layer;

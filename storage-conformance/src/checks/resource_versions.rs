@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::{configmaps, edited, nodes, pods};
-use crate::conformance::harness::{Harness, comparable_versions};
-use crate::storage::Change;
+use crate::harness::{Harness, comparable_versions};
+use storage_api::Change;
 
 async fn assert_versions(h: &Harness, cluster: &str, when: &str) {
     let got = h

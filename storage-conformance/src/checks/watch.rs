@@ -11,11 +11,11 @@ use futures::StreamExt as _;
 use serde_json::json;
 
 use super::{configmaps, edited, first_fixture, namespaces, renamed};
-use crate::conformance::harness::{Harness, Query, assert_items, assert_status, identity, note};
-use crate::evaluator::Evaluator;
-use crate::object::{Gvr, ResourceObject};
-use crate::query::ListOptions;
-use crate::storage::{Change, ResourceStorage, WatchEvent, WatchStream};
+use crate::harness::{Harness, Query, assert_items, assert_status, identity, note};
+use storage_api::evaluator::Evaluator;
+use storage_api::object::{Gvr, ResourceObject};
+use storage_api::query::ListOptions;
+use storage_api::{Change, ResourceStorage, WatchEvent, WatchStream};
 
 /// The most changes the `expired` check writes to find the layer's window before failing.
 pub const EXPIRY_BOUND: usize = 50_000;

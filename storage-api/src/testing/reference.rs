@@ -1,6 +1,7 @@
-//! A small, correct layer on top of the reference evaluator, with watch: proof that the suite
-//! passes on a correct layer (and fails on a broken one, see the tests at the end). It rewrites
-//! `metadata.resourceVersion` with its own counter, as watch-capable layers do.
+//! The reference layer: a small, correct layer in memory on top of the reference evaluator, with
+//! watch. It rewrites `metadata.resourceVersion` with its own counter, as watch-capable layers
+//! do. The conformance suite proves itself on it (and on its broken variants, [`ReferenceBug`]);
+//! components use it in their tests where they need "a layer".
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,9 +26,12 @@ use crate::storage::{
 /// How many changes the layer remembers for watches.
 const WINDOW: usize = 2_000;
 
-/// A deliberate bug, to show that the suite catches it (see the `mutants` tests).
+/// A deliberate bug of the reference layer, to show that the conformance suite catches it (the
+/// suite's own tests build each variant with [`ReferenceStorageFactory::with_bug`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-enum Bug {
+#[non_exhaustive]
+pub enum ReferenceBug {
+    /// No bug: the correct layer.
     #[default]
     None,
     /// Lists keep one object per name (the original memory storage deduplicated by name).
@@ -60,7 +64,7 @@ enum Bug {
 
 #[derive(Default)]
 struct State {
-    bug: Bug,
+    bug: ReferenceBug,
     configs: BTreeMap<Gvr, ResourceStorageConfig>,
     /// Objects as served (layer resource version in the JSON; member one in the fields).
     objects: BTreeMap<Gvr, BTreeMap<ObjectKey, ResourceObject>>,
@@ -77,7 +81,7 @@ impl State {
         let mut value = object.to_value().expect("stored objects are JSON");
         value["metadata"]["resourceVersion"] = serde_json::Value::String(self.revision.to_string());
         let mut fields = object.fields.clone();
-        if self.bug == Bug::MemberVersionReplaced {
+        if self.bug == ReferenceBug::MemberVersionReplaced {
             fields.resource_version = self.revision.to_string();
         }
         ResourceObject {
@@ -88,7 +92,7 @@ impl State {
 
     fn record(&mut self, event: WatchEvent) {
         self.log.push_back((self.revision, event));
-        while self.log.len() > WINDOW && self.bug != Bug::NoExpiry {
+        while self.log.len() > WINDOW && self.bug != ReferenceBug::NoExpiry {
             if let Some((revision, _)) = self.log.pop_front() {
                 self.forgotten = revision;
             }
@@ -112,7 +116,7 @@ impl State {
 
     fn delete(&mut self, gvr: &Gvr, key: &ObjectKey) {
         let removed = self.objects.get_mut(gvr).and_then(|m| m.remove(key));
-        if self.bug != Bug::EventsSurviveDelete {
+        if self.bug != ReferenceBug::EventsSurviveDelete {
             self.events.remove(&(gvr.clone(), key.clone()));
         }
         if let Some(removed) = removed {
@@ -122,21 +126,44 @@ impl State {
     }
 }
 
-/// The reference layer's factory.
-pub(crate) struct ReferenceFactory {
+/// The reference layer's factory: every object in memory, every query answered by the
+/// reference evaluator, watch included. Each [`new`](Self::new) is a fresh, empty store; its
+/// clones share it.
+#[derive(Clone)]
+pub struct ReferenceStorageFactory {
     state: Arc<Mutex<State>>,
-    changed: tokio::sync::watch::Sender<u64>,
+    changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
-impl ReferenceFactory {
-    fn with_bug(bug: Bug) -> Arc<dyn StorageFactory> {
-        Arc::new(Self {
+impl Default for ReferenceStorageFactory {
+    fn default() -> Self {
+        Self::with_bug(ReferenceBug::None)
+    }
+}
+
+impl std::fmt::Debug for ReferenceStorageFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReferenceStorageFactory")
+            .field("bug", &self.lock().bug)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReferenceStorageFactory {
+    /// A fresh, empty, correct reference layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A fresh, empty reference layer with a deliberate bug (for the suite's own tests).
+    pub fn with_bug(bug: ReferenceBug) -> Self {
+        Self {
             state: Arc::new(Mutex::new(State {
                 bug,
                 ..State::default()
             })),
-            changed: tokio::sync::watch::Sender::new(0),
-        })
+            changed: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -177,19 +204,19 @@ fn list_page(
 ) -> Result<ListPage> {
     let mut buggy = options.clone();
     match state.bug {
-        Bug::OwnerIgnoresGroupResource => {
+        ReferenceBug::OwnerIgnoresGroupResource => {
             if let Some(owner) = &mut buggy.owner {
                 owner.group_resource = None;
             }
         }
-        Bug::BeforeInclusive => buggy.before = buggy.before.map(|b| b + 1),
+        ReferenceBug::BeforeInclusive => buggy.before = buggy.before.map(|b| b + 1),
         _ => {}
     }
     let options = &buggy;
     let owner_uids = evaluator_owner_uids(state, options);
     let evaluator = Evaluator::new(options, owner_uids);
     let mut page = match (state.bug, &options.continue_from) {
-        (Bug::ResumeInclusive, Some(position)) => {
+        (ReferenceBug::ResumeInclusive, Some(position)) => {
             let unpaged = ListOptions {
                 continue_from: None,
                 limit: None,
@@ -227,11 +254,11 @@ fn list_page(
         _ => evaluator.page(listed, candidates)?,
     };
     match state.bug {
-        Bug::DedupByName => {
+        ReferenceBug::DedupByName => {
             let mut names = std::collections::HashSet::new();
             page.items.retain(|o| names.insert(o.fields.name.clone()));
         }
-        Bug::TokenWhenPageFull if page.continue_token.is_none() => {
+        ReferenceBug::TokenWhenPageFull if page.continue_token.is_none() => {
             if let (Some(limit), Some(last)) = (options.limit, page.items.last())
                 && page.items.len() as u64 == limit
             {
@@ -239,7 +266,7 @@ fn list_page(
                 page.continue_token = Some(ContinuePosition::new(listed, values).encode(options));
             }
         }
-        Bug::NotEqualsNeedsLabel => {
+        ReferenceBug::NotEqualsNeedsLabel => {
             let negative: Vec<&str> = options
                 .label_selector
                 .requirements()
@@ -261,7 +288,7 @@ fn list_page(
                 .get(&(item.fields.gvr.as_ref().clone(), item.fields.key()))
                 .map(|e| e.values().map(|e| e.raw.clone()).collect())
                 .unwrap_or_default();
-            if state.bug == Bug::NoEmptyEventsArray && events.is_empty() {
+            if state.bug == ReferenceBug::NoEmptyEventsArray && events.is_empty() {
                 return present(
                     &ListOptions {
                         inject_events: false,
@@ -279,10 +306,12 @@ fn list_page(
 }
 
 #[async_trait]
-impl StorageFactory for ReferenceFactory {
+impl StorageFactory for ReferenceStorageFactory {
     fn supported_verbs(&self) -> &'static [Verb] {
         match self.lock().bug {
-            Bug::WithoutWatch | Bug::UnadvertisedWatch => &[Verb::Get, Verb::List],
+            ReferenceBug::WithoutWatch | ReferenceBug::UnadvertisedWatch => {
+                &[Verb::Get, Verb::List]
+            }
             _ => &[Verb::Get, Verb::List, Verb::Watch],
         }
     }
@@ -396,7 +425,7 @@ impl StorageFactory for ReferenceFactory {
 struct ReferenceStorage {
     config: ResourceStorageConfig,
     state: Arc<Mutex<State>>,
-    changed: tokio::sync::watch::Sender<u64>,
+    changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl ReferenceStorage {
@@ -443,13 +472,13 @@ impl ResourceStorage for ReferenceStorage {
 
     async fn watch(&self, options: &ListOptions) -> Result<WatchStream> {
         let bug = lock(&self.state).bug;
-        if bug == Bug::WithoutWatch {
+        if bug == ReferenceBug::WithoutWatch {
             return Err(StorageError::MethodNotSupported {
                 verb: "watch",
                 resource: self.config.gvr.to_string(),
             });
         }
-        let evaluator_options = if bug == Bug::WatchUnfiltered {
+        let evaluator_options = if bug == ReferenceBug::WatchUnfiltered {
             ListOptions::default()
         } else {
             options.clone()
@@ -481,6 +510,18 @@ impl ResourceStorage for ReferenceStorage {
                         return Err(StorageError::Expired {
                             message: format!("{revision} is older than {}", state.forgotten),
                         });
+                    }
+                    // A version this store never issued (e.g. of a previous process): the
+                    // watch ends at once with `410 Expired` and the client lists again, as
+                    // with the memory layer.
+                    if revision > state.revision {
+                        let expired = StorageError::Expired {
+                            message: format!(
+                                "{revision} is newer than this store's {}",
+                                state.revision
+                            ),
+                        };
+                        return Ok(futures::stream::once(async { Err(expired) }).boxed());
                     }
                     (revision, Vec::new())
                 }
@@ -683,76 +724,5 @@ impl CollectionResourceStorage for ReferenceCollection {
             resource_types,
             page,
         })
-    }
-}
-
-async fn new_factory() -> Arc<dyn StorageFactory> {
-    ReferenceFactory::with_bug(Bug::None)
-}
-
-crate::conformance_tests!(new_factory);
-
-#[test]
-fn the_registry_lists_every_check_once() {
-    let checks = crate::conformance::all_checks();
-    let mut names: Vec<String> = checks
-        .iter()
-        .map(|c| format!("{}::{}", c.theme, c.name))
-        .collect();
-    names.sort();
-    names.dedup();
-    assert_eq!(names.len(), checks.len());
-    assert!(checks.len() >= 50, "{} checks", checks.len());
-}
-
-/// Broken variants of the reference layer, each rejected by the check that targets its bug,
-/// with a message that names the problem.
-mod mutants {
-    use super::{Bug, ReferenceFactory};
-    use crate::conformance::{FactoryFuture, checks, run};
-
-    macro_rules! mutants {
-        ($($name:ident: $bug:ident fails $theme:ident::$check:ident with $expected:literal;)*) => {$(
-            #[test]
-            #[should_panic(expected = $expected)]
-            fn $name() {
-                fn factory() -> FactoryFuture {
-                    Box::pin(async { ReferenceFactory::with_bug(Bug::$bug) })
-                }
-                run(stringify!($name), factory, checks::$theme::$check);
-            }
-        )*};
-    }
-
-    /// A layer without watch passes every watch check (each asserts the `405`).
-    #[test]
-    fn a_layer_without_watch_passes_the_watch_checks() {
-        fn factory() -> FactoryFuture {
-            Box::pin(async { ReferenceFactory::with_bug(Bug::WithoutWatch) })
-        }
-        for check in crate::conformance::all_checks()
-            .into_iter()
-            .filter(|c| c.theme == "watch")
-        {
-            run(check.name, factory, check.run);
-        }
-    }
-
-    mutants! {
-        dedup_by_name: DedupByName fails crud::create_every_fixture_object with "the items differ";
-        dedup_by_name_in_filters: DedupByName fails list_filters::clusters_namespaces_and_names with "missing (first 5)";
-        token_when_page_full: TokenWhenPageFull fails paging::walks_every_page with "got a continue token, want no continue token";
-        resume_inclusive: ResumeInclusive fails paging::walks_every_page with "the items differ";
-        resume_inclusive_while_writing: ResumeInclusive fails paging::while_writing with "while writing, page 2: the items differ";
-        not_equals_needs_label: NotEqualsNeedsLabel fails list_filters::label_selectors with "labelSelector=tier notin (frontend): the items differ";
-        no_empty_events_array: NoEmptyEventsArray fails events::inject_events with "shadow.clusterpedia.io/events";
-        events_survive_delete: EventsSurviveDelete fails events::events_follow_their_object with "the JSON differs";
-        member_version_replaced: MemberVersionReplaced fails resource_versions::map_stored_objects_and_events with "resources[";
-        member_version_order: MemberVersionReplaced fails order::order_by_each_field with "orderby=resource_version";
-        watch_unfiltered: WatchUnfiltered fails watch::filtered with "live changes, event";
-        no_expiry: NoExpiry fails watch::expired with "410 Expired";
-        owner_ignores_group_resource: OwnerIgnoresGroupResource fails owner::owner_group_resource with "ownerGR=services";
-        unadvertised_watch: UnadvertisedWatch fails watch::initial_and_live_events with "want an error with status 405";
-        before_inclusive: BeforeInclusive fails list_filters::creation_time_ranges with "before=";
     }
 }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 
 use super::harness::Harness;
-use crate::object::{Gvr, ResourceObject};
+use storage_api::object::{Gvr, ResourceObject};
 
 pub(crate) fn pods() -> Gvr {
     Gvr::new("", "v1", "pods")

@@ -2,8 +2,8 @@
 //! something to query languages, an empty layer. Answers, never panics or internal errors.
 
 use super::{configmaps, namespaces, pods};
-use crate::conformance::harness::{Harness, Query, Target};
-use crate::object::ObjectEvent;
+use crate::harness::{Harness, Query, Target};
+use storage_api::object::ObjectEvent;
 
 /// `get` with an empty name, namespace or cluster, or names with quotes, `%`, `_`, `*` and
 /// slashes, answers `404 NotFound` (or `400 BadRequest` for the empty name), never a panic or a
@@ -30,7 +30,7 @@ pub async fn get_with_empty_or_unknown_keys(mut h: Harness) {
         match storage.get(cluster, namespace, name).await {
             Ok(object) => panic!(
                 "{context}: want 404, got {}",
-                crate::conformance::harness::identity(&object)
+                crate::harness::identity(&object)
             ),
             Err(error) => {
                 let code = error.status().code;
