@@ -317,6 +317,14 @@ pub fn deserialize<'de, D: Deserializer<'de>>(
     Duration::deserialize(deserializer).map(Into::into)
 }
 
+/// Parses a command-line duration flag (clap's `value_parser`): Go syntax (`90s`, `1m30s`) or a
+/// bare number of seconds, with an error message for the user.
+pub fn parse_flag(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<Duration>()
+        .map(std::time::Duration::from)
+        .map_err(|e| format!("invalid duration: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,33 +65,13 @@ pub struct ApiserverOptions {
 
     /// How long a new connection may take to send the headers of its first request (after the
     /// TLS handshake) before it is closed (a slow or silent client holds no connection longer).
-    #[arg(long, value_name = "DURATION", default_value = "32s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "32s", value_parser = storage_api::duration::parse_flag)]
     pub request_header_timeout: Duration,
 
     /// How long a connection with no request in flight stays open (kept-alive connections
     /// between requests; a watch is in flight until it ends).
-    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = storage_api::duration::parse_flag)]
     pub idle_connection_timeout: Duration,
-}
-
-/// A duration flag: a number of seconds, optionally with the unit `s`, `m` or `h` (`90s`, `2m`).
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 90s, 2m or 1h"))?;
-    let seconds = match unit {
-        "s" => Some(number),
-        "m" => number.checked_mul(60),
-        "h" => number.checked_mul(3600),
-        _ => None,
-    }
-    .filter(|s| *s > 0)
-    .ok_or_else(|| format!("{text:?} is not a positive duration such as 90s, 2m or 1h"))?;
-    Ok(Duration::from_secs(seconds))
 }
 
 impl Default for ApiserverOptions {

@@ -124,13 +124,7 @@ impl FeatureGates {
     }
 }
 
-/// Parses a duration flag: Go syntax (`500ms`, `5s`, `1m30s`) or a number of seconds
-/// ([`storage_api::Duration`], the one grammar of flags and configuration files).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    s.parse::<storage_api::Duration>()
-        .map(Duration::from)
-        .map_err(|e| format!("invalid duration: {e}"))
-}
+pub use storage_api::duration::parse_flag as parse_duration;
 
 #[cfg(test)]
 mod tests {
