@@ -21,7 +21,7 @@ use crate::list::{metadata_of, push_json_str, push_partial_object};
 use crate::metrics::RequestInfo;
 use crate::negotiate::{self, IncludeObject, MetaVersion, Representation};
 use crate::routes::{AppState, json, respond};
-use crate::table::{AGE, Cell, Column, Context, NAME, RowObject, TableBuilder, column, format};
+use crate::table::{AGE, Cell, Column, Context, NAME, RowObject, builder, column, format};
 
 /// The resource name of collection resources.
 const RESOURCE: &str = "collectionresources";
@@ -133,7 +133,7 @@ fn definitions(state: &AppState, parts: &Parts) -> Result<Response, ApiError> {
                 ),
             ];
             let include = negotiate::include_object(parts.uri.query().unwrap_or_default())?;
-            let mut table = TableBuilder::new(version, &ListPage::default(), COLUMNS, 1024);
+            let mut table = builder(version, &ListPage::default(), COLUMNS, 1024);
             for (collection, definition) in collections.iter().zip(&wire) {
                 let object = definition_json(definition)?;
                 let metadata = serde_json::value::to_raw_value(&Name {
@@ -260,7 +260,7 @@ fn items_table(
         AGE,
     ];
     let context = Context::now();
-    let mut table = TableBuilder::new(version, page, COLUMNS, page.items.len() * 1024);
+    let mut table = builder(version, page, COLUMNS, page.items.len() * 1024);
     for object in &page.items {
         let fields = &object.fields;
         let cells = [

@@ -24,10 +24,11 @@ use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use base64::Engine as _;
 use bytes::{BufMut, Bytes, BytesMut};
+use kube_wire::table::ListMeta;
 use serde_json::{Value, json};
 
 use crate::api::{Query, Representation, Target};
-use crate::error::{ApiError, ApiResult, json_response};
+use crate::error::{ApiError, ApiResult, bytes_response};
 use crate::selector::Filter;
 use crate::state::State;
 use crate::store::ReadError;
@@ -350,27 +351,22 @@ pub(crate) async fn list(
 ) -> ApiResult<Response<Body>> {
     let listed = read_list(state, target, query).await?;
     if representation == Representation::Table {
-        let objects: Vec<Value> = listed
-            .items
-            .iter()
-            .filter_map(|raw| serde_json::from_slice(raw).ok())
-            .collect();
         let include = query
             .get("includeObject")
             .map(String::as_str)
             .unwrap_or("Metadata");
+        let revision = listed.revision.to_string();
         let table = crate::table::table(
             target,
-            &objects,
-            Some(listed.revision),
-            listed.continue_token.as_deref(),
+            listed.items.iter().map(|raw| &raw[..]),
+            &ListMeta {
+                resource_version: Some(&revision),
+                continue_token: listed.continue_token.as_deref(),
+                remaining_item_count: listed.remaining.map(|n| n as u64),
+            },
             include,
-        );
-        let mut table = table;
-        if let Some(remaining) = listed.remaining {
-            table["metadata"]["remainingItemCount"] = json!(remaining);
-        }
-        return Ok(json_response(StatusCode::OK, &table));
+        )?;
+        return Ok(bytes_response(StatusCode::OK, table));
     }
     Ok(list_response(target, listed))
 }
