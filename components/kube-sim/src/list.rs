@@ -342,6 +342,15 @@ fn read_error(error: ReadError, continuing: bool, prefix: &str, after: Option<&s
     }
 }
 
+/// The `metadata` of a list: its revision, continue token and remaining count.
+fn list_meta<'a>(listed: &'a Listed, revision: &'a str) -> ListMeta<'a> {
+    ListMeta {
+        resource_version: Some(revision),
+        continue_token: listed.continue_token.as_deref(),
+        remaining_item_count: listed.remaining.map(|n| n as u64),
+    }
+}
+
 /// Handles a LIST request.
 pub(crate) async fn list(
     state: &State,
@@ -359,11 +368,7 @@ pub(crate) async fn list(
         let table = crate::table::table(
             target,
             listed.items.iter().map(|raw| &raw[..]),
-            &ListMeta {
-                resource_version: Some(&revision),
-                continue_token: listed.continue_token.as_deref(),
-                remaining_item_count: listed.remaining.map(|n| n as u64),
-            },
+            &list_meta(&listed, &revision),
             include,
         )?;
         return Ok(bytes_response(StatusCode::OK, table));
@@ -373,18 +378,14 @@ pub(crate) async fn list(
 
 /// The streamed JSON list: the objects are written as stored, without re-encoding.
 pub(crate) fn list_response(target: &Target, listed: Listed) -> Response<Body> {
-    let mut metadata = json!({"resourceVersion": listed.revision.to_string()});
-    if let Some(token) = &listed.continue_token {
-        metadata["continue"] = json!(token);
-    }
-    if let Some(remaining) = listed.remaining {
-        metadata["remainingItemCount"] = json!(remaining);
-    }
+    let revision = listed.revision.to_string();
+    let mut metadata = Vec::new();
+    list_meta(&listed, &revision).write(&mut metadata);
     let head = format!(
         "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
         target.def.list_kind,
         target.api_version(),
-        metadata
+        String::from_utf8_lossy(&metadata)
     );
     // Items are copied into frames of about 64 KiB as the body is read, so that a large list
     // holds one frame at a time besides the stored objects it refers to.
