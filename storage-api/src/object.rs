@@ -367,22 +367,8 @@ impl ResourceObject {
     }
 }
 
-/// Parses an RFC 3339 time (`2024-01-02T03:04:05Z`, with optional fraction and offset) into
-/// milliseconds since the Unix epoch.
-pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
-    s.parse::<jiff::Timestamp>()
-        .ok()
-        .map(|t| t.as_millisecond())
-}
-
-/// Formats milliseconds since the Unix epoch the way Kubernetes writes times
-/// (`2024-01-02T03:04:05Z`, second precision).
-pub fn format_rfc3339(millis: i64) -> String {
-    match jiff::Timestamp::from_millisecond(millis.div_euclid(1000) * 1000) {
-        Ok(t) => t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        Err(_) => String::new(),
-    }
-}
+/// RFC 3339 times as Kubernetes writes them (one parser for the workspace, in `kube-wire`).
+pub use kube_wire::time::{format_rfc3339, parse_rfc3339_millis};
 
 /// Readies an object received from member `cluster` for storage, in place: removes
 /// `metadata.managedFields` and the last-applied-configuration annotation (they are large and

@@ -22,7 +22,7 @@ use crate::negotiate::{IncludeObject, MetaVersion, Representation};
 use crate::request::{RequestQuery, ensure_read};
 use crate::response::{json, respond};
 use crate::state::AppState;
-use crate::table::{AGE, Cell, Column, Context, NAME, RowObject, TableBuilder, column, format};
+use crate::table::{AGE, Cell, Column, Context, NAME, RowObject, builder, column, format};
 
 /// The resource name of collection resources.
 const RESOURCE: &str = "collectionresources";
@@ -136,7 +136,7 @@ fn definitions(state: &AppState, query: &RequestQuery) -> Result<Response, ApiEr
                 ),
             ];
             let include = query.include_object()?;
-            let mut table = TableBuilder::new(version, &ListPage::default(), COLUMNS, 1024);
+            let mut table = builder(version, &ListPage::default(), COLUMNS, 1024);
             for (collection, definition) in collections.iter().zip(&wire) {
                 let object = definition_json(definition)?;
                 let metadata = serde_json::value::to_raw_value(&Name {
@@ -259,7 +259,7 @@ fn items_table(
         AGE,
     ];
     let context = Context::now();
-    let mut table = TableBuilder::new(version, page, COLUMNS, page.items.len() * 1024);
+    let mut table = builder(version, page, COLUMNS, page.items.len() * 1024);
     for object in &page.items {
         let fields = &object.fields;
         let cells = [

@@ -1,48 +1,17 @@
 //! The one error type of the apiserver: every failure is answered with a Kubernetes
-//! `meta.k8s.io/v1` `Status` object, so kubectl prints `Error from server (<Reason>): <message>`.
+//! `meta.k8s.io/v1` `Status` object (the model of `kube-wire`), so kubectl prints
+//! `Error from server (<Reason>): <message>`.
+
+use std::ops::Deref;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use kube_wire::status::{Status, StatusReason};
 use storage_api::StorageError;
 
-/// A failed request, rendered as a Kubernetes `Status`.
+/// A failed request, rendered as a Kubernetes `Status` (read its members through `Deref`).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ApiError {
-    /// The HTTP code (and `Status.code`).
-    pub(crate) code: u16,
-    /// The `Status.reason`, as Kubernetes spells it.
-    pub(crate) reason: &'static str,
-    /// The `Status.message`.
-    pub(crate) message: String,
-    /// The `Status.details`, when known.
-    pub(crate) details: Option<Box<Details>>,
-}
-
-/// The `details` of a `Status`: what object it is about and field-level causes.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub(crate) struct Details {
-    /// The object name.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub(crate) name: String,
-    /// The API group.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub(crate) group: String,
-    /// The resource (Kubernetes writes the resource here, not the kind).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub(crate) kind: String,
-    /// Field-level causes.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) causes: Vec<Cause>,
-}
-
-/// One field-level cause.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Cause {
-    pub(crate) reason: String,
-    pub(crate) message: String,
-    pub(crate) field: String,
-}
+pub(crate) struct ApiError(Box<Status>);
 
 /// The message of a Kubernetes 404 for a path it does not serve.
 pub(crate) const RESOURCE_NOT_FOUND: &str = "the server could not find the requested resource";
@@ -52,60 +21,55 @@ pub(crate) const CLUSTER_NOT_FOUND: &str = "the server could not find the reques
 pub(crate) const GET_NEEDS_CLUSTER: &str =
     "please specify the cluster name when using the resource name to get a specific resource.";
 
+impl Deref for ApiError {
+    type Target = Status;
+
+    fn deref(&self) -> &Status {
+        &self.0
+    }
+}
+
+impl From<Status> for ApiError {
+    fn from(status: Status) -> Self {
+        Self(Box::new(status))
+    }
+}
+
 impl ApiError {
-    /// An error with `code`, `reason` and `message`.
-    pub(crate) fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            reason,
-            message: message.into(),
-            details: None,
-        }
+    /// An error of `reason` (which sets the code) with `message`.
+    pub(crate) fn new(reason: StatusReason, message: impl Into<String>) -> Self {
+        Status::failure(reason, message).into()
     }
 
     /// `400 BadRequest`.
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(400, "BadRequest", message)
+        Status::bad_request(message).into()
     }
 
     /// `401 Unauthorized`, as the kube-apiserver answers a request without valid credentials.
     pub(crate) fn unauthorized() -> Self {
-        Self::new(401, "Unauthorized", "Unauthorized")
+        Status::unauthorized().into()
     }
 
     /// `404 NotFound` for a path or resource this server does not serve.
     pub(crate) fn resource_not_found() -> Self {
-        Self::new(404, "NotFound", RESOURCE_NOT_FOUND)
+        Self::new(StatusReason::NotFound, RESOURCE_NOT_FOUND)
     }
 
     /// `404 NotFound` for one object: `pods "web-1" not found`.
     pub(crate) fn object_not_found(group: &str, resource: &str, name: &str) -> Self {
-        let qualified = if group.is_empty() {
-            resource.to_owned()
-        } else {
-            format!("{resource}.{group}")
-        };
-        Self {
-            details: Some(Box::new(Details {
-                name: name.into(),
-                group: group.into(),
-                kind: resource.into(),
-                causes: Vec::new(),
-            })),
-            ..Self::new(404, "NotFound", format!("{qualified} \"{name}\" not found"))
-        }
+        Status::not_found(group, resource, name).into()
     }
 
     /// `405 MethodNotAllowed`: the server is read-only, or the layer cannot watch.
     pub(crate) fn method_not_allowed(message: impl Into<String>) -> Self {
-        Self::new(405, "MethodNotAllowed", message)
+        Self::new(StatusReason::MethodNotAllowed, message)
     }
 
     /// `406 NotAcceptable`: no media type of the `Accept` header can be produced.
     pub(crate) fn not_acceptable() -> Self {
         Self::new(
-            406,
-            "NotAcceptable",
+            StatusReason::NotAcceptable,
             "only the following media types are accepted: application/json, \
              application/json;as=Table;v=v1;g=meta.k8s.io (or v1beta1), \
              application/json;as=PartialObjectMetadata[List];v=v1;g=meta.k8s.io (or v1beta1)",
@@ -115,45 +79,14 @@ impl ApiError {
     /// `429 TooManyRequests`: `--max-requests-inflight` reached.
     pub(crate) fn too_many_requests() -> Self {
         Self::new(
-            429,
-            "TooManyRequests",
+            StatusReason::TooManyRequests,
             "Too many requests, please try again later.",
         )
     }
 
     /// `500 InternalError`.
     pub(crate) fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "InternalError", message)
-    }
-
-    /// The `Status` JSON.
-    pub(crate) fn to_json(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Status<'a> {
-            kind: &'static str,
-            api_version: &'static str,
-            metadata: Empty,
-            status: &'static str,
-            message: &'a str,
-            reason: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            details: Option<&'a Details>,
-            code: u16,
-        }
-        #[derive(Serialize)]
-        struct Empty {}
-        serde_json::to_vec(&Status {
-            kind: "Status",
-            api_version: "v1",
-            metadata: Empty {},
-            status: "Failure",
-            message: &self.message,
-            reason: self.reason,
-            details: self.details.as_deref(),
-            code: self.code,
-        })
-        .unwrap_or_else(|_| br#"{"kind":"Status","apiVersion":"v1","status":"Failure"}"#.to_vec())
+        Self::new(StatusReason::InternalError, message)
     }
 }
 
@@ -163,30 +96,7 @@ impl From<StorageError> for ApiError {
         if status.code >= 500 {
             tracing::error!(error = %error, source = ?std::error::Error::source(&error), "storage failure");
         }
-        let causes: Vec<Cause> = status
-            .details
-            .map(|d| {
-                d.causes
-                    .into_iter()
-                    .map(|c| Cause {
-                        reason: c.reason,
-                        message: c.message,
-                        field: c.field,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Self {
-            code: status.code,
-            reason: status.reason.as_str(),
-            message: status.message,
-            details: (!causes.is_empty()).then(|| {
-                Box::new(Details {
-                    causes,
-                    ..Details::default()
-                })
-            }),
-        }
+        status.into()
     }
 }
 
@@ -212,27 +122,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_json_has_the_kubernetes_shape() {
-        let json: serde_json::Value = serde_json::from_slice(
-            &ApiError::object_not_found("apps", "deployments", "web").to_json(),
-        )
-        .expect("json");
+    fn status_json_is_the_kube_wire_status() {
+        // The JSON shape itself is tested in kube-wire (`status_json_has_the_kubernetes_shape`).
         assert_eq!(
-            json,
-            serde_json::json!({
-                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": "deployments.apps \"web\" not found", "reason": "NotFound",
-                "details": {"name": "web", "group": "apps", "kind": "deployments"}, "code": 404
-            })
+            ApiError::object_not_found("apps", "deployments", "web").to_json(),
+            Status::not_found("apps", "deployments", "web").to_json()
+        );
+        assert!(
+            String::from_utf8(ApiError::too_many_requests().to_json())
+                .expect("utf-8")
+                .starts_with(r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Too many requests"#)
         );
     }
 
     #[test]
     fn storage_errors_keep_reason_code_and_causes() {
         let error = ApiError::from(StorageError::bad_request("since", "Invalid datetime: x"));
-        assert_eq!((error.code, error.reason), (400, "BadRequest"));
+        assert_eq!((error.code, error.reason.as_str()), (400, "BadRequest"));
         assert_eq!(error.message, "since: Invalid datetime: x");
-        let details = error.details.expect("causes");
+        let details = error.details.clone().expect("causes");
         assert_eq!(details.causes[0].field, "since");
     }
 }

@@ -3,6 +3,7 @@
 //! `PartialObjectMetadata`. Items are never parsed and re-serialized, except that metadata-only
 //! answers cut the `metadata` member out of each object.
 
+use kube_wire::table::ListMeta;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use storage_api::{ListPage, ResourceObject};
@@ -10,38 +11,20 @@ use storage_api::{ListPage, ResourceObject};
 use crate::error::ApiError;
 use crate::negotiate::MetaVersion;
 
-/// Appends `value` as a JSON string.
-pub(crate) fn push_json_str(out: &mut Vec<u8>, value: &str) {
-    // Writing a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, value);
+pub(crate) use kube_wire::table::push_json_str;
+
+/// The `metadata` of the list of a page: `resourceVersion`, `continue`, `remainingItemCount`.
+pub(crate) fn list_meta(page: &ListPage) -> ListMeta<'_> {
+    ListMeta {
+        resource_version: page.resource_version.as_deref(),
+        continue_token: page.continue_token.as_deref(),
+        remaining_item_count: page.remaining_item_count,
+    }
 }
 
 /// Appends the `metadata` of a list: `resourceVersion`, `continue`, `remainingItemCount`.
 pub(crate) fn push_list_metadata(out: &mut Vec<u8>, page: &ListPage) {
-    out.extend_from_slice(b"{");
-    let mut first = true;
-    let mut field = |out: &mut Vec<u8>, name: &str| {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\":");
-    };
-    if let Some(rv) = &page.resource_version {
-        field(out, "resourceVersion");
-        push_json_str(out, rv);
-    }
-    if let Some(token) = &page.continue_token {
-        field(out, "continue");
-        push_json_str(out, token);
-    }
-    if let Some(remaining) = page.remaining_item_count {
-        field(out, "remainingItemCount");
-        out.extend_from_slice(remaining.to_string().as_bytes());
-    }
-    out.extend_from_slice(b"}");
+    list_meta(page).write(out);
 }
 
 /// The kube list of a page: `{"kind":"<Kind>List","apiVersion":...,"metadata":{...},"items":[...]}`
@@ -93,12 +76,7 @@ pub(crate) fn push_partial_object(
     version: MetaVersion,
     object: &ResourceObject,
 ) -> Result<(), ApiError> {
-    let metadata = metadata_of(object)?;
-    out.extend_from_slice(b"{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"");
-    out.extend_from_slice(version.api_version().as_bytes());
-    out.extend_from_slice(b"\",\"metadata\":");
-    out.extend_from_slice(metadata.get().as_bytes());
-    out.push(b'}');
+    kube_wire::table::push_partial_object(out, version.api_version(), metadata_of(object)?);
     Ok(())
 }
 

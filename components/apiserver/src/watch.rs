@@ -18,6 +18,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
+use kube_wire::watch::{EventType, event_line};
 use storage_api::{ListPage, ResourceObject, WatchEvent, WatchStream};
 
 use crate::discovery::ResourceInfo;
@@ -53,14 +54,8 @@ impl Renderer {
         }
     }
 
-    fn line(kind: &str, object: &[u8]) -> Bytes {
-        let mut out = Vec::with_capacity(object.len() + 32);
-        out.extend_from_slice(b"{\"type\":\"");
-        out.extend_from_slice(kind.as_bytes());
-        out.extend_from_slice(b"\",\"object\":");
-        out.extend_from_slice(object);
-        out.extend_from_slice(b"}\n");
-        Bytes::from(out)
+    fn line(event_type: EventType, object: &[u8]) -> Bytes {
+        Bytes::from(event_line(event_type, object))
     }
 
     fn object(&mut self, object: &ResourceObject) -> Result<Vec<u8>, ApiError> {
@@ -116,18 +111,18 @@ impl Renderer {
     /// The line of one event.
     pub(crate) fn event(&mut self, event: &WatchEvent) -> Result<Bytes, ApiError> {
         Ok(match event {
-            WatchEvent::Added(object) => Self::line("ADDED", &self.object(object)?),
-            WatchEvent::Modified(object) => Self::line("MODIFIED", &self.object(object)?),
-            WatchEvent::Deleted(object) => Self::line("DELETED", &self.object(object)?),
+            WatchEvent::Added(object) => Self::line(EventType::Added, &self.object(object)?),
+            WatchEvent::Modified(object) => Self::line(EventType::Modified, &self.object(object)?),
+            WatchEvent::Deleted(object) => Self::line(EventType::Deleted, &self.object(object)?),
             WatchEvent::Bookmark { resource_version } => {
-                Self::line("BOOKMARK", &self.bookmark(resource_version))
+                Self::line(EventType::Bookmark, &self.bookmark(resource_version))
             }
         })
     }
 
     /// The `ERROR` line of a failure.
     pub(crate) fn error(error: &ApiError) -> Bytes {
-        Self::line("ERROR", &error.to_json())
+        Self::line(EventType::Error, &error.to_json())
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use bytes::Bytes;
+use kube_wire::table::ListMeta;
 use serde_json::Value;
 
 use crate::discovery;
@@ -400,13 +401,7 @@ async fn resource(
 async fn read_body(request: Request<Body>) -> ApiResult<Bytes> {
     axum::body::to_bytes(request.into_body(), MAX_BODY)
         .await
-        .map_err(|_| {
-            ApiError::new(
-                413,
-                "RequestEntityTooLarge",
-                format!("Request entity too large: limit is {MAX_BODY}"),
-            )
-        })
+        .map_err(|_| ApiError::request_entity_too_large(MAX_BODY))
 }
 
 fn get(
@@ -423,10 +418,8 @@ fn get(
     match representation {
         Representation::Json => Ok(bytes_response(StatusCode::OK, raw)),
         Representation::Table => {
-            let object: Value =
-                serde_json::from_slice(&raw).map_err(|e| ApiError::internal(e.to_string()))?;
-            let table = table::table(target, &[object], None, None, "Metadata");
-            Ok(json_response(StatusCode::OK, &table))
+            let table = table::table(target, [&raw[..]], &ListMeta::default(), "Metadata")?;
+            Ok(bytes_response(StatusCode::OK, table))
         }
     }
 }

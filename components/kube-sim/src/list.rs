@@ -24,10 +24,11 @@ use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use base64::Engine as _;
 use bytes::{BufMut, Bytes, BytesMut};
+use kube_wire::table::ListMeta;
 use serde_json::{Value, json};
 
 use crate::api::{Query, Representation, Target};
-use crate::error::{ApiError, ApiResult, json_response};
+use crate::error::{ApiError, ApiResult, bytes_response};
 use crate::selector::Filter;
 use crate::state::State;
 use crate::store::ReadError;
@@ -341,6 +342,15 @@ fn read_error(error: ReadError, continuing: bool, prefix: &str, after: Option<&s
     }
 }
 
+/// The `metadata` of a list: its revision, continue token and remaining count.
+fn list_meta<'a>(listed: &'a Listed, revision: &'a str) -> ListMeta<'a> {
+    ListMeta {
+        resource_version: Some(revision),
+        continue_token: listed.continue_token.as_deref(),
+        remaining_item_count: listed.remaining.map(|n| n as u64),
+    }
+}
+
 /// Handles a LIST request.
 pub(crate) async fn list(
     state: &State,
@@ -350,45 +360,32 @@ pub(crate) async fn list(
 ) -> ApiResult<Response<Body>> {
     let listed = read_list(state, target, query).await?;
     if representation == Representation::Table {
-        let objects: Vec<Value> = listed
-            .items
-            .iter()
-            .filter_map(|raw| serde_json::from_slice(raw).ok())
-            .collect();
         let include = query
             .get("includeObject")
             .map(String::as_str)
             .unwrap_or("Metadata");
+        let revision = listed.revision.to_string();
         let table = crate::table::table(
             target,
-            &objects,
-            Some(listed.revision),
-            listed.continue_token.as_deref(),
+            listed.items.iter().map(|raw| &raw[..]),
+            &list_meta(&listed, &revision),
             include,
-        );
-        let mut table = table;
-        if let Some(remaining) = listed.remaining {
-            table["metadata"]["remainingItemCount"] = json!(remaining);
-        }
-        return Ok(json_response(StatusCode::OK, &table));
+        )?;
+        return Ok(bytes_response(StatusCode::OK, table));
     }
     Ok(list_response(target, listed))
 }
 
 /// The streamed JSON list: the objects are written as stored, without re-encoding.
 pub(crate) fn list_response(target: &Target, listed: Listed) -> Response<Body> {
-    let mut metadata = json!({"resourceVersion": listed.revision.to_string()});
-    if let Some(token) = &listed.continue_token {
-        metadata["continue"] = json!(token);
-    }
-    if let Some(remaining) = listed.remaining {
-        metadata["remainingItemCount"] = json!(remaining);
-    }
+    let revision = listed.revision.to_string();
+    let mut metadata = Vec::new();
+    list_meta(&listed, &revision).write(&mut metadata);
     let head = format!(
         "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
         target.def.list_kind,
         target.api_version(),
-        metadata
+        String::from_utf8_lossy(&metadata)
     );
     // Items are copied into frames of about 64 KiB as the body is read, so that a large list
     // holds one frame at a time besides the stored objects it refers to.

@@ -1,4 +1,5 @@
-//! Object metadata helpers: names and their validation rules, uids, timestamps and store keys.
+//! Object metadata helpers: names and their validation rules, uids, timestamps and store keys
+//! (times are parsed, and ages written, by `kube_wire::time`).
 
 use serde_json::{Map, Value};
 
@@ -191,11 +192,6 @@ pub(crate) fn now_rfc3339() -> String {
     rfc3339(now_seconds())
 }
 
-/// Parses RFC 3339 text to Unix seconds.
-pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
-    text.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
-}
-
 /// The store key of an object: `namespace/name`, or `name` for cluster-scoped ones.
 pub(crate) fn object_key(namespace: Option<&str>, name: &str) -> String {
     match namespace {
@@ -236,59 +232,6 @@ pub(crate) fn finalizers(object: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Go's `duration.HumanDuration`, the `AGE` of kubectl tables.
-pub(crate) fn human_duration(seconds: i64) -> String {
-    let s = seconds.max(0);
-    if s < 120 {
-        return format!("{s}s");
-    }
-    let minutes = s / 60;
-    if minutes < 10 {
-        let rem = s % 60;
-        return if rem == 0 {
-            format!("{minutes}m")
-        } else {
-            format!("{minutes}m{rem}s")
-        };
-    }
-    if minutes < 180 {
-        return format!("{minutes}m");
-    }
-    let hours = s / 3600;
-    if hours < 8 {
-        let rem = (s % 3600) / 60;
-        return if rem == 0 {
-            format!("{hours}h")
-        } else {
-            format!("{hours}h{rem}m")
-        };
-    }
-    if hours < 48 {
-        return format!("{hours}h");
-    }
-    if hours < 24 * 8 {
-        let rem = hours % 24;
-        return if rem == 0 {
-            format!("{}d", hours / 24)
-        } else {
-            format!("{}d{rem}h", hours / 24)
-        };
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{}d", hours / 24);
-    }
-    if hours < 24 * 365 * 8 {
-        let days = hours / 24;
-        let rem = days % 365;
-        return if rem == 0 {
-            format!("{}y", days / 365)
-        } else {
-            format!("{}y{rem}d", days / 365)
-        };
-    }
-    format!("{}y", hours / 24 / 365)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,9 +257,12 @@ mod tests {
     #[test]
     fn times() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(parse_rfc3339("1970-01-01T00:01:00Z"), Some(60));
-        assert_eq!(human_duration(59), "59s");
-        assert_eq!(human_duration(185), "3m5s");
-        assert_eq!(human_duration(3 * 86400), "3d");
+        assert_eq!(
+            kube_wire::time::parse_rfc3339_millis("1970-01-01T00:01:00Z"),
+            Some(60_000)
+        );
+        assert_eq!(kube_wire::human_duration(59_000), "59s");
+        assert_eq!(kube_wire::human_duration(185_000), "3m5s");
+        assert_eq!(kube_wire::human_duration(3 * 86_400_000), "3d");
     }
 }

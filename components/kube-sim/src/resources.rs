@@ -372,7 +372,7 @@ const BUILTINS: &[BuiltinSpec] = &[
 ];
 
 fn builtin_def(spec: &BuiltinSpec) -> ResourceDef {
-    let id = crate::error::qualified(spec.group, spec.plural);
+    let id = kube_wire::status::qualified_resource(spec.group, spec.plural);
     ResourceDef {
         id: Arc::from(id.as_str()),
         group: spec.group.into(),
@@ -488,7 +488,7 @@ pub(crate) fn crd_def(crd: &Value) -> Result<ResourceDef, String> {
         return Err("no storage version".into());
     }
     versions.sort_by(|a, b| compare_versions(&a.name, &b.name));
-    let id = crate::error::qualified(&group, &plural);
+    let id = kube_wire::status::qualified_resource(&group, &plural);
     Ok(ResourceDef {
         id: Arc::from(id.as_str()),
         namespaced: text(spec.get("scope")) == "Namespaced",

@@ -312,7 +312,7 @@ impl Schema {
                             format!("Invalid value: \"{s}\": {path} in body must be of type byte: \"{s}\""),
                         ));
                     }
-                    Some("date-time") if crate::meta::parse_rfc3339(s).is_none() => {
+                    Some("date-time") if kube_wire::time::parse_rfc3339_millis(s).is_none() => {
                         causes.push((
                             "FieldValueInvalid",
                             path.to_owned(),

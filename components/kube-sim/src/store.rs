@@ -26,11 +26,11 @@ pub(crate) enum ChangeKind {
 
 impl ChangeKind {
     /// The watch event type.
-    pub(crate) fn event_type(self) -> &'static str {
+    pub(crate) fn event_type(self) -> kube_wire::EventType {
         match self {
-            Self::Added => "ADDED",
-            Self::Modified => "MODIFIED",
-            Self::Deleted => "DELETED",
+            Self::Added => kube_wire::EventType::Added,
+            Self::Modified => kube_wire::EventType::Modified,
+            Self::Deleted => kube_wire::EventType::Deleted,
         }
     }
 }

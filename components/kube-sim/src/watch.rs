@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Response, StatusCode, header};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
+use kube_wire::EventType;
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -92,14 +93,8 @@ fn flag(query: &Query, name: &str) -> bool {
 }
 
 /// One watch event line.
-fn event_line(event_type: &str, object: &[u8]) -> Bytes {
-    let mut line = BytesMut::with_capacity(object.len() + 32);
-    line.put_slice(b"{\"type\":\"");
-    line.put_slice(event_type.as_bytes());
-    line.put_slice(b"\",\"object\":");
-    line.put_slice(object);
-    line.put_slice(b"}\n");
-    line.freeze()
+fn event_line(event_type: EventType, object: &[u8]) -> Bytes {
+    Bytes::from(kube_wire::watch::event_line(event_type, object))
 }
 
 fn bookmark(target: &Target, revision: u64, initial_events_end: bool) -> Bytes {
@@ -112,12 +107,11 @@ fn bookmark(target: &Target, revision: u64, initial_events_end: bool) -> Bytes {
         "apiVersion": target.api_version(),
         "metadata": metadata,
     });
-    event_line("BOOKMARK", object.to_string().as_bytes())
+    event_line(EventType::Bookmark, object.to_string().as_bytes())
 }
 
 fn expired(message: String) -> Bytes {
-    let status = ApiError::expired(message).status();
-    event_line("ERROR", status.to_string().as_bytes())
+    event_line(EventType::Error, &ApiError::expired(message).to_json())
 }
 
 /// Where a watch starts.
@@ -241,11 +235,13 @@ impl Stream {
         if !self.table {
             return raw;
         }
-        match serde_json::from_slice(&raw) {
-            Ok(object) => {
-                let table = crate::table::table(&self.target, &[object], None, None, "Metadata");
-                Bytes::from(table.to_string())
-            }
+        match crate::table::table(
+            &self.target,
+            [&raw[..]],
+            &kube_wire::table::ListMeta::default(),
+            "Metadata",
+        ) {
+            Ok(table) => Bytes::from(table),
             Err(_) => raw,
         }
     }
@@ -292,7 +288,7 @@ impl Stream {
             for (key, raw) in &page.items {
                 if self.filter.matches(raw)
                     && !self
-                        .send(event_line("ADDED", &self.render(raw.clone())))
+                        .send(event_line(EventType::Added, &self.render(raw.clone())))
                         .await
                 {
                     return false;
@@ -384,10 +380,13 @@ impl Stream {
                     .as_ref()
                     .is_some_and(|prev| self.filter.matches(prev));
                 match (now, before) {
-                    (true, true) => Some(event_line("MODIFIED", &view(&change.object))),
-                    (true, false) => Some(event_line("ADDED", &view(&change.object))),
+                    (true, true) => Some(event_line(EventType::Modified, &view(&change.object))),
+                    (true, false) => Some(event_line(EventType::Added, &view(&change.object))),
                     (false, true) => change.prev.as_ref().map(|prev| {
-                        event_line("DELETED", &view(&with_revision(prev, change.revision)))
+                        event_line(
+                            EventType::Deleted,
+                            &view(&with_revision(prev, change.revision)),
+                        )
                     }),
                     (false, false) => None,
                 }

@@ -386,8 +386,13 @@ fn check_namespace(
                 "unable to create new content in namespace {namespace} because it is being terminated"
             ),
         );
-        error.details = Some(
-            json!({"name": name, "group": def.group, "kind": def.plural, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {namespace} is being terminated"), "field": "metadata.namespace"}]}),
+        error.set_details(
+            (&def.group, &def.plural, name),
+            &[(
+                "NamespaceTerminating",
+                "metadata.namespace",
+                &format!("namespace {namespace} is being terminated"),
+            )],
         );
         return Err(error);
     }

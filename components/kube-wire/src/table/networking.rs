@@ -92,7 +92,7 @@ static INGRESS: Printer = Printer {
         Ok(Row::with(
             metadata,
             vec![
-                object.fields.name.as_str().into(),
+                object.name.into(),
                 spec.ingress_class_name
                     .as_deref()
                     .unwrap_or("<none>")
@@ -100,7 +100,7 @@ static INGRESS: Printer = Printer {
                 hosts.into(),
                 ingress.status.load_balancer.addresses().into(),
                 if spec.tls.is_empty() { "80" } else { "80, 443" }.into(),
-                format::since(object.fields.creation_timestamp, context.now).into(),
+                format::since(object.creation_timestamp, context.now).into(),
             ],
         ))
     },
@@ -189,11 +189,11 @@ static ENDPOINT_SLICE: Printer = Printer {
         Ok(Row::with(
             metadata,
             vec![
-                object.fields.name.as_str().into(),
+                object.name.into(),
                 slice.address_type.into(),
                 ports.into(),
                 endpoints.into(),
-                format::since(object.fields.creation_timestamp, context.now).into(),
+                format::since(object.creation_timestamp, context.now).into(),
             ],
         ))
     },

@@ -7,79 +7,21 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-/// A duration as kubectl writes ages: `45s`, `3m20s`, `5h`, `2d3h`, `400d`, `3y20d`.
-pub(crate) fn human_duration(millis: i64) -> String {
-    let seconds = millis / 1000;
-    if seconds < -1 {
-        return "<invalid>".into();
-    }
-    if seconds < 0 {
-        return "0s".into();
-    }
-    if seconds < 60 * 2 {
-        return format!("{seconds}s");
-    }
-    let minutes = seconds / 60;
-    if minutes < 10 {
-        let s = seconds % 60;
-        return if s == 0 {
-            format!("{minutes}m")
-        } else {
-            format!("{minutes}m{s}s")
-        };
-    }
-    if minutes < 60 * 3 {
-        return format!("{minutes}m");
-    }
-    let hours = minutes / 60;
-    if hours < 8 {
-        let m = minutes % 60;
-        return if m == 0 {
-            format!("{hours}h")
-        } else {
-            format!("{hours}h{m}m")
-        };
-    }
-    if hours < 48 {
-        return format!("{hours}h");
-    }
-    if hours < 24 * 8 {
-        let h = hours % 24;
-        return if h == 0 {
-            format!("{}d", hours / 24)
-        } else {
-            format!("{}d{h}h", hours / 24)
-        };
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{}d", hours / 24);
-    }
-    if hours < 24 * 365 * 8 {
-        let days = (hours / 24) % 365;
-        return if days == 0 {
-            format!("{}y", hours / 24 / 365)
-        } else {
-            format!("{}y{days}d", hours / 24 / 365)
-        };
-    }
-    format!("{}y", hours / 24 / 365)
-}
-
 /// The age of a time (milliseconds since the epoch) at `now`; `<unknown>` without a time.
-pub(crate) fn since(time: Option<i64>, now: i64) -> String {
+pub fn since(time: Option<i64>, now: i64) -> String {
     match time {
-        Some(time) => human_duration(now - time),
+        Some(time) => crate::time::human_duration(now - time),
         None => "<unknown>".into(),
     }
 }
 
 /// An RFC 3339 time from an object, in milliseconds since the epoch.
-pub(crate) fn time(value: Option<&str>) -> Option<i64> {
-    value.and_then(storage_api::object::parse_rfc3339_millis)
+pub fn time(value: Option<&str>) -> Option<i64> {
+    value.and_then(crate::time::parse_rfc3339_millis)
 }
 
 /// A label map as `k1=v1,k2=v2` sorted by key, or `<none>`.
-pub(crate) fn labels(map: &BTreeMap<String, String>) -> String {
+pub fn labels(map: &BTreeMap<String, String>) -> String {
     if map.is_empty() {
         return "<none>".into();
     }
@@ -92,7 +34,7 @@ pub(crate) fn labels(map: &BTreeMap<String, String>) -> String {
 /// A `metav1.LabelSelector`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub(crate) struct LabelSelector {
+pub struct LabelSelector {
     #[serde(deserialize_with = "nullable")]
     match_labels: BTreeMap<String, String>,
     #[serde(deserialize_with = "nullable")]
@@ -140,7 +82,7 @@ impl LabelSelector {
 
 /// A selector as `kubectl get -o wide` shows it: `<none>` when empty or absent, `<error>` when
 /// invalid.
-pub(crate) fn label_selector(selector: Option<&LabelSelector>) -> String {
+pub fn label_selector(selector: Option<&LabelSelector>) -> String {
     match selector.map(LabelSelector::to_selector_string) {
         None => "<none>".into(),
         Some(Err(())) => "<error>".into(),
@@ -152,13 +94,13 @@ pub(crate) fn label_selector(selector: Option<&LabelSelector>) -> String {
 /// A container of a pod template: its name and image.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct Container {
+pub struct Container {
     name: String,
     image: String,
 }
 
 /// The `Containers` and `Images` cells of a pod template.
-pub(crate) fn containers(containers: &[Container]) -> (String, String) {
+pub fn containers(containers: &[Container]) -> (String, String) {
     let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
     let images: Vec<&str> = containers.iter().map(|c| c.image.as_str()).collect();
     (names.join(","), images.join(","))
@@ -167,22 +109,25 @@ pub(crate) fn containers(containers: &[Container]) -> (String, String) {
 /// A pod template: what workload printers read from `spec.template`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct PodTemplate {
-    pub(crate) spec: PodTemplateSpec,
+pub struct PodTemplate {
+    /// `spec`.
+    pub spec: PodTemplateSpec,
 }
 
 /// The part of a pod template's spec printers read.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub(crate) struct PodTemplateSpec {
+pub struct PodTemplateSpec {
+    /// `containers`.
     #[serde(deserialize_with = "nullable")]
-    pub(crate) containers: Vec<Container>,
+    pub containers: Vec<Container>,
+    /// `nodeSelector`.
     #[serde(deserialize_with = "nullable")]
-    pub(crate) node_selector: BTreeMap<String, String>,
+    pub node_selector: BTreeMap<String, String>,
 }
 
 /// Deserializes `null` as the default value (Go writes nil slices and maps as `null`).
-pub(crate) fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,
@@ -193,7 +138,7 @@ where
 /// The number of members of a JSON object or elements of an array, read without keeping them
 /// (`null` or absent: 0).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Count(pub(crate) i64);
+pub struct Count(pub i64);
 
 impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -234,38 +179,6 @@ impl<'de> Deserialize<'de> for Count {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const S: i64 = 1000;
-    const M: i64 = 60 * S;
-    const H: i64 = 60 * M;
-    const D: i64 = 24 * H;
-
-    #[test]
-    fn durations_read_like_kubectl() {
-        for (millis, text) in [
-            (-5 * S, "<invalid>"),
-            (-1500, "0s"),
-            (0, "0s"),
-            (119 * S, "119s"),
-            (2 * M, "2m"),
-            (3 * M + 20 * S, "3m20s"),
-            (10 * M + 5 * S, "10m"),
-            (179 * M, "179m"),
-            (3 * H, "3h"),
-            (5 * H + 30 * M, "5h30m"),
-            (8 * H + 30 * M, "8h"),
-            (47 * H, "47h"),
-            (2 * D, "2d"),
-            (3 * D + 4 * H, "3d4h"),
-            (8 * D, "8d"),
-            (729 * D, "729d"),
-            (730 * D, "2y"),
-            (800 * D, "2y70d"),
-            (3000 * D, "8y"),
-        ] {
-            assert_eq!(human_duration(millis), text, "{millis}");
-        }
-    }
 
     #[test]
     fn selectors_are_sorted_by_key_with_sorted_values() {

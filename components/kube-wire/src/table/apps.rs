@@ -3,10 +3,9 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use storage_api::ResourceObject;
 
 use super::format::{self, LabelSelector, PodTemplate};
-use super::{AGE, Context, NAME, Printer, Row, column, parse, wide};
+use super::{AGE, Context, NAME, Printable, Printer, Row, column, parse, wide};
 
 /// The printers of this module, by group and resource.
 pub(super) const PRINTERS: &[(&str, &str, &Printer)] = &[
@@ -91,7 +90,7 @@ static DEPLOYMENT: Printer = Printer {
         Ok(Row::with(
             metadata,
             vec![
-                object.fields.name.as_str().into(),
+                object.name.into(),
                 format!("{}/{}", status.ready_replicas, spec.replicas.unwrap_or(1)).into(),
                 status.updated_replicas.into(),
                 status.available_replicas.into(),
@@ -104,8 +103,8 @@ static DEPLOYMENT: Printer = Printer {
     },
 };
 
-fn age(object: &ResourceObject, context: &Context) -> String {
-    format::since(object.fields.creation_timestamp, context.now)
+fn age(object: &Printable<'_>, context: &Context) -> String {
+    format::since(object.creation_timestamp, context.now)
 }
 
 static REPLICA_SET: Printer = Printer {
@@ -139,7 +138,7 @@ static REPLICA_SET: Printer = Printer {
         Ok(Row::with(
             metadata,
             vec![
-                object.fields.name.as_str().into(),
+                object.name.into(),
                 spec.replicas.unwrap_or(1).into(),
                 status.replicas.into(),
                 status.ready_replicas.into(),
@@ -168,7 +167,7 @@ static STATEFUL_SET: Printer = Printer {
         Ok(Row::with(
             metadata,
             vec![
-                object.fields.name.as_str().into(),
+                object.name.into(),
                 format!("{}/{}", status.ready_replicas, spec.replicas.unwrap_or(1)).into(),
                 age(object, context).into(),
                 names.into(),
@@ -224,7 +223,7 @@ static DAEMON_SET: Printer = Printer {
         Ok(Row::with(
             metadata,
             vec![
-                object.fields.name.as_str().into(),
+                object.name.into(),
                 status.desired_number_scheduled.into(),
                 status.current_number_scheduled.into(),
                 status.number_ready.into(),

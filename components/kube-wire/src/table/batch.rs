@@ -81,8 +81,8 @@ static JOB: Printer = Printer {
         let end = format::time(status.completion_time.as_deref());
         let duration = match (start, end) {
             (None, _) => String::new(),
-            (Some(start), None) => format::human_duration(context.now - start),
-            (Some(start), Some(end)) => format::human_duration(end - start),
+            (Some(start), None) => crate::time::human_duration(context.now - start),
+            (Some(start), Some(end)) => crate::time::human_duration(end - start),
         };
         let condition = |kind: &str| {
             status
@@ -95,7 +95,7 @@ static JOB: Printer = Printer {
             "Complete"
         } else if condition("Failed") {
             "Failed"
-        } else if object.fields.deletion_timestamp.is_some() {
+        } else if object.deletion_timestamp.is_some() {
             "Terminating"
         } else if condition("Suspended") {
             "Suspended"
@@ -108,11 +108,11 @@ static JOB: Printer = Printer {
         Ok(Row::with(
             metadata,
             vec![
-                object.fields.name.as_str().into(),
+                object.name.into(),
                 state.into(),
                 completions.into(),
                 duration.into(),
-                format::since(object.fields.creation_timestamp, context.now).into(),
+                format::since(object.creation_timestamp, context.now).into(),
                 names.into(),
                 images.into(),
                 format::label_selector(spec.selector.as_ref()).into(),
@@ -199,13 +199,13 @@ static CRON_JOB: Printer = Printer {
         Ok(Row::with(
             metadata,
             vec![
-                object.fields.name.as_str().into(),
+                object.name.into(),
                 spec.schedule.as_str().into(),
                 spec.time_zone.as_deref().unwrap_or("<none>").into(),
                 suspend.into(),
                 status.active.0.into(),
                 last_schedule.into(),
-                format::since(object.fields.creation_timestamp, context.now).into(),
+                format::since(object.creation_timestamp, context.now).into(),
                 names.into(),
                 images.into(),
                 format::label_selector(job.selector.as_ref()).into(),

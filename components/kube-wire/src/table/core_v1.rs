@@ -6,10 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
-use storage_api::ResourceObject;
 
 use super::format::{self, Count, nullable};
-use super::{AGE, Cell, Column, Context, NAME, Printer, Row, column, parse, wide};
+use super::{AGE, Cell, Column, Context, NAME, Printable, Printer, Row, column, parse, wide};
 
 /// The printers of this module, by group and resource.
 pub(super) const PRINTERS: &[(&str, &str, &Printer)] = &[
@@ -180,7 +179,7 @@ const POD_SUCCEEDED: &str = r#"[{"type":"Completed","status":"True","reason":"Su
 const POD_FAILED: &str =
     r#"[{"type":"Completed","status":"True","reason":"Failed","message":"The pod failed."}]"#;
 
-fn print_pod(object: &ResourceObject, context: &Context) -> Result<Row, serde_json::Error> {
+fn print_pod(object: &Printable<'_>, context: &Context) -> Result<Row, serde_json::Error> {
     let mut pod: Pod = parse(object)?;
     let metadata = pod.metadata.take();
     let (spec, status) = (&pod.spec, &pod.status);
@@ -302,7 +301,7 @@ fn print_pod(object: &ResourceObject, context: &Context) -> Result<Row, serde_js
     }
 
     let terminal = matches!(status.phase.as_str(), "Succeeded" | "Failed");
-    if object.fields.deletion_timestamp.is_some() {
+    if object.deletion_timestamp.is_some() {
         if status.reason == "NodeLost" {
             reason = "Unknown".into();
         } else if !terminal {
@@ -314,7 +313,7 @@ fn print_pod(object: &ResourceObject, context: &Context) -> Result<Row, serde_js
         Some(at) if restarts != 0 => {
             format!(
                 "{restarts} ({} ago)",
-                format::human_duration(context.now - at)
+                crate::time::human_duration(context.now - at)
             )
         }
         _ => restarts.to_string(),
@@ -347,11 +346,11 @@ fn print_pod(object: &ResourceObject, context: &Context) -> Result<Row, serde_js
     Ok(Row {
         metadata,
         cells: vec![
-            object.fields.name.as_str().into(),
+            object.name.into(),
             format!("{ready}/{total}").into(),
             reason.into(),
             restarts_text.into(),
-            format::since(object.fields.creation_timestamp, context.now).into(),
+            format::since(object.creation_timestamp, context.now).into(),
             ip.into(),
             or_none(&spec.node_name).into(),
             or_none(&status.nominated_node_name).into(),
@@ -485,7 +484,7 @@ impl LoadBalancerStatus {
     }
 }
 
-fn print_service(object: &ResourceObject, context: &Context) -> Result<Row, serde_json::Error> {
+fn print_service(object: &Printable<'_>, context: &Context) -> Result<Row, serde_json::Error> {
     let mut service: Service = parse(object)?;
     let metadata = service.metadata.take();
     let spec = &service.spec;
@@ -545,12 +544,12 @@ fn print_service(object: &ResourceObject, context: &Context) -> Result<Row, serd
     Ok(Row::with(
         metadata,
         vec![
-            object.fields.name.as_str().into(),
+            object.name.into(),
             kind.into(),
             cluster_ip.into(),
             external.into(),
             ports.into(),
-            format::since(object.fields.creation_timestamp, context.now).into(),
+            format::since(object.creation_timestamp, context.now).into(),
             format::labels(&spec.selector).into(),
         ],
     ))
@@ -598,7 +597,7 @@ struct EndpointPort {
     port: i64,
 }
 
-fn print_endpoints(object: &ResourceObject, context: &Context) -> Result<Row, serde_json::Error> {
+fn print_endpoints(object: &Printable<'_>, context: &Context) -> Result<Row, serde_json::Error> {
     let mut endpoints: Endpoints = parse(object)?;
     let metadata = endpoints.metadata.take();
     const MAX: usize = 3;
@@ -640,9 +639,9 @@ fn print_endpoints(object: &ResourceObject, context: &Context) -> Result<Row, se
     Ok(Row::with(
         metadata,
         vec![
-            object.fields.name.as_str().into(),
+            object.name.into(),
             text.into(),
-            format::since(object.fields.creation_timestamp, context.now).into(),
+            format::since(object.creation_timestamp, context.now).into(),
         ],
     ))
 }
@@ -669,9 +668,9 @@ static CONFIGMAP: Printer = Printer {
         Ok(Row::with(
             metadata,
             vec![
-                object.fields.name.as_str().into(),
+                object.name.into(),
                 (config_map.data.0 + config_map.binary_data.0).into(),
-                format::since(object.fields.creation_timestamp, context.now).into(),
+                format::since(object.creation_timestamp, context.now).into(),
             ],
         ))
     },
@@ -702,10 +701,10 @@ static SECRET: Printer = Printer {
         Ok(Row::with(
             metadata,
             vec![
-                object.fields.name.as_str().into(),
+                object.name.into(),
                 secret.kind.into(),
                 secret.data.0.into(),
-                format::since(object.fields.creation_timestamp, context.now).into(),
+                format::since(object.creation_timestamp, context.now).into(),
             ],
         ))
     },
@@ -733,9 +732,9 @@ static SERVICE_ACCOUNT: Printer = Printer {
         Ok(Row::with(
             metadata,
             vec![
-                object.fields.name.as_str().into(),
+                object.name.into(),
                 account.secrets.0.into(),
-                format::since(object.fields.creation_timestamp, context.now).into(),
+                format::since(object.creation_timestamp, context.now).into(),
             ],
         ))
     },
@@ -759,9 +758,9 @@ static NAMESPACE: Printer = Printer {
         Ok(Row::with(
             metadata,
             vec![
-                object.fields.name.as_str().into(),
+                object.name.into(),
                 namespace.status.phase.into(),
-                format::since(object.fields.creation_timestamp, context.now).into(),
+                format::since(object.creation_timestamp, context.now).into(),
             ],
         ))
     },
@@ -854,7 +853,7 @@ struct NodeInfo {
     container_runtime_version: String,
 }
 
-fn print_node(object: &ResourceObject, context: &Context) -> Result<Row, serde_json::Error> {
+fn print_node(object: &Printable<'_>, context: &Context) -> Result<Row, serde_json::Error> {
     let mut node: Node = parse(object)?;
     let metadata = node.metadata.take();
     let mut status: Vec<String> = node
@@ -878,10 +877,20 @@ fn print_node(object: &ResourceObject, context: &Context) -> Result<Row, serde_j
     if node.spec.unschedulable {
         status.push("SchedulingDisabled".into());
     }
-    let roles: BTreeSet<&str> = object
-        .fields
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Labels {
+        #[serde(deserialize_with = "nullable")]
+        labels: BTreeMap<String, String>,
+    }
+    let labels: Labels = match &metadata {
+        Some(metadata) => serde_json::from_str(metadata.get())?,
+        None => Labels::default(),
+    };
+    let roles: BTreeSet<&str> = labels
         .labels
         .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
         .filter_map(|(key, value)| {
             if let Some(role) = key.strip_prefix("node-role.kubernetes.io/") {
                 Some(role).filter(|r| !r.is_empty())
@@ -915,10 +924,10 @@ fn print_node(object: &ResourceObject, context: &Context) -> Result<Row, serde_j
     Ok(Row::with(
         metadata,
         vec![
-            object.fields.name.as_str().into(),
+            object.name.into(),
             status.join(",").into(),
             roles.into(),
-            format::since(object.fields.creation_timestamp, context.now).into(),
+            format::since(object.creation_timestamp, context.now).into(),
             info.kubelet_version.as_str().into(),
             address("InternalIP").into(),
             address("ExternalIP").into(),
@@ -1034,7 +1043,7 @@ struct EventSource {
     host: String,
 }
 
-fn print_event(object: &ResourceObject, context: &Context) -> Result<Row, serde_json::Error> {
+fn print_event(object: &Printable<'_>, context: &Context) -> Result<Row, serde_json::Error> {
     let mut event: Event = parse(object)?;
     let metadata = event.metadata.take();
     let now = context.now;
@@ -1087,7 +1096,7 @@ fn print_event(object: &ResourceObject, context: &Context) -> Result<Row, serde_
             event.message.trim().into(),
             first.into(),
             Cell::Int(count),
-            object.fields.name.as_str().into(),
+            object.name.into(),
         ],
     ))
 }
@@ -1215,7 +1224,7 @@ fn access_modes(modes: &[String]) -> String {
 }
 
 fn print_persistent_volume(
-    object: &ResourceObject,
+    object: &Printable<'_>,
     context: &Context,
 ) -> Result<Row, serde_json::Error> {
     let volume: PersistentVolume = parse(object)?;
@@ -1225,7 +1234,7 @@ fn print_persistent_volume(
         .as_ref()
         .map(|c| format!("{}/{}", c.namespace, c.name))
         .unwrap_or_default();
-    let phase = if object.fields.deletion_timestamp.is_some() {
+    let phase = if object.deletion_timestamp.is_some() {
         "Terminating".to_owned()
     } else {
         volume.status.phase.clone()
@@ -1238,7 +1247,7 @@ fn print_persistent_volume(
         .or_else(|| spec.storage_class_name.clone())
         .unwrap_or_default();
     Ok(Row::new(vec![
-        object.fields.name.as_str().into(),
+        object.name.into(),
         spec.capacity
             .get("storage")
             .cloned()
@@ -1254,7 +1263,7 @@ fn print_persistent_volume(
             .unwrap_or_else(|| "<unset>".into())
             .into(),
         volume.status.reason.as_str().into(),
-        format::since(object.fields.creation_timestamp, context.now).into(),
+        format::since(object.creation_timestamp, context.now).into(),
         spec.volume_mode
             .clone()
             .unwrap_or_else(|| "<unset>".into())
@@ -1320,12 +1329,12 @@ struct PersistentVolumeClaimSpec {
 }
 
 fn print_persistent_volume_claim(
-    object: &ResourceObject,
+    object: &Printable<'_>,
     context: &Context,
 ) -> Result<Row, serde_json::Error> {
     let claim: PersistentVolumeClaim = parse(object)?;
     let spec = &claim.spec;
-    let phase = if object.fields.deletion_timestamp.is_some() {
+    let phase = if object.deletion_timestamp.is_some() {
         "Terminating".to_owned()
     } else {
         claim.status.phase.clone()
@@ -1351,7 +1360,7 @@ fn print_persistent_volume_claim(
         .or_else(|| spec.storage_class_name.clone())
         .unwrap_or_default();
     Ok(Row::new(vec![
-        object.fields.name.as_str().into(),
+        object.name.into(),
         phase.into(),
         spec.volume_name.as_str().into(),
         capacity.into(),
@@ -1361,7 +1370,7 @@ fn print_persistent_volume_claim(
             .clone()
             .unwrap_or_else(|| "<unset>".into())
             .into(),
-        format::since(object.fields.creation_timestamp, context.now).into(),
+        format::since(object.creation_timestamp, context.now).into(),
         spec.volume_mode
             .clone()
             .unwrap_or_else(|| "<unset>".into())
