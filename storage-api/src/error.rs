@@ -15,6 +15,7 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 /// Each variant maps to one Kubernetes `Status` reason and HTTP code ([`StorageError::status`]),
 /// and says whether the caller should retry ([`StorageError::is_recoverable`]).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// The object (or cluster, or resource) does not exist. `404 NotFound`.
     #[error("{what} not found")]

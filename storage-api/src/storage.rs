@@ -14,6 +14,7 @@ use crate::query::ListOptions;
 
 /// A request verb a storage layer may serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Verb {
     /// Read one object.
     Get,
@@ -101,6 +102,7 @@ pub struct CollectionPage {
 
 /// One event of a watch stream, with Kubernetes semantics.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WatchEvent {
     /// An object was created (or existed when the watch began).
     Added(ResourceObject),
@@ -124,8 +126,11 @@ pub trait StorageFactory: Send + Sync + 'static {
     /// The verbs every resource of this layer supports (advertised in discovery).
     fn supported_verbs(&self) -> &'static [Verb];
 
-    /// Called once for a cluster before its synchro starts writing.
-    async fn prepare_cluster(&self, cluster: &str) -> Result<()>;
+    /// Called once for a cluster before its synchro starts writing (by default, nothing to do).
+    async fn prepare_cluster(&self, cluster: &str) -> Result<()> {
+        let _ = cluster;
+        Ok(())
+    }
 
     /// The stored resource versions of a cluster, per stored resource.
     async fn resource_versions(
@@ -136,8 +141,11 @@ pub trait StorageFactory: Send + Sync + 'static {
     /// The resource types objects are stored for, per cluster.
     async fn stored_resource_types(&self) -> Result<Vec<StoredResourceType>>;
 
-    /// The collection resources this layer offers.
-    fn collection_resources(&self) -> Vec<CollectionResource>;
+    /// The collection resources this layer offers (by default the built-in ones of the
+    /// original, [`crate::collection::builtin`], which the conformance suite checks).
+    fn collection_resources(&self) -> Vec<CollectionResource> {
+        crate::collection::builtin()
+    }
 
     /// The storage of one resource (called lazily by the apiserver and per resource by the synchro).
     async fn new_resource_storage(

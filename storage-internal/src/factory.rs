@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
-use storage_api::collection::{self, CollectionResource};
+use storage_api::collection::CollectionResource;
 use storage_api::registry::FactoryFuture;
 use storage_api::{
     ClusterResourceVersions, CollectionResourceStorage, Gvr, ListOptions, ResourceStorage,
@@ -217,10 +217,6 @@ impl StorageFactory for InternalStorageFactory {
         &[Verb::Get, Verb::List]
     }
 
-    async fn prepare_cluster(&self, _cluster: &str) -> Result<()> {
-        Ok(())
-    }
-
     async fn resource_versions(
         &self,
         cluster: &str,
@@ -300,10 +296,6 @@ impl StorageFactory for InternalStorageFactory {
         }
         types.sort();
         Ok(types)
-    }
-
-    fn collection_resources(&self) -> Vec<CollectionResource> {
-        collection::builtin()
     }
 
     async fn new_resource_storage(

@@ -49,9 +49,10 @@ async fn a_pods_token_resumes_only_pods() {
         .await
         .expect("apply");
 
-    let mut options = ListOptions {
-        limit: Some(1),
-        ..ListOptions::default()
+    let mut options = {
+        let mut options = ListOptions::default();
+        options.limit = Some(1);
+        options
     };
     let token = pods
         .list(&options)

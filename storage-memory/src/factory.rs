@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use storage_api::collection::{self, CollectionResource};
+use storage_api::collection::CollectionResource;
 use storage_api::registry::FactoryFuture;
 use storage_api::{
     ClusterResourceVersions, CollectionResourceStorage, Gvr, ResourceStorage,
@@ -94,10 +94,6 @@ impl StorageFactory for MemoryStorageFactory {
 
     async fn stored_resource_types(&self) -> Result<Vec<StoredResourceType>> {
         Ok(self.shared.read().stored_resource_types())
-    }
-
-    fn collection_resources(&self) -> Vec<CollectionResource> {
-        collection::builtin()
     }
 
     async fn new_resource_storage(

@@ -76,10 +76,9 @@ fn current(factory: &MemoryStorageFactory) -> u64 {
 }
 
 fn options_at(resource_version: &str) -> ListOptions {
-    ListOptions {
-        resource_version: Some(resource_version.into()),
-        ..ListOptions::default()
-    }
+    let mut options = ListOptions::default();
+    options.resource_version = Some(resource_version.into());
+    options
 }
 
 /// The next watch event, failing after a second.
@@ -111,6 +110,7 @@ fn describe(event: &WatchEvent) -> (String, String, u64) {
                 resource_version.parse().expect("rv"),
             );
         }
+        other => panic!("unexpected watch event {other:?}"),
     };
     (kind.into(), object.fields.name.clone(), json_rv(object))
 }
@@ -392,10 +392,11 @@ async fn watch_filters_and_follows_objects_in_and_out_of_the_selection() {
     pods.create(pod("c2", "ns", "c", 1, "web"))
         .await
         .expect("create");
-    let options = ListOptions {
-        clusters: vec!["c1".into()],
-        label_selector: LabelSelector::parse("app=web").expect("selector"),
-        ..ListOptions::default()
+    let options = {
+        let mut options = ListOptions::default();
+        options.clusters = vec!["c1".into()];
+        options.label_selector = LabelSelector::parse("app=web").expect("selector");
+        options
     };
     let start = current(&factory);
     let mut watch = pods.watch(&options).await.expect("watch");
@@ -448,13 +449,14 @@ async fn watch_filters_and_follows_objects_in_and_out_of_the_selection() {
 #[tokio::test]
 async fn watch_of_an_owner_query_is_refused() {
     let (_factory, pods) = setup(MemoryConfig::default()).await;
-    let options = ListOptions {
-        clusters: vec!["c1".into()],
-        owner: Some(storage_api::query::OwnerQuery {
+    let options = {
+        let mut options = ListOptions::default();
+        options.clusters = vec!["c1".into()];
+        options.owner = Some(storage_api::query::OwnerQuery {
             uid: Some("x".into()),
             ..Default::default()
-        }),
-        ..ListOptions::default()
+        });
+        options
     };
     let err = pods.watch(&options).await.err().expect("refused");
     assert_eq!(err.status().code, 422);
@@ -497,9 +499,10 @@ async fn bookmarks_carry_the_current_revision_after_every_change() {
         })
         .await
         .expect("storage");
-    let options = ListOptions {
-        allow_watch_bookmarks: true,
-        ..ListOptions::default()
+    let options = {
+        let mut options = ListOptions::default();
+        options.allow_watch_bookmarks = true;
+        options
     };
     let mut watch = pods.watch(&options).await.expect("watch");
     pods.create(pod("c1", "ns", "a", 1, "web"))
@@ -658,10 +661,11 @@ async fn events_attach_by_cluster_and_uid_and_follow_the_object() {
             .is_empty()
     );
 
-    let options = ListOptions {
-        clusters: vec!["c1".into()],
-        inject_events: true,
-        ..ListOptions::default()
+    let options = {
+        let mut options = ListOptions::default();
+        options.clusters = vec!["c1".into()];
+        options.inject_events = true;
+        options
     };
     let page = pods.list(&options).await.expect("list");
     let value: Value = serde_json::from_slice(&page.items[0].raw).expect("json");
@@ -742,14 +746,16 @@ async fn key_order_paging_equals_the_evaluator() {
             for limit in [None, Some(0), Some(1), Some(5), Some(100)] {
                 for offset in [0, 3] {
                     for with_remaining_count in [false, true] {
-                        let options = ListOptions {
-                            clusters: clusters.iter().map(|c| c.to_string()).collect(),
-                            namespaces: namespaces.iter().map(|c| c.to_string()).collect(),
-                            label_selector: LabelSelector::parse(selector).expect("selector"),
-                            limit,
-                            offset,
-                            with_remaining_count,
-                            ..ListOptions::default()
+                        let options = {
+                            let mut options = ListOptions::default();
+                            options.clusters = clusters.iter().map(|c| c.to_string()).collect();
+                            options.namespaces = namespaces.iter().map(|c| c.to_string()).collect();
+                            options.label_selector =
+                                LabelSelector::parse(selector).expect("selector");
+                            options.limit = limit;
+                            options.offset = offset;
+                            options.with_remaining_count = with_remaining_count;
+                            options
                         };
                         let context =
                             format!("{selector} {clusters:?} {namespaces:?} {limit:?} {offset}");
@@ -786,13 +792,14 @@ async fn key_order_paging_equals_the_evaluator() {
         }
     }
     // Another order goes through the evaluator.
-    let options = ListOptions {
-        order_by: vec![OrderBy {
+    let options = {
+        let mut options = ListOptions::default();
+        options.order_by = vec![OrderBy {
             field: OrderField::Name,
             descending: true,
-        }],
-        limit: Some(4),
-        ..ListOptions::default()
+        }];
+        options.limit = Some(4);
+        options
     };
     let want = Evaluator::new(&options, None)
         .page(Listed::Resource(&pods_gvr()), stored.iter())
@@ -821,9 +828,10 @@ async fn a_pods_token_is_refused_on_deployments() {
     ])
     .await
     .expect("apply");
-    let mut options = ListOptions {
-        limit: Some(1),
-        ..ListOptions::default()
+    let mut options = {
+        let mut options = ListOptions::default();
+        options.limit = Some(1);
+        options
     };
     let token = pods
         .list(&options)
@@ -871,9 +879,10 @@ async fn watch_replays_only_its_resource_and_presents_items() {
         .await
         .expect("create");
 
-    let options = ListOptions {
-        only_metadata: true,
-        ..options_at(&from)
+    let options = {
+        let mut options = options_at(&from);
+        options.only_metadata = true;
+        options
     };
     let mut watch = pods.watch(&options).await.expect("watch");
     let event = next_event(&mut watch).await;

@@ -99,13 +99,7 @@ pub(crate) fn watch(
             "owner queries cannot be watched; list them instead",
         ));
     }
-    let options = ListOptions {
-        order_by: Vec::new(),
-        limit: None,
-        offset: 0,
-        continue_from: None,
-        ..options.clone()
-    };
+    let options = options.filters_only();
     // Subscribe and take the snapshot under one lock: a read lock when the resource's channel
     // exists (the usual case), else the write lock to create it.
     let (receiver, current, pending) = {

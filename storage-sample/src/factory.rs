@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use storage_api::collection::{self, CollectionResource};
+use storage_api::collection::CollectionResource;
 use storage_api::registry::FactoryFuture;
 use storage_api::{
     ClusterResourceVersions, CollectionResourceStorage, Gvr, ResourceStorage,
@@ -67,11 +67,6 @@ impl StorageFactory for SampleStorageFactory {
         VERBS
     }
 
-    /// Nothing to prepare: a cluster is just a value of the `cluster` column.
-    async fn prepare_cluster(&self, _cluster: &str) -> Result<()> {
-        Ok(())
-    }
-
     async fn resource_versions(
         &self,
         cluster: &str,
@@ -111,10 +106,6 @@ impl StorageFactory for SampleStorageFactory {
             .iter()
             .map(decode_resource_type)
             .collect()
-    }
-
-    fn collection_resources(&self) -> Vec<CollectionResource> {
-        collection::builtin()
     }
 
     /// Every resource lives in the one table: a storage is just the pool and the configuration.

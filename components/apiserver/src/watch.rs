@@ -117,6 +117,11 @@ impl Renderer {
             WatchEvent::Bookmark { resource_version } => {
                 Self::line(EventType::Bookmark, &self.bookmark(resource_version))
             }
+            other => {
+                return Err(ApiError::internal(format!(
+                    "the storage layer sent a watch event this apiserver cannot encode: {other:?}"
+                )));
+            }
         })
     }
 

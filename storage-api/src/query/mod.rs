@@ -25,8 +25,10 @@ use label_selector::LabelSelector;
 /// Everything a list (or watch) request asks of a storage layer.
 ///
 /// Build it with [`params::parse_list_options`] from a request; the defaults are "everything, in
-/// the default order, unpaged".
+/// the default order, unpaged". Outside this crate, start from [`ListOptions::default`] and set
+/// fields (the struct is `#[non_exhaustive]`, so that a new parameter breaks no layer).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ListOptions {
     /// Only objects of these member clusters (empty: all clusters).
     pub clusters: Vec<String>,
@@ -95,6 +97,17 @@ impl Default for ListOptions {
 }
 
 impl ListOptions {
+    /// The same filters without order and paging (what a watch of these options follows).
+    pub fn filters_only(&self) -> Self {
+        Self {
+            order_by: Vec::new(),
+            limit: None,
+            offset: 0,
+            continue_from: None,
+            ..self.clone()
+        }
+    }
+
     /// The total order items are returned in: the requested fields, then whichever of
     /// cluster, namespace, name, group, version, resource are not yet among them, ascending.
     /// With no `orderby` this is the default stable order (cluster, namespace, name).
@@ -153,6 +166,7 @@ impl fmt::Display for OrderBy {
 
 /// A field that can be ordered by. Only these: nothing else from a request reaches a query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OrderField {
     /// The member cluster name.
     Cluster,

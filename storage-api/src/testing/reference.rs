@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt as _;
 
-use crate::collection::{self, CollectionResource, CollectionResourceType};
+use crate::collection::{CollectionResource, CollectionResourceType};
 use crate::error::{Result, StorageError};
 use crate::evaluator::{Evaluator, present, resolve_owner_uids};
 use crate::object::{Gvr, IndexedFields, ObjectEvent, ObjectKey, ResourceObject};
@@ -316,10 +316,6 @@ impl StorageFactory for ReferenceStorageFactory {
         }
     }
 
-    async fn prepare_cluster(&self, _cluster: &str) -> Result<()> {
-        Ok(())
-    }
-
     async fn resource_versions(
         &self,
         cluster: &str,
@@ -363,10 +359,6 @@ impl StorageFactory for ReferenceStorageFactory {
             }
         }
         Ok(types.into_iter().collect())
-    }
-
-    fn collection_resources(&self) -> Vec<CollectionResource> {
-        collection::builtin()
     }
 
     async fn new_resource_storage(

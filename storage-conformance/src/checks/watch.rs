@@ -80,13 +80,14 @@ fn kind(event: &WatchEvent) -> &'static str {
         WatchEvent::Modified(_) => "MODIFIED",
         WatchEvent::Deleted(_) => "DELETED",
         WatchEvent::Bookmark { .. } => "BOOKMARK",
+        _ => "UNKNOWN",
     }
 }
 
 fn object(event: &WatchEvent) -> &ResourceObject {
     match event {
         WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => o,
-        WatchEvent::Bookmark { .. } => unreachable!("bookmarks are skipped"),
+        _ => unreachable!("bookmarks are skipped"),
     }
 }
 
