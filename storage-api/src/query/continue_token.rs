@@ -108,6 +108,14 @@ impl ContinuePosition {
         if !types_match {
             return Err(malformed());
         }
+        // No object value holds NUL (no database text can): refuse it here, not in the layer.
+        if payload
+            .k
+            .iter()
+            .any(|v| matches!(v, SortValue::Str(s) if s.contains('\0')))
+        {
+            return Err(malformed());
+        }
         Ok(Self {
             values: payload.k,
             list,
@@ -239,6 +247,19 @@ mod tests {
             assert_eq!(err.status().code, 400, "{garbage}");
             assert!(err.to_string().starts_with("continue:"), "{err}");
         }
+    }
+
+    /// A correctly tagged token whose value holds NUL (no object value can) is a `400`, never
+    /// passed to a layer (PostgreSQL answered it with a 500).
+    #[test]
+    fn a_nul_value_is_refused() {
+        let options = ListOptions::default();
+        let mut bad = position();
+        bad.values[2] = SortValue::Str("a\0b".into());
+        let token = bad.encode(&options);
+        let err = ContinuePosition::decode(&token, &options).expect_err("NUL");
+        assert_eq!(err.status().code, 400);
+        assert!(err.to_string().starts_with("continue:"), "{err}");
     }
 
     /// Each field of [`ListOptions`], alone, set to a value other than the default: a query

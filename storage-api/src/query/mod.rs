@@ -9,6 +9,7 @@ pub mod continue_token;
 pub mod field_selector;
 pub mod label_selector;
 mod lexer;
+pub mod limits;
 pub mod paging;
 pub mod params;
 pub mod time;
