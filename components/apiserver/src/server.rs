@@ -84,6 +84,7 @@ impl Server {
         storage: Arc<dyn StorageFactory>,
     ) -> anyhow::Result<Self> {
         let tls = tls::configure(options)?;
+        crate::token_key::install(options.continue_token_key_file.as_deref())?;
         let authenticator =
             Authenticator::new(options.token_auth_file.as_deref(), options.anonymous_auth)?;
         if options.token_auth_file.is_none()
