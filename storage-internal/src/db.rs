@@ -312,6 +312,45 @@ impl Db {
         result.map_err(|e| self.error(what, e))
     }
 
+    /// Checks that the database answers, without waiting for a pool slot: an idle pooled
+    /// connection if there is one, else a new connection outside the pool (closed at once), so
+    /// that readiness reports the database's health, not a pool busy with user queries. Gives
+    /// up after `timeout`.
+    pub(crate) async fn ping(&self, timeout: Duration) -> Result<()> {
+        use sqlx::{ConnectOptions as _, Connection as _};
+        macro_rules! ping {
+            ($pool:expr) => {
+                async {
+                    match $pool.try_acquire() {
+                        Some(mut conn) => conn.ping().await,
+                        None => {
+                            let mut conn = $pool.connect_options().connect().await?;
+                            conn.ping().await?;
+                            conn.close().await
+                        }
+                    }
+                }
+            };
+        }
+        let ping = async {
+            match &self.pool {
+                Pool::Postgres(pool) => ping!(pool).await,
+                Pool::MySql(pool) => ping!(pool).await,
+                Pool::Sqlite(pool) => ping!(pool).await,
+            }
+        };
+        match tokio::time::timeout(timeout, ping).await {
+            Ok(result) => result.map_err(|e| self.error("readiness check", e)),
+            Err(_) => Err(StorageError::Unavailable {
+                message: format!(
+                    "{} readiness check: no answer within {timeout:?}",
+                    self.dialect.name()
+                ),
+                source: None,
+            }),
+        }
+    }
+
     /// Starts a transaction.
     pub(crate) async fn begin(&self, what: &str) -> Result<Tx<'_>> {
         let inner = match &self.pool {

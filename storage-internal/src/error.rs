@@ -59,6 +59,13 @@ impl ErrorPolicy {
                     what: format!("{what}: {}", db.message()),
                 }
             }
+            sqlx::Error::Database(db) if self.timed_out(db.as_ref()) => StorageError::Timeout {
+                message: format!(
+                    "{} {what}: the query was cancelled at the statement timeout \
+                     (statementTimeout of the storage configuration)",
+                    self.dialect.name()
+                ),
+            },
             sqlx::Error::Database(db) if self.recoverable(db.as_ref()) => {
                 StorageError::unavailable(message, error)
             }
@@ -70,6 +77,19 @@ impl ErrorPolicy {
             | sqlx::Error::WorkerCrashed
             | sqlx::Error::BeginFailed => StorageError::unavailable(message, error),
             _ => StorageError::internal(message, error),
+        }
+    }
+
+    /// Whether the database cancelled the statement at its statement timeout: PostgreSQL
+    /// `57014` (query_canceled), MariaDB 1969 (max_statement_time), MySQL 3024
+    /// (max_execution_time).
+    fn timed_out(&self, error: &dyn DatabaseError) -> bool {
+        match self.dialect {
+            Dialect::Postgres => error.code().as_deref() == Some("57014"),
+            Dialect::MySql => error
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .is_some_and(|e| matches!(e.number(), 1969 | 3024)),
+            Dialect::Sqlite => false,
         }
     }
 

@@ -106,7 +106,12 @@ impl Server {
             inflight: InflightLimit::new(
                 (options.max_requests_inflight > 0).then_some(options.max_requests_inflight),
                 metrics.inflight(),
-            ),
+            )
+            .with_expensive(
+                (options.max_expensive_requests_inflight > 0)
+                    .then_some(options.max_expensive_requests_inflight),
+            )
+            .with_timeout(options.request_timeout),
             metrics,
             auth: Arc::new(authenticator),
             shutdown: shutdown_receiver,

@@ -2030,4 +2030,31 @@ mod tests {
         };
         assert_eq!(fail_in("", &scope).0, "clusters");
     }
+
+    #[test]
+    fn cost_classes() {
+        use crate::query::CostClass::{Cheap, Expensive};
+        for q in [
+            "",
+            "limit=10&namespaces=a,b&labelSelector=app%3Dweb",
+            "orderby=name%20desc,created_at",
+            "fieldSelector=metadata.name%3Da",
+            "fieldSelector=.metadata.namespace%3Da",
+        ] {
+            assert_eq!(parse(q).cost_class(), Cheap, "{q}");
+        }
+        for q in [
+            "orderby=metadata.labels.app",
+            "fieldSelector=status.phase%3DRunning",
+            "fuzzyName=web",
+            "offset=20000",
+        ] {
+            assert_eq!(parse(q).cost_class(), Expensive, "{q}");
+        }
+        let names = (0..101)
+            .map(|i| format!("n{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(parse_pairs(&[("names", &names)]).cost_class(), Expensive);
+    }
 }
