@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use storage_api::query::params::{RequestScope, parse_list_options};
-use storage_api::{Change, Gvr, ResourceObject, ResourceStorageConfig, StorageFactory};
+use storage_api::{
+    Change, Gvr, ResourceObject, ResourceStorage, ResourceStorageConfig, StorageFactory,
+};
 
 fn pod(i: usize) -> ResourceObject {
     let labels: serde_json::Map<String, serde_json::Value> = (0..20)
@@ -31,12 +33,8 @@ fn pod(i: usize) -> ResourceObject {
     .expect("valid pod")
 }
 
-#[tokio::test]
-async fn postgres_cancels_an_expensive_query_at_the_statement_timeout() {
-    let factory = support::postgres_with(|config| {
-        config.statement_timeout = Some("100ms".into());
-    })
-    .await;
+/// The pods storage of `factory` with 6,000 pods of 20 labels and 2 KB each.
+async fn load(factory: &support::ScratchFactory) -> Arc<dyn ResourceStorage> {
     let pods = factory
         .new_resource_storage(ResourceStorageConfig {
             gvr: Gvr::new("", "v1", "pods"),
@@ -59,12 +57,24 @@ async fn postgres_cancels_an_expensive_query_at_the_statement_timeout() {
         }
     }
 
-    // Five label paths, a field selector through a list and a substring: every row is parsed
-    // several times before the page is cut.
-    let expensive = "orderby=metadata.labels.l0,metadata.labels.l1 desc,metadata.labels.l2,\
-        metadata.labels.l3 desc,metadata.labels.l4&fieldSelector=spec.containers[].image!=x,\
-        spec.containers[].padding!=y&fuzzyName=pod&limit=10";
-    let options = parse_list_options(expensive, &RequestScope::default()).expect("parses");
+    pods
+}
+
+/// Five label paths, a field selector through a list and a substring: every row is parsed
+/// several times before the page is cut.
+const EXPENSIVE: &str = "orderby=metadata.labels.l0,metadata.labels.l1 desc,metadata.labels.l2,\
+    metadata.labels.l3 desc,metadata.labels.l4&fieldSelector=spec.containers[].image!=x,\
+    spec.containers[].padding!=y&fuzzyName=pod&limit=10";
+
+#[tokio::test]
+async fn postgres_cancels_an_expensive_query_at_the_statement_timeout() {
+    let factory = support::postgres_with(|config| {
+        config.statement_timeout = Some("100ms".into());
+    })
+    .await;
+    let pods = load(&factory).await;
+
+    let options = parse_list_options(EXPENSIVE, &RequestScope::default()).expect("parses");
     let started = Instant::now();
     let err = pods.list(&options).await.expect_err("cancelled at 100ms");
     assert_eq!(err.status().code, 504, "{err}");
@@ -84,5 +94,51 @@ async fn postgres_cancels_an_expensive_query_at_the_statement_timeout() {
             .expect("a cheap query after the timeout");
         assert_eq!(page.items.len(), 1);
     }
+    factory.shutdown().await.expect("shutdown");
+}
+
+/// The security test saw abandoned queries run on for minutes after their clients left. Here
+/// the list waits on a table lock held by another session (so it runs until cancelled); its
+/// future is dropped after 200 ms, and no statement of the layer is left running.
+#[tokio::test]
+async fn postgres_cancels_the_query_of_a_dropped_request() {
+    use sqlx::{AssertSqlSafe, Connection as _, Executor as _};
+    let factory = support::postgres_with(|config| {
+        config.statement_timeout = Some("0".into());
+    })
+    .await;
+    let pods = load(&factory).await;
+    let options = parse_list_options(EXPENSIVE, &RequestScope::default()).expect("parses");
+    let name = factory.scratch_name();
+    let url = support::postgres_url();
+    let mut locker = sqlx::PgConnection::connect(&url).await.expect("locker");
+    let mut lock = locker.begin().await.expect("begin");
+    lock.execute(AssertSqlSafe(format!(
+        "LOCK TABLE {name}.resources IN ACCESS EXCLUSIVE MODE"
+    )))
+    .await
+    .expect("lock");
+
+    let dropped = tokio::time::timeout(Duration::from_millis(200), pods.list(&options)).await;
+    assert!(dropped.is_err(), "the list was not cut");
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("admin");
+    let count_active = async |admin: &mut sqlx::PgConnection| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
+             AND state = 'active' AND query LIKE 'SELECT p.%'",
+        )
+        .bind(&name)
+        .fetch_one(admin)
+        .await
+        .expect("pg_stat_activity")
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut active = count_active(&mut admin).await;
+    while active > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        active = count_active(&mut admin).await;
+    }
+    lock.rollback().await.expect("unlock");
+    assert_eq!(active, 0, "the abandoned query still runs");
     factory.shutdown().await.expect("shutdown");
 }
