@@ -64,6 +64,9 @@ pub enum ErrorClass {
     UniqueViolation,
     /// A retry may succeed (the connection, the pool or the database asked to wait).
     Transient,
+    /// The database cancelled the statement at its statement timeout (PostgreSQL `57014`
+    /// query_canceled, MariaDB 1969 max_statement_time, MySQL 3024 max_execution_time).
+    StatementTimeout,
     /// Retrying the same statement fails the same way.
     Permanent,
 }
@@ -99,6 +102,9 @@ impl RetryPolicy {
         match error {
             sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
                 ErrorClass::UniqueViolation
+            }
+            sqlx::Error::Database(db) if is_statement_timeout(db.as_ref()) => {
+                ErrorClass::StatementTimeout
             }
             sqlx::Error::Database(db) if self.is_transient_database_error(db.as_ref()) => {
                 ErrorClass::Transient
@@ -138,6 +144,15 @@ impl RetryPolicy {
             is_transient_sqlstate(&state) || self.postgres_codes.contains(state.as_ref())
         })
     }
+}
+
+/// Whether the database cancelled the statement at its statement timeout (or a cancel request):
+/// PostgreSQL `57014`, MariaDB 1969, MySQL 3024.
+pub fn is_statement_timeout(error: &dyn DatabaseError) -> bool {
+    if let Some(mysql) = error.try_downcast_ref::<MySqlDatabaseError>() {
+        return matches!(mysql.number(), 1969 | 3024);
+    }
+    error.try_downcast_ref::<SqliteError>().is_none() && error.code().as_deref() == Some("57014")
 }
 
 /// Whether a retry may fix an error with SQLSTATE `state` (see the crate documentation).

@@ -80,6 +80,15 @@ pub enum StorageError {
         source: Option<BoxError>,
     },
 
+    /// The operation ran out of time: the database cancelled the statement at its statement
+    /// timeout, or the request's deadline passed. `504 Timeout`; recoverable (a retry, or a
+    /// cheaper query, may succeed).
+    #[error("timeout: {message}")]
+    Timeout {
+        /// What ran out of time.
+        message: String,
+    },
+
     /// The storage configuration is wrong (bad file, unknown key, unknown layer name).
     /// Not recoverable; reported at start-up. `500 InternalError` if it ever reaches a client.
     #[error("invalid storage configuration: {message}")]
@@ -150,7 +159,7 @@ impl StorageError {
     /// Whether retrying the same call may succeed (the synchro retries these with backoff and
     /// never drops the change).
     pub fn is_recoverable(&self) -> bool {
-        matches!(self, Self::Unavailable { .. })
+        matches!(self, Self::Unavailable { .. } | Self::Timeout { .. })
     }
 
     /// Whether this is a [`StorageError::NotFound`].
@@ -173,6 +182,7 @@ impl StorageError {
             Self::MethodNotSupported { .. } => StatusReason::MethodNotAllowed,
             Self::Expired { .. } => StatusReason::Expired,
             Self::Unavailable { .. } => StatusReason::ServiceUnavailable,
+            Self::Timeout { .. } => StatusReason::Timeout,
             Self::Config { .. } | Self::Internal { .. } => StatusReason::InternalError,
         }
     }
@@ -235,6 +245,14 @@ mod tests {
                 410,
                 "Expired",
                 false,
+            ),
+            (
+                StorageError::Timeout {
+                    message: "list".into(),
+                },
+                504,
+                "Timeout",
+                true,
             ),
             (
                 StorageError::unavailable("db down", std::io::Error::other("refused")),

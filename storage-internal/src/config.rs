@@ -57,6 +57,8 @@ pub const DEFAULT_SLOW_THRESHOLD: Duration = Duration::from_millis(200);
 /// How long a caller waits for a connection before the call fails (recoverably).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long SQLite waits for another connection's write lock.
+/// The default `statementTimeout`.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The `internal` layer's configuration file, as written (see the module documentation).
@@ -105,6 +107,11 @@ pub struct InternalConfig {
     pub postgres: PostgresOptions,
     /// Database statistics metrics (accepted for compatibility; unused).
     pub metrics: MetricsConfig,
+    /// The longest one SQL statement may run (Go duration; default 30s, `0`: no limit): set on
+    /// every connection (PostgreSQL `statement_timeout`, MariaDB `max_statement_time`, MySQL
+    /// `max_execution_time`); a statement cancelled by it is a `504 Timeout`.
+    #[serde(deserialize_with = "scalar_string")]
+    pub statement_timeout: Option<String>,
 }
 
 /// `connPool`.
@@ -255,6 +262,8 @@ pub(crate) struct PoolSettings {
     pub(crate) min_connections: u32,
     pub(crate) max_lifetime: Option<Duration>,
     pub(crate) acquire_timeout: Duration,
+    /// `statementTimeout`: the longest one statement may run (`None`: no limit).
+    pub(crate) statement_timeout: Option<Duration>,
 }
 
 /// What `Debug` shows of a secret: whether it is set.
@@ -284,6 +293,7 @@ impl fmt::Debug for InternalConfig {
             mysql,
             postgres,
             metrics,
+            statement_timeout,
         } = self;
         f.debug_struct("InternalConfig")
             .field("db_type", db_type)
@@ -304,6 +314,7 @@ impl fmt::Debug for InternalConfig {
             .field("mysql", mysql)
             .field("postgres", postgres)
             .field("metrics", metrics)
+            .field("statement_timeout", statement_timeout)
             .finish()
     }
 }
@@ -466,11 +477,15 @@ impl InternalConfig {
             Dialect::MySql => dial_timeout.unwrap_or(ACQUIRE_TIMEOUT),
             _ => ACQUIRE_TIMEOUT,
         };
+        // `statementTimeout`: default 30s, 0 for none.
+        let statement_timeout = duration_of("statementTimeout", self.statement_timeout.as_ref())?
+            .unwrap_or(DEFAULT_STATEMENT_TIMEOUT);
         Ok(PoolSettings {
             max_connections: max_open,
             min_connections: 0,
             max_lifetime,
             acquire_timeout,
+            statement_timeout: (!statement_timeout.is_zero()).then_some(statement_timeout),
         })
     }
 

@@ -300,6 +300,44 @@ impl Db {
         result.map_err(|e| self.error(what, e))
     }
 
+    /// [`Db::fetch`] for queries that may run long (list pages and counts): on PostgreSQL,
+    /// when the caller drops the future before the answer (the client went away, the request
+    /// timed out), the statement is cancelled with `pg_cancel_backend` from a separate
+    /// connection, and its connection is closed instead of going back to the pool (so the
+    /// cancel cannot hit another query). Elsewhere the same as [`Db::fetch`].
+    pub(crate) async fn fetch_cancellable(
+        &self,
+        what: &str,
+        sql: &Sql,
+        cols: &[Col],
+    ) -> Result<Vec<Row>> {
+        let Pool::Postgres(pool) = &self.pool else {
+            return self.fetch(what, sql, cols).await;
+        };
+        let started = std::time::Instant::now();
+        let result = async {
+            let mut conn = pool.acquire().await?;
+            let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut *conn)
+                .await?;
+            let mut guard = CancelOnDrop {
+                conn: Some(conn),
+                pool: pool.clone(),
+                pid,
+            };
+            let rows = match guard.conn.as_mut() {
+                Some(conn) => fetch_on(&mut **conn, sql, cols).await,
+                None => Ok(Vec::new()),
+            };
+            // Answered: the connection goes back to the pool.
+            drop(guard.conn.take());
+            rows
+        }
+        .await;
+        self.trace(what, sql, started.elapsed());
+        result.map_err(|e| self.error(what, e))
+    }
+
     /// Runs a statement; returns the number of rows it affected.
     pub(crate) async fn execute(&self, what: &str, sql: &Sql) -> Result<u64> {
         let started = std::time::Instant::now();
@@ -310,6 +348,45 @@ impl Db {
         };
         self.trace(what, sql, started.elapsed());
         result.map_err(|e| self.error(what, e))
+    }
+
+    /// Checks that the database answers, without waiting for a pool slot: an idle pooled
+    /// connection if there is one, else a new connection outside the pool (closed at once), so
+    /// that readiness reports the database's health, not a pool busy with user queries. Gives
+    /// up after `timeout`.
+    pub(crate) async fn ping(&self, timeout: Duration) -> Result<()> {
+        use sqlx::{ConnectOptions as _, Connection as _};
+        macro_rules! ping {
+            ($pool:expr) => {
+                async {
+                    match $pool.try_acquire() {
+                        Some(mut conn) => conn.ping().await,
+                        None => {
+                            let mut conn = $pool.connect_options().connect().await?;
+                            conn.ping().await?;
+                            conn.close().await
+                        }
+                    }
+                }
+            };
+        }
+        let ping = async {
+            match &self.pool {
+                Pool::Postgres(pool) => ping!(pool).await,
+                Pool::MySql(pool) => ping!(pool).await,
+                Pool::Sqlite(pool) => ping!(pool).await,
+            }
+        };
+        match tokio::time::timeout(timeout, ping).await {
+            Ok(result) => result.map_err(|e| self.error("readiness check", e)),
+            Err(_) => Err(StorageError::Unavailable {
+                message: format!(
+                    "{} readiness check: no answer within {timeout:?}",
+                    self.dialect.name()
+                ),
+                source: None,
+            }),
+        }
     }
 
     /// Starts a transaction.
@@ -340,6 +417,46 @@ impl Db {
             binds = sql.bind_count(),
             sql = sql.text(),
         );
+    }
+}
+
+/// A PostgreSQL connection running a statement; dropped before the statement answered, it
+/// cancels the statement and closes the connection (off the pool).
+struct CancelOnDrop {
+    conn: Option<sqlx::pool::PoolConnection<Postgres>>,
+    pool: sqlx::PgPool,
+    pid: i32,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        use sqlx::{ConnectOptions as _, Connection as _};
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        // Off the pool: it is closed once the statement is cancelled, never reused.
+        let conn = conn.detach();
+        let options = self.pool.connect_options();
+        let pid = self.pid;
+        runtime.spawn(async move {
+            match options.connect().await {
+                Ok(mut canceller) => {
+                    let cancelled = sqlx::query("SELECT pg_cancel_backend($1)")
+                        .bind(pid)
+                        .execute(&mut canceller)
+                        .await;
+                    if let Err(error) = cancelled {
+                        tracing::debug!(%error, pid, "cannot cancel an abandoned query");
+                    }
+                    let _ = canceller.close().await;
+                }
+                Err(error) => tracing::debug!(%error, pid, "cannot cancel an abandoned query"),
+            }
+            let _ = conn.close().await;
+        });
     }
 }
 

@@ -45,6 +45,13 @@ impl ErrorPolicy {
                     what: format!("{what}: {}", db.message()),
                 }
             }
+            (ErrorClass::StatementTimeout, _) => StorageError::Timeout {
+                message: format!(
+                    "{} {what}: the query was cancelled at the statement timeout \
+                     (statementTimeout of the storage configuration)",
+                    self.dialect.name()
+                ),
+            },
             (ErrorClass::Transient, _) => StorageError::unavailable(message, error),
             _ => StorageError::internal(message, error),
         }

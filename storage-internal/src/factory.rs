@@ -73,6 +73,27 @@ async fn build(
     InternalStorageFactory::connect(config.connection()?).await
 }
 
+/// How long a readiness check waits for the database.
+const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sets the statement timeout of a MySQL or MariaDB connection: MariaDB's
+/// `max_statement_time` (seconds), else MySQL's `max_execution_time` (milliseconds, `SELECT`
+/// only).
+async fn set_mysql_statement_timeout(
+    conn: &mut sqlx::MySqlConnection,
+    ms: u64,
+) -> std::result::Result<(), sqlx::Error> {
+    let mariadb = format!("SET SESSION max_statement_time = {}", ms as f64 / 1000.0);
+    if conn.execute(AssertSqlSafe(mariadb)).await.is_ok() {
+        return Ok(());
+    }
+    conn.execute(AssertSqlSafe(format!(
+        "SET SESSION max_execution_time = {ms}"
+    )))
+    .await
+    .map(|_| ())
+}
+
 impl InternalStorageFactory {
     /// Connects (one connection is opened now, so that an unreachable database is reported
     /// at start-up, naming where it was looked for) and brings the schema up to date.
@@ -117,9 +138,26 @@ impl InternalStorageFactory {
                     .acquire_timeout(settings.acquire_timeout)
             };
         }
+        // The statement timeout of every connection, in milliseconds (an integer: safe to
+        // write into the statement, which takes no parameter).
+        let timeout_ms = settings
+            .statement_timeout
+            .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
         let pool = match connection.options {
             ConnectOptions::Postgres(options) => Pool::Postgres(
                 pool_options!(sqlx::postgres::PgPoolOptions)
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            if let Some(ms) = timeout_ms {
+                                conn.execute(AssertSqlSafe(format!(
+                                    "SET statement_timeout = {ms}; \
+                                     SET idle_in_transaction_session_timeout = {ms}"
+                                )))
+                                .await?;
+                            }
+                            Ok(())
+                        })
+                    })
                     .connect_with(options)
                     .await
                     .map_err(unreachable)?,
@@ -139,6 +177,9 @@ impl InternalStorageFactory {
                                         sqlx::query(AssertSqlSafe(statement)).bind(value.as_str()),
                                     )
                                     .await?;
+                                }
+                                if let Some(ms) = timeout_ms {
+                                    set_mysql_statement_timeout(conn, ms).await?;
                                 }
                                 Ok(())
                             })
@@ -362,9 +403,9 @@ impl StorageFactory for InternalStorageFactory {
     }
 
     async fn check_ready(&self) -> Result<()> {
-        let mut sql = self.db.sql();
-        sql.push("SELECT 1");
-        self.db.fetch("readiness check", &sql, &[]).await.map(drop)
+        // Not through the pool's queue: user queries holding every connection do not make
+        // the database unready.
+        self.db.ping(READINESS_TIMEOUT).await
     }
 
     async fn shutdown(&self) -> Result<()> {

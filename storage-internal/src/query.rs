@@ -448,11 +448,13 @@ impl<'a> ListQuery<'a> {
             Vec::new()
         } else {
             let sql = self.page_sql(fetch, o.inject_events)?;
-            db.fetch(what, &sql, &self.page_cols(o.inject_events))
+            db.fetch_cancellable(what, &sql, &self.page_cols(o.inject_events))
                 .await?
         };
         let counted = if self.pager.counts_remaining() {
-            let rows = db.fetch(what, &self.count_sql()?, &[Col::Int]).await?;
+            let rows = db
+                .fetch_cancellable(what, &self.count_sql()?, &[Col::Int])
+                .await?;
             Some(rows.first().map_or(0, |r| r.int(0)).max(0) as u64)
         } else {
             None

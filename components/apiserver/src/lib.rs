@@ -38,6 +38,7 @@ mod server;
 mod state;
 mod table;
 mod tls;
+mod token_key;
 mod watch;
 
 #[cfg(test)]

@@ -72,6 +72,24 @@ pub struct ApiserverOptions {
     /// between requests; a watch is in flight until it ends).
     #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = storage_api::duration::parse_flag)]
     pub idle_connection_timeout: Duration,
+
+    /// The longest a request may take, watches excepted: then it is answered `504 Timeout` and
+    /// its storage query is cancelled.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = storage_api::duration::parse_flag)]
+    pub request_timeout: Duration,
+
+    /// The most expensive list requests served at once (field-path `orderby`, field selectors
+    /// on object fields, `fuzzyName`, long value lists; see docs/security.md); more get
+    /// `429 TooManyRequests`, while cheap requests are still served. 0: no separate limit.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_expensive_requests_inflight: usize,
+
+    /// The file of the key that signs continue tokens (at least 32 bytes; surrounding
+    /// whitespace is ignored). Replicas serving the same clients must share it. Without it a
+    /// random key is made at start: tokens then do not survive a restart and only work on the
+    /// replica that made them.
+    #[arg(long, value_name = "FILE")]
+    pub continue_token_key_file: Option<PathBuf>,
 }
 
 impl Default for ApiserverOptions {
@@ -91,6 +109,9 @@ impl Default for ApiserverOptions {
             max_connections: 4096,
             request_header_timeout: Duration::from_secs(32),
             idle_connection_timeout: Duration::from_secs(90),
+            request_timeout: Duration::from_secs(60),
+            max_expensive_requests_inflight: 8,
+            continue_token_key_file: None,
         }
     }
 }

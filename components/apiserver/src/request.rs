@@ -85,6 +85,18 @@ impl RequestQuery {
         }
     }
 
+    /// Parses a raw query string alone (the representation is JSON).
+    pub(crate) fn from_raw(query: &str) -> Self {
+        Self::from_query(query)
+    }
+
+    /// The cost class of the list options of the query (cheap when they do not parse: the
+    /// handler answers `400`).
+    pub(crate) fn cost_class(&self) -> storage_api::query::CostClass {
+        parse_list_options(&self.raw, &RequestScope::default())
+            .map_or(storage_api::query::CostClass::Cheap, |o| o.cost_class())
+    }
+
     /// The raw query string.
     pub(crate) fn raw(&self) -> &str {
         &self.raw

@@ -84,6 +84,7 @@ impl Server {
         storage: Arc<dyn StorageFactory>,
     ) -> anyhow::Result<Self> {
         let tls = tls::configure(options)?;
+        crate::token_key::install(options.continue_token_key_file.as_deref())?;
         let authenticator =
             Authenticator::new(options.token_auth_file.as_deref(), options.anonymous_auth)?;
         if options.token_auth_file.is_none()
@@ -105,7 +106,12 @@ impl Server {
             inflight: InflightLimit::new(
                 (options.max_requests_inflight > 0).then_some(options.max_requests_inflight),
                 metrics.inflight(),
-            ),
+            )
+            .with_expensive(
+                (options.max_expensive_requests_inflight > 0)
+                    .then_some(options.max_expensive_requests_inflight),
+            )
+            .with_timeout(options.request_timeout),
             metrics,
             auth: Arc::new(authenticator),
             shutdown: shutdown_receiver,

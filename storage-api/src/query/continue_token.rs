@@ -1,19 +1,24 @@
-//! Continue tokens: opaque, tamper-checked keyset positions.
+//! Continue tokens: opaque, signed keyset positions.
 //!
 //! A token carries the [`SortValue`]s of the last item of a page, one per field of
 //! [`ListOptions::effective_order`], a digest of what was listed ([`Listed`]: a resource, or
-//! collection types), and a SHA-256 tag over both and the query that made them
-//! ([`ListOptions::query_fingerprint`]). The parser checks the tag against the query; the
+//! collection types), and an HMAC-SHA256 tag over both and the query that made them
+//! ([`ListOptions::query_fingerprint`]), keyed with the process-wide key ([`install_key`]). The parser checks the tag against the query; the
 //! layer's [`Pager`](super::paging::Pager) checks the list. The next page is "the items strictly after this position", so a layer answers it with
 //! an index seek whose cost does not grow with depth, and paging over live data never shows an
 //! item twice nor skips one that existed throughout the walk.
 //!
-//! Tokens are integrity-checked, not secret: they only hold values of the listed objects.
+//! Tokens are signed, not secret: they only hold values of the listed objects. Without the key
+//! a client cannot make or alter one; replicas behind one Service must share the key (the
+//! apiserver's `--continue-token-key-file`), else a token made by one is refused by another.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 
 use super::paging::{ListId, Listed};
 use super::{ListOptions, OrderField, SortValue};
@@ -23,6 +28,50 @@ use crate::error::{Result, StorageError};
 const PARAMETER: &str = "continue";
 /// Bumped whenever the payload changes shape (2: the list digest `r`).
 const TOKEN_VERSION: u8 = 2;
+
+/// The shortest key [`install_key`] accepts, in bytes.
+pub const MIN_KEY_BYTES: usize = 32;
+
+/// The key of every token of this process: installed once at start ([`install_key`]), else a
+/// random one made at first use.
+static KEY: OnceLock<Vec<u8>> = OnceLock::new();
+
+/// Installs the key that signs and checks continue tokens, once per process, before the first
+/// token is made (the apiserver does it at start, from `--continue-token-key-file` or a random
+/// key). Replicas that serve the same clients must use the same key.
+///
+/// Fails when `key` is shorter than [`MIN_KEY_BYTES`], or when a key is already in use (a
+/// second call, or a token was made before): the key of a process never changes.
+pub fn install_key(key: &[u8]) -> std::result::Result<(), String> {
+    if key.len() < MIN_KEY_BYTES {
+        return Err(format!(
+            "the continue token key is {} bytes long, at least {MIN_KEY_BYTES} are needed",
+            key.len()
+        ));
+    }
+    KEY.set(key.to_vec())
+        .map_err(|_| "a continue token key is already installed in this process".to_owned())
+}
+
+/// Whether a key was installed (or made at first use) in this process.
+pub fn key_installed() -> bool {
+    KEY.get().is_some()
+}
+
+/// The process key; when none was installed, a random one (from the operating system's
+/// randomness behind the standard library's hash keys): tokens then only work in this process.
+fn key() -> &'static [u8] {
+    KEY.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut key = Vec::with_capacity(MIN_KEY_BYTES);
+        for i in 0..MIN_KEY_BYTES / 8 {
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_usize(i);
+            key.extend_from_slice(&hasher.finish().to_le_bytes());
+        }
+        key
+    })
+}
 
 /// A verified position to resume a list after: the sort values of the last item returned, in
 /// the list that returned it.
@@ -78,7 +127,7 @@ impl ContinuePosition {
         let (payload, given_tag) = token.split_once('.').ok_or_else(malformed)?;
         let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| malformed())?;
         let given_tag = URL_SAFE_NO_PAD.decode(given_tag).map_err(|_| malformed())?;
-        if given_tag != tag(&json, options) {
+        if !same(&given_tag, &tag(&json, options)) {
             return Err(StorageError::bad_request(
                 PARAMETER,
                 "the continue token was altered or belongs to a different query \
@@ -106,6 +155,14 @@ impl ContinuePosition {
                 .zip(&payload.k)
                 .all(|(o, v)| value_fits(&o.field, v));
         if !types_match {
+            return Err(malformed());
+        }
+        // No object value holds NUL (no database text can): refuse it here, not in the layer.
+        if payload
+            .k
+            .iter()
+            .any(|v| matches!(v, SortValue::Str(s) if s.contains('\0')))
+        {
             return Err(malformed());
         }
         Ok(Self {
@@ -166,21 +223,31 @@ fn value_fits(field: &OrderField, value: &SortValue) -> bool {
     }
 }
 
-/// The integrity tag of a token's payload for the query `options`.
-///
-/// Tokens are checked, not secret, and the hash is not keyed: a client that knows the scheme
-/// can forge a position, which only ever shows it objects its query matches anyway. This is the
-/// one place to key them: an HMAC with a per-deployment key instead of the hash.
+/// The tag of a token's payload for the query `options`: HMAC-SHA256 with the process key
+/// ([`install_key`]) over a domain string, the query fingerprint and the payload, cut to 12
+/// bytes (96 bits). The one place tokens are signed.
 fn tag(payload: &[u8], options: &ListOptions) -> [u8; 12] {
-    let mut hasher = Sha256::new();
-    hasher.update(b"clusterpedia continue token\0");
-    hasher.update(options.query_fingerprint().as_bytes());
-    hasher.update(b"\0");
-    hasher.update(payload);
-    let digest = hasher.finalize();
+    tag_with_key(key(), payload, options)
+}
+
+fn tag_with_key(key: &[u8], payload: &[u8], options: &ListOptions) -> [u8; 12] {
+    // HMAC takes keys of any length: this never fails.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return [0; 12];
+    };
+    mac.update(b"clusterpedia continue token\0");
+    mac.update(options.query_fingerprint().as_bytes());
+    mac.update(b"\0");
+    mac.update(payload);
+    let digest = mac.finalize().into_bytes();
     let mut tag = [0u8; 12];
     tag.copy_from_slice(&digest[..12]);
     tag
+}
+
+/// `a == b` in a time that does not depend on where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -239,6 +306,51 @@ mod tests {
             assert_eq!(err.status().code, 400, "{garbage}");
             assert!(err.to_string().starts_with("continue:"), "{err}");
         }
+    }
+
+    /// The forgery of the security test: a token whose tag is recomputed with the unkeyed
+    /// SHA-256 of the old scheme (all public data) is refused; so is a token signed with
+    /// another key (another deployment).
+    #[test]
+    fn forged_and_foreign_tokens_are_refused() {
+        use sha2::Digest as _;
+        let options = ListOptions::default();
+        let token = position().encode(&options);
+        let (payload, _) = token.split_once('.').expect("dot");
+        let json = URL_SAFE_NO_PAD.decode(payload).expect("base64");
+
+        let mut hasher = Sha256::new();
+        hasher.update(b"clusterpedia continue token\0");
+        hasher.update(options.query_fingerprint().as_bytes());
+        hasher.update(b"\0");
+        hasher.update(&json);
+        let unkeyed = &hasher.finalize()[..12];
+        let forged = format!("{payload}.{}", URL_SAFE_NO_PAD.encode(unkeyed));
+        let err = ContinuePosition::decode(&forged, &options).expect_err("unkeyed forgery");
+        assert!(err.to_string().contains("altered"), "{err}");
+
+        let foreign_tag = tag_with_key(&[7u8; MIN_KEY_BYTES], &json, &options);
+        let foreign = format!("{payload}.{}", URL_SAFE_NO_PAD.encode(foreign_tag));
+        let err = ContinuePosition::decode(&foreign, &options).expect_err("another key");
+        assert!(err.to_string().contains("altered"), "{err}");
+
+        // The process key is in use now: it cannot change, and a short key is refused.
+        assert!(key_installed());
+        assert!(install_key(&[1u8; MIN_KEY_BYTES]).is_err());
+        assert!(install_key(b"short").is_err());
+    }
+
+    /// A correctly tagged token whose value holds NUL (no object value can) is a `400`, never
+    /// passed to a layer (PostgreSQL answered it with a 500).
+    #[test]
+    fn a_nul_value_is_refused() {
+        let options = ListOptions::default();
+        let mut bad = position();
+        bad.values[2] = SortValue::Str("a\0b".into());
+        let token = bad.encode(&options);
+        let err = ContinuePosition::decode(&token, &options).expect_err("NUL");
+        assert_eq!(err.status().code, 400);
+        assert!(err.to_string().starts_with("continue:"), "{err}");
     }
 
     /// Each field of [`ListOptions`], alone, set to a value other than the default: a query

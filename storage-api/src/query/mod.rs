@@ -9,6 +9,7 @@ pub mod continue_token;
 pub mod field_selector;
 pub mod label_selector;
 mod lexer;
+pub mod limits;
 pub mod paging;
 pub mod params;
 pub mod time;
@@ -129,6 +130,63 @@ impl ListOptions {
             }
         }
         order
+    }
+}
+
+/// How expensive a list request is for a storage layer, for admission
+/// ([`ListOptions::cost_class`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CostClass {
+    /// Answered from indexed columns: cost bounded by the page.
+    Cheap,
+    /// Evaluates object fields or substrings on every candidate row before the page is cut.
+    Expensive,
+}
+
+/// Above this many values in `clusters`, `namespaces` and `names` together, or in the values
+/// of all selector requirements together, a request is [`CostClass::Expensive`].
+pub const EXPENSIVE_VALUES: usize = 100;
+/// Above this `offset`, a request is [`CostClass::Expensive`] (the skipped rows are read).
+pub const EXPENSIVE_OFFSET: u64 = 10_000;
+
+impl ListOptions {
+    /// The cost class of this request: [`CostClass::Expensive`] when it orders by a field path,
+    /// has a field selector on a path other than `metadata.name` and `metadata.namespace`, a
+    /// `fuzzyName`, more than [`EXPENSIVE_VALUES`] list or selector values, or an offset above
+    /// [`EXPENSIVE_OFFSET`]; else [`CostClass::Cheap`].
+    pub fn cost_class(&self) -> CostClass {
+        let path_order = self
+            .order_by
+            .iter()
+            .any(|o| matches!(o.field, OrderField::Path(_)));
+        let object_fields = self.field_selector.requirements().iter().any(|r| {
+            let path = r.path.as_str().trim_start_matches('.');
+            !matches!(path, "metadata.name" | "metadata.namespace")
+        });
+        let list_values = self.clusters.len() + self.namespaces.len() + self.names.len();
+        let selector_values: usize = self
+            .label_selector
+            .requirements()
+            .iter()
+            .map(|r| r.values.len())
+            .chain(
+                self.field_selector
+                    .requirements()
+                    .iter()
+                    .map(|r| r.values.len()),
+            )
+            .sum();
+        if path_order
+            || object_fields
+            || !self.fuzzy_names.is_empty()
+            || list_values > EXPENSIVE_VALUES
+            || selector_values > EXPENSIVE_VALUES
+            || self.offset > EXPENSIVE_OFFSET
+        {
+            CostClass::Expensive
+        } else {
+            CostClass::Cheap
+        }
     }
 }
 

@@ -98,6 +98,13 @@
 //! token only resumes the query that made it (same filters and order), else `400`. With a
 //! token, the offset is ignored: the token holds the position.
 //!
+//! # Limits
+//!
+//! Every list, selector, order and value is capped ([`super::limits`], with the table of caps):
+//! a request over a cap, or with a control character in a name, namespace, cluster, fuzzy name,
+//! owner, resource version or search label value (NUL in a field selector value), is a `400`
+//! naming the parameter and the cap.
+//!
 //! # Errors
 //!
 //! Every error is a [`StorageError::BadRequest`] naming the parameter (the URL name, e.g.
@@ -110,6 +117,11 @@ use std::collections::HashMap;
 
 use super::field_selector::{FieldPath, FieldSelector, PathSegment};
 use super::label_selector::{LabelOperator, LabelRequirement, LabelSelector};
+use super::limits::{
+    MAX_FIELD_REQUIREMENTS, MAX_FUZZY_NAMES, MAX_LABEL_REQUIREMENTS, MAX_LIST_VALUES,
+    MAX_ORDER_PATHS, MAX_PATH_LIST_SEGMENTS, MAX_PATH_SEGMENTS, MAX_QUERY_BYTES,
+    MAX_SELECTOR_VALUES, check_count, check_no_nul, check_text,
+};
 use super::time::parse_time;
 use super::{ContinuePosition, ListOptions, OrderBy, OrderField, OwnerQuery};
 use crate::error::{Result, StorageError};
@@ -137,6 +149,8 @@ const WITH_REMAINING_COUNT: &str = "withRemainingCount";
 const ONLY_METADATA: &str = "onlyMetadata";
 const RESOURCE_VERSION: &str = "resourceVersion";
 const ALLOW_WATCH_BOOKMARKS: &str = "allowWatchBookmarks";
+/// Not a parameter: the whole URL query, named in the error for its length.
+const QUERY: &str = "query";
 
 /// The URL parameters that take one value.
 const SINGLE_VALUED: &[&str] = &[
@@ -247,6 +261,15 @@ pub struct RequestScope {
 /// The rules are in the [module documentation](self). Fails with a `400 BadRequest` naming the
 /// parameter or search label at fault; never panics.
 pub fn parse_list_options(query: &str, scope: &RequestScope) -> Result<ListOptions> {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(StorageError::bad_request(
+            QUERY,
+            format!(
+                "the URL query is {} bytes long, the limit is {MAX_QUERY_BYTES}",
+                query.len()
+            ),
+        ));
+    }
     let mut url = UrlQuery::parse(query)?;
     let (label_selector, mut labels) = split_label_selector(&url.label_selectors.join(","))?;
     let field_selector = parse_field_selector(&url.field_selectors.join(","))?;
@@ -257,16 +280,41 @@ pub fn parse_list_options(query: &str, scope: &RequestScope) -> Result<ListOptio
     };
 
     let label_clusters = labels.take(LABEL_CLUSTERS);
-    options.clusters = match scoped(scope.cluster.as_deref()) {
+    let url_clusters = std::mem::take(&mut url.clusters);
+    check_list(
+        &url_clusters,
+        CLUSTERS,
+        &label_clusters,
+        LABEL_CLUSTERS,
+        MAX_LIST_VALUES,
+    )?;
+    options.clusters = match scoped(scope.cluster.as_deref(), CLUSTERS)? {
         Some(cluster) => vec![cluster],
-        None => url_or_label(std::mem::take(&mut url.clusters), label_clusters),
+        None => url_or_label(url_clusters, label_clusters),
     };
     let label_namespaces = labels.take(LABEL_NAMESPACES);
-    options.namespaces = match scoped(scope.namespace.as_deref()) {
+    let url_namespaces = std::mem::take(&mut url.namespaces);
+    check_list(
+        &url_namespaces,
+        NAMESPACES,
+        &label_namespaces,
+        LABEL_NAMESPACES,
+        MAX_LIST_VALUES,
+    )?;
+    options.namespaces = match scoped(scope.namespace.as_deref(), NAMESPACES)? {
         Some(namespace) => vec![namespace],
-        None => url_or_label(std::mem::take(&mut url.namespaces), label_namespaces),
+        None => url_or_label(url_namespaces, label_namespaces),
     };
-    options.names = url_or_label(std::mem::take(&mut url.names), labels.take(LABEL_NAMES));
+    let label_names = labels.take(LABEL_NAMES);
+    let url_names = std::mem::take(&mut url.names);
+    check_list(
+        &url_names,
+        NAMES,
+        &label_names,
+        LABEL_NAMES,
+        MAX_LIST_VALUES,
+    )?;
+    options.names = url_or_label(url_names, label_names);
     let label_fuzzy = match (
         labels.take(LABEL_FUZZY_NAME),
         labels.take(LABEL_FUZZY_NAME_ALIAS),
@@ -277,9 +325,23 @@ pub fn parse_list_options(query: &str, scope: &RequestScope) -> Result<ListOptio
                 format!("given together with {LABEL_FUZZY_NAME}: use one of them"),
             ));
         }
-        (one, other) => one.or(other),
+        (Some(values), None) => Some((values, LABEL_FUZZY_NAME)),
+        (None, Some(values)) => Some((values, LABEL_FUZZY_NAME_ALIAS)),
+        (None, None) => None,
     };
-    options.fuzzy_names = url_or_label(std::mem::take(&mut url.fuzzy_names), label_fuzzy);
+    let url_fuzzy = std::mem::take(&mut url.fuzzy_names);
+    let (label_fuzzy, fuzzy_label) = match label_fuzzy {
+        Some((values, label)) => (Some(values), label),
+        None => (None, LABEL_FUZZY_NAME),
+    };
+    check_list(
+        &url_fuzzy,
+        FUZZY_NAME,
+        &label_fuzzy,
+        fuzzy_label,
+        MAX_FUZZY_NAMES,
+    )?;
+    options.fuzzy_names = url_or_label(url_fuzzy, label_fuzzy);
 
     let url_order = parse_order_by(&url.order_by, ORDER_BY, parse_url_order_item)?;
     let label_order = match labels.take(LABEL_ORDER_BY) {
@@ -359,6 +421,9 @@ pub fn parse_list_options(query: &str, scope: &RequestScope) -> Result<ListOptio
         .take_bool(LABEL_INJECT_EVENTS)?
         .unwrap_or(defaults.inject_events);
     options.resource_version = url.take(RESOURCE_VERSION);
+    if let Some(version) = &options.resource_version {
+        check_text(RESOURCE_VERSION, version)?;
+    }
 
     if let Some(token) = token {
         options.continue_from = Some(ContinuePosition::decode(&token, &options)?);
@@ -388,10 +453,10 @@ impl UrlQuery {
         let mut url = Self::default();
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             match key.as_ref() {
-                CLUSTERS => push_items(&mut url.clusters, &value),
-                NAMESPACES => push_items(&mut url.namespaces, &value),
-                NAMES => push_items(&mut url.names, &value),
-                FUZZY_NAME => push_items(&mut url.fuzzy_names, &value),
+                CLUSTERS => push_items(&mut url.clusters, &value, CLUSTERS)?,
+                NAMESPACES => push_items(&mut url.namespaces, &value, NAMESPACES)?,
+                NAMES => push_items(&mut url.names, &value, NAMES)?,
+                FUZZY_NAME => push_items(&mut url.fuzzy_names, &value, FUZZY_NAME)?,
                 ORDER_BY => url.order_by.extend(
                     value
                         .split(',')
@@ -448,14 +513,36 @@ impl UrlQuery {
 }
 
 /// Appends the comma-separated items of `value` to `list`: trimmed, non-empty, not yet listed.
-fn push_items(list: &mut Vec<String>, value: &str) {
+/// An item with a control character is a `400` naming `parameter`; so is a list longer than
+/// [`MAX_LIST_VALUES`] (checked as it grows, so a huge list is not collected first).
+fn push_items(list: &mut Vec<String>, value: &str, parameter: &'static str) -> Result<()> {
     for item in value
         .split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
     {
+        check_text(parameter, item)?;
         push_unique(list, item);
+        check_count(parameter, "values", list.len(), MAX_LIST_VALUES)?;
     }
+    Ok(())
+}
+
+/// Checks the number of values of a list parameter given in the URL (`url`, named `url_name`)
+/// or as a search label (`label`, named `label_name`) against `cap`. (Each value was checked
+/// for control characters when parsed.)
+fn check_list(
+    url: &[String],
+    url_name: &'static str,
+    label: &Option<Vec<String>>,
+    label_name: &'static str,
+    cap: usize,
+) -> Result<()> {
+    check_count(url_name, "values", url.len(), cap)?;
+    if let Some(values) = label {
+        check_count(label_name, "values", values.len(), cap)?;
+    }
+    Ok(())
 }
 
 fn push_unique(list: &mut Vec<String>, item: &str) {
@@ -471,12 +558,16 @@ fn push_selector(selectors: &mut Vec<String>, value: &str) {
     }
 }
 
-/// The scope's value, unless empty.
-fn scoped(value: Option<&str>) -> Option<String> {
-    value
+/// The scope's value, unless empty; a control character in it is a `400` naming `parameter`.
+fn scoped(value: Option<&str>, parameter: &'static str) -> Result<Option<String>> {
+    let value = value
         .map(str::trim)
         .filter(|v| !v.is_empty())
-        .map(str::to_owned)
+        .map(str::to_owned);
+    if let Some(value) = &value {
+        check_text(parameter, value)?;
+    }
+    Ok(value)
 }
 
 /// The URL list unless it is empty, else the search label's values (without duplicates).
@@ -524,6 +615,20 @@ fn split_label_selector(text: &str) -> Result<(LabelSelector, SearchLabels)> {
     let exempt = |key: &str| key.contains(CLUSTERPEDIA_IO);
     let parsed = LabelSelector::parse_with_exempt_values(text, &exempt)
         .map_err(|e| StorageError::bad_request(LABEL_SELECTOR, e.to_string()))?;
+    check_count(
+        LABEL_SELECTOR,
+        "requirements",
+        parsed.requirements().len(),
+        MAX_LABEL_REQUIREMENTS,
+    )?;
+    for requirement in parsed.requirements() {
+        check_count(
+            LABEL_SELECTOR,
+            "values in one requirement",
+            requirement.values.len(),
+            MAX_SELECTOR_VALUES,
+        )?;
+    }
     let mut rest = Vec::new();
     for requirement in parsed.requirements() {
         let key = requirement.key.as_str();
@@ -600,6 +705,9 @@ fn search_label_values(label: &'static str, requirement: &LabelRequirement) -> R
             format!("takes {wanted}, {} given", values.len()),
         ));
     }
+    for value in &values {
+        check_text(label, value)?;
+    }
     if !BOOLEAN_LABELS.contains(&label) && values.iter().any(String::is_empty) {
         return Err(StorageError::bad_request(
             label,
@@ -628,7 +736,50 @@ fn parse_field_selector(text: &str) -> Result<FieldSelector> {
     if text.is_empty() {
         return Ok(FieldSelector::everything());
     }
-    FieldSelector::parse(text).map_err(|e| StorageError::bad_request(FIELD_SELECTOR, e.to_string()))
+    let selector = FieldSelector::parse(text)
+        .map_err(|e| StorageError::bad_request(FIELD_SELECTOR, e.to_string()))?;
+    let requirements = selector.requirements();
+    check_count(
+        FIELD_SELECTOR,
+        "requirements",
+        requirements.len(),
+        MAX_FIELD_REQUIREMENTS,
+    )?;
+    for requirement in requirements {
+        check_path(FIELD_SELECTOR, &requirement.path)?;
+        check_count(
+            FIELD_SELECTOR,
+            "values in one requirement",
+            requirement.values.len(),
+            MAX_SELECTOR_VALUES,
+        )?;
+        for value in &requirement.values {
+            check_no_nul(FIELD_SELECTOR, value)?;
+        }
+    }
+    Ok(selector)
+}
+
+/// Fails when `path` has more than [`MAX_PATH_SEGMENTS`] segments or more than
+/// [`MAX_PATH_LIST_SEGMENTS`] `[]` segments.
+fn check_path(parameter: &'static str, path: &FieldPath) -> Result<()> {
+    let segments = path.segments();
+    check_count(
+        parameter,
+        "segments in a field path",
+        segments.len(),
+        MAX_PATH_SEGMENTS,
+    )?;
+    let lists = segments
+        .iter()
+        .filter(|s| matches!(s, PathSegment::AnyIndex))
+        .count();
+    check_count(
+        parameter,
+        "[] segments in a field path",
+        lists,
+        MAX_PATH_LIST_SEGMENTS,
+    )
 }
 
 /// A value and the parameter or search label it came from.
@@ -720,6 +871,7 @@ fn parse_seniority(value: &str, parameter: &'static str) -> Result<u32> {
 }
 
 fn parse_group_resource(value: &str, parameter: &'static str) -> Result<GroupResource> {
+    check_text(parameter, value)?;
     let group_resource = GroupResource::parse(value);
     let bad = |c: char| c == '/' || c.is_whitespace();
     if group_resource.resource.is_empty() || value.contains(bad) {
@@ -738,7 +890,10 @@ fn parse_owner(
     labels: &mut SearchLabels,
     clusters: usize,
 ) -> Result<Option<OwnerQuery>> {
-    let text = |value: &str, _: &'static str| Ok(value.to_owned());
+    let text = |value: &str, parameter: &'static str| {
+        check_text(parameter, value)?;
+        Ok(value.to_owned())
+    };
     let uid = either(url, OWNER_UID, labels, LABEL_OWNER_UID, text)?;
     let name = either(url, OWNER_NAME, labels, LABEL_OWNER_NAME, text)?;
     let group_resource = either(url, OWNER_GR, labels, LABEL_OWNER_GR, parse_group_resource)?;
@@ -788,9 +943,14 @@ fn parse_order_by(
     parse_item: fn(&str) -> Result<(&str, bool)>,
 ) -> Result<Vec<OrderBy>> {
     let mut order: Vec<OrderBy> = Vec::with_capacity(items.len());
+    let mut paths = 0;
     for item in items {
         let (field, descending) = parse_item(item)?;
         let field = parse_order_field(field, item, parameter)?;
+        if matches!(field, OrderField::Path(_)) {
+            paths += 1;
+            check_count(parameter, "order field paths", paths, MAX_ORDER_PATHS)?;
+        }
         if order.iter().any(|o| o.field == field) {
             return Err(StorageError::bad_request(
                 parameter,
@@ -847,6 +1007,7 @@ fn parse_order_field(field: &str, item: &str, parameter: &'static str) -> Result
         )
     };
     let path = FieldPath::parse(field).map_err(|e| unsupported(e.to_string()))?;
+    check_path(parameter, &path)?;
     if path
         .segments()
         .iter()
@@ -1692,5 +1853,208 @@ mod tests {
         ] {
             let _ = parse_list_options(q, &RequestScope::default());
         }
+    }
+
+    /// `n` comma-joined items made by `item`.
+    fn many(n: usize, item: impl Fn(usize) -> String) -> String {
+        (0..n).map(item).collect::<Vec<_>>().join(",")
+    }
+
+    /// Each cap: the value at the cap parses, one more is a `400` naming the parameter and
+    /// saying the cap.
+    #[test]
+    fn caps_are_enforced_with_a_400_naming_the_parameter_and_the_cap() {
+        use crate::query::limits::*;
+        type Case = (
+            &'static str,
+            Box<dyn Fn(usize) -> String>,
+            usize,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "labelSelector",
+                Box::new(|n| many(n, |i| format!("k{i}=v"))),
+                MAX_LABEL_REQUIREMENTS,
+                "labelSelector",
+            ),
+            (
+                "labelSelector",
+                Box::new(|n| format!("k in ({})", many(n, |i| format!("v{i}")))),
+                MAX_SELECTOR_VALUES,
+                "labelSelector",
+            ),
+            (
+                "fieldSelector",
+                Box::new(|n| many(n, |i| format!("metadata.labels.k{i}=v"))),
+                MAX_FIELD_REQUIREMENTS,
+                "fieldSelector",
+            ),
+            (
+                "fieldSelector",
+                Box::new(|n| format!("metadata.name in ({})", many(n, |i| format!("v{i}")))),
+                MAX_SELECTOR_VALUES,
+                "fieldSelector",
+            ),
+            (
+                "fieldSelector",
+                Box::new(|n| format!("metadata{}=x", ".a".repeat(n - 1))),
+                MAX_PATH_SEGMENTS,
+                "fieldSelector",
+            ),
+            (
+                "fieldSelector",
+                Box::new(|n| format!("spec{}.x=y", "[]".repeat(n))),
+                MAX_PATH_LIST_SEGMENTS,
+                "fieldSelector",
+            ),
+            (
+                "orderby",
+                Box::new(|n| many(n, |i| format!("metadata.labels.l{i}"))),
+                MAX_ORDER_PATHS,
+                "orderby",
+            ),
+            (
+                "orderby",
+                Box::new(|n| format!("metadata{}", ".a".repeat(n - 1))),
+                MAX_PATH_SEGMENTS,
+                "orderby",
+            ),
+            (
+                "fuzzyName",
+                Box::new(|n| many(n, |i| format!("f{i}"))),
+                MAX_FUZZY_NAMES,
+                "fuzzyName",
+            ),
+            (
+                "names",
+                Box::new(|n| many(n, |i| format!("n{i}"))),
+                MAX_LIST_VALUES,
+                "names",
+            ),
+            (
+                "namespaces",
+                Box::new(|n| many(n, |i| format!("n{i}"))),
+                MAX_LIST_VALUES,
+                "namespaces",
+            ),
+            (
+                "clusters",
+                Box::new(|n| many(n, |i| format!("c{i}"))),
+                MAX_LIST_VALUES,
+                "clusters",
+            ),
+        ];
+        for (name, value, cap, parameter) in cases {
+            let at_cap = query(&[(name, &value(cap))]);
+            assert!(
+                parse_list_options(&at_cap, &RequestScope::default()).is_ok(),
+                "{name} at the cap {cap}"
+            );
+            let (got, message) = fail_pairs(&[(name, &value(cap + 1))]);
+            assert_eq!(got, parameter, "{name}: {message}");
+            assert!(
+                message.contains(&format!("the limit is {cap}")),
+                "{message}"
+            );
+        }
+        // The search labels are capped too, and named.
+        let selector = format!(
+            "search.clusterpedia.io/names in ({})",
+            many(MAX_SELECTOR_VALUES + 1, |i| format!("n{i}"))
+        );
+        assert_eq!(fail_labels(&selector).0, "labelSelector");
+        let selector = format!(
+            "search.clusterpedia.io/orderby in ({})",
+            many(MAX_ORDER_PATHS + 1, |i| format!("metadata.labels.l{i}"))
+        );
+        assert_eq!(fail_labels(&selector).0, "search.clusterpedia.io/orderby");
+        let selector = format!(
+            "internalstorage.clusterpedia.io/fuzzy-name in ({})",
+            many(MAX_FUZZY_NAMES + 1, |i| format!("f{i}"))
+        );
+        assert_eq!(
+            fail_labels(&selector).0,
+            "internalstorage.clusterpedia.io/fuzzy-name"
+        );
+        // The whole query, and one value.
+        let long = format!("names={}", "a".repeat(MAX_QUERY_BYTES));
+        let (parameter, message) = fail(&long);
+        assert_eq!(parameter, "query");
+        assert!(message.contains(&MAX_QUERY_BYTES.to_string()), "{message}");
+        let (parameter, message) = fail_pairs(&[("names", &"a".repeat(MAX_VALUE_BYTES + 1))]);
+        assert_eq!(parameter, "names");
+        assert!(message.contains(&MAX_VALUE_BYTES.to_string()), "{message}");
+    }
+
+    /// The finding: a NUL byte reached PostgreSQL (500 with its error text). Every text
+    /// parameter refuses control characters with a 400 naming it.
+    #[test]
+    fn nul_and_control_characters_are_refused() {
+        for name in [
+            "clusters",
+            "namespaces",
+            "names",
+            "fuzzyName",
+            "resourceVersion",
+        ] {
+            for value in ["a\0", "a\u{1}b", "a\nb", "\u{7f}"] {
+                let (parameter, message) = fail_pairs(&[(name, value)]);
+                assert_eq!(parameter, name, "{value:?}: {message}");
+                assert!(message.contains("control character"), "{message}");
+            }
+        }
+        for (name, scope) in [("ownerUID", owner_scope()), ("ownerName", owner_scope())] {
+            let (parameter, _) = fail_in(&query(&[(name, "a\0b")]), &scope);
+            assert_eq!(parameter, name);
+        }
+        let (parameter, _) = fail_in(
+            &query(&[("ownerName", "x"), ("ownerGR", "a\0")]),
+            &owner_scope(),
+        );
+        assert_eq!(parameter, "ownerGR");
+        // (The selector's lexer already refuses it.)
+        let (parameter, _) = fail_labels("search.clusterpedia.io/clusters=a\u{0}");
+        assert!(
+            ["labelSelector", "search.clusterpedia.io/clusters"].contains(&parameter.as_str()),
+            "{parameter}"
+        );
+        assert_eq!(
+            fail_pairs(&[("fieldSelector", "metadata.name=a\0")]).0,
+            "fieldSelector"
+        );
+        // The request path's cluster and namespace too.
+        let scope = RequestScope {
+            cluster: Some("c\0".into()),
+            namespace: None,
+        };
+        assert_eq!(fail_in("", &scope).0, "clusters");
+    }
+
+    #[test]
+    fn cost_classes() {
+        use crate::query::CostClass::{Cheap, Expensive};
+        for q in [
+            "",
+            "limit=10&namespaces=a,b&labelSelector=app%3Dweb",
+            "orderby=name%20desc,created_at",
+            "fieldSelector=metadata.name%3Da",
+            "fieldSelector=.metadata.namespace%3Da",
+        ] {
+            assert_eq!(parse(q).cost_class(), Cheap, "{q}");
+        }
+        for q in [
+            "orderby=metadata.labels.app",
+            "fieldSelector=status.phase%3DRunning",
+            "fuzzyName=web",
+            "offset=20000",
+        ] {
+            assert_eq!(parse(q).cost_class(), Expensive, "{q}");
+        }
+        let names = (0..101)
+            .map(|i| format!("n{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(parse_pairs(&[("names", &names)]).cost_class(), Expensive);
     }
 }

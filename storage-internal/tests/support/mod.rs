@@ -225,6 +225,11 @@ impl Scratch {
 
 /// A fresh layer on a new PostgreSQL schema.
 pub async fn postgres() -> ScratchFactory {
+    postgres_with(|_| {}).await
+}
+
+/// [`postgres`], with `tune` applied to the configuration first.
+pub async fn postgres_with(tune: impl FnOnce(&mut InternalConfig)) -> ScratchFactory {
     let url = postgres_url();
     let mut admin = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
         panic!("PostgreSQL at {url} (set INTERNAL_TEST_POSTGRES_URL) is unreachable: {e}")
@@ -269,6 +274,7 @@ pub async fn postgres() -> ScratchFactory {
     .collect();
     config.conn_pool.max_open_conns = Some(4);
     config.conn_pool.max_idle_conns = Some(1);
+    tune(&mut config);
     connect(config, Scratch::PostgresSchema { url, schema }).await
 }
 
