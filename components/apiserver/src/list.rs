@@ -3,12 +3,155 @@
 //! `PartialObjectMetadata`. Items are never parsed and re-serialized, except that metadata-only
 //! answers cut the `metadata` member out of each object.
 
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use storage_api::{ListPage, ResourceObject};
+use storage_api::query::ContinuePosition;
+use storage_api::{ListOptions, ListPage, ResourceObject, ResourceStorage};
 
 use crate::error::ApiError;
 use crate::negotiate::MetaVersion;
+use crate::response::json;
+
+/// The most items the apiserver asks a layer for at once, and the most items one list answer
+/// holds when the client asks for a page (`limit`): a larger `limit` is cut to this, with a
+/// continue token, as Kubernetes allows. A list without a limit (`limit=0`, `kubectl
+/// --chunk-size=0`) is read from the layer in pages of this size and each page is written to
+/// the client as it comes, so a request's memory does not grow with the list.
+pub(crate) const MAX_PAGE: u64 = 500;
+
+/// Renders a page in the response's representation (a list, a `Table`, a
+/// `PartialObjectMetadataList`): a head, then the items, then `]}`.
+pub(crate) type Render = Box<dyn Fn(&ListPage) -> Result<Vec<u8>, ApiError> + Send + Sync>;
+
+/// The answer to a list of `storage` for `options`, rendered by `render`, read from the layer
+/// in pages of at most `page_size` items.
+///
+/// - With a `limit` of at most `page_size`: one page, as the layer gives it.
+/// - With a larger `limit`: the first `page_size` items, with the layer's continue token and
+///   remaining count (the client continues from there).
+/// - Without a limit: every item. The first page decides the list metadata (its
+///   `resourceVersion`; no continue token; a remaining count of 0 when asked, as an unlimited
+///   page has), then each later page is fetched with the previous page's continue token and its
+///   items are streamed into the body. The bytes are those of the one-page answer.
+pub(crate) async fn list_response(
+    storage: Arc<dyn ResourceStorage>,
+    mut options: ListOptions,
+    page_size: u64,
+    render: Render,
+) -> Result<Response, ApiError> {
+    if let Some(limit) = options.limit {
+        options.limit = Some(limit.min(page_size));
+        let page = storage.list(&options).await?;
+        return Ok(json(render(&page)?));
+    }
+    let remaining_item_count = options.with_remaining_count.then_some(0);
+    options.limit = Some(page_size);
+    options.with_continue = true;
+    options.with_remaining_count = false;
+    let first = storage.list(&options).await?;
+    let next = first.continue_token;
+    let page = ListPage {
+        items: first.items,
+        continue_token: None,
+        remaining_item_count,
+        resource_version: first.resource_version,
+    };
+    let body = render(&page)?;
+    let Some(token) = next else {
+        return Ok(json(body));
+    };
+    let head = strip_tail(body)?;
+    let empty = strip_tail(render(&ListPage::default())?)?;
+    let state = Some(Pages {
+        storage,
+        options,
+        render,
+        prefix: empty.len(),
+        token,
+    });
+    let rest = futures::stream::unfold(state, |state| async move {
+        let mut pages = state?;
+        match pages.next().await {
+            Ok((chunk, more)) => {
+                let chunk = Ok::<_, std::io::Error>(Bytes::from(chunk));
+                Some((chunk, more.then_some(pages)))
+            }
+            Err(error) => {
+                // The status is sent: end the body early so that the client sees a broken
+                // answer, never a short list.
+                tracing::warn!(error = %error.message, "list stream failed");
+                Some((Err(std::io::Error::other(error.message)), None))
+            }
+        }
+    });
+    let first = futures::stream::once(async move { Ok(Bytes::from(head)) });
+    let stream = futures::StreamExt::chain(first, rest);
+    let mut response = Response::new(Body::from_stream(stream));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// The pages after the first of a streamed list.
+struct Pages {
+    storage: Arc<dyn ResourceStorage>,
+    options: ListOptions,
+    render: Render,
+    /// The length of the rendered head of a page, before its items.
+    prefix: usize,
+    /// The continue token of the next page.
+    token: String,
+}
+
+impl Pages {
+    /// The items of the next page (with a leading `,`), and whether more pages follow; the
+    /// last chunk ends with `]}`.
+    async fn next(&mut self) -> Result<(Vec<u8>, bool), ApiError> {
+        self.options.continue_from = Some(ContinuePosition::decode(&self.token, &self.options)?);
+        let page = self.storage.list(&self.options).await?;
+        let rendered = strip_tail((self.render)(&ListPage {
+            items: page.items,
+            ..ListPage::default()
+        })?)?;
+        let items = rendered.get(self.prefix..).ok_or_else(|| {
+            ApiError::internal("a rendered page is shorter than its head".to_owned())
+        })?;
+        let mut chunk = Vec::with_capacity(items.len() + 3);
+        if !items.is_empty() {
+            chunk.push(b',');
+            chunk.extend_from_slice(items);
+        }
+        match page.continue_token {
+            Some(token) => {
+                self.token = token;
+                Ok((chunk, true))
+            }
+            None => {
+                chunk.extend_from_slice(b"]}");
+                Ok((chunk, false))
+            }
+        }
+    }
+}
+
+/// A rendered page without its closing `]}` (of the items array and of the object).
+fn strip_tail(mut rendered: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+    if !rendered.ends_with(b"]}") {
+        return Err(ApiError::internal(
+            "a rendered page does not end its items with ]}".to_owned(),
+        ));
+    }
+    rendered.truncate(rendered.len() - 2);
+    Ok(rendered)
+}
 
 /// Appends `value` as a JSON string.
 pub(crate) fn push_json_str(out: &mut Vec<u8>, value: &str) {
@@ -187,5 +330,179 @@ mod tests {
         assert_eq!(json["items"][0]["apiVersion"], "meta.k8s.io/v1");
         assert_eq!(json["items"][0]["metadata"]["name"], "a");
         assert!(json["items"][0].get("spec").is_none());
+    }
+
+    /// A layer that records the largest page asked of it.
+    struct Counting {
+        inner: Arc<dyn ResourceStorage>,
+        largest: std::sync::atomic::AtomicU64,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl ResourceStorage for Counting {
+        fn config(&self) -> &storage_api::ResourceStorageConfig {
+            self.inner.config()
+        }
+        async fn get(
+            &self,
+            cluster: &str,
+            namespace: &str,
+            name: &str,
+        ) -> storage_api::Result<ResourceObject> {
+            self.inner.get(cluster, namespace, name).await
+        }
+        async fn list(&self, options: &ListOptions) -> storage_api::Result<ListPage> {
+            use std::sync::atomic::Ordering;
+            self.largest
+                .fetch_max(options.limit.unwrap_or(u64::MAX), Ordering::SeqCst);
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.inner.list(options).await
+        }
+        async fn create(&self, object: ResourceObject) -> storage_api::Result<()> {
+            self.inner.create(object).await
+        }
+        async fn update(&self, object: ResourceObject) -> storage_api::Result<()> {
+            self.inner.update(object).await
+        }
+        async fn delete(&self, key: &storage_api::ObjectKey) -> storage_api::Result<()> {
+            self.inner.delete(key).await
+        }
+        async fn record_events(
+            &self,
+            events: Vec<storage_api::ObjectEvent>,
+        ) -> storage_api::Result<()> {
+            self.inner.record_events(events).await
+        }
+    }
+
+    /// The fixture pods in a memory layer, behind a [`Counting`] wrapper.
+    async fn counted_pods() -> (Arc<Counting>, usize) {
+        use storage_api::StorageFactory as _;
+        use storage_api::conformance::fixtures::{FixtureSpec, Fixtures};
+        let fixtures = Fixtures::generate(&FixtureSpec::default());
+        let factory = storage_memory::MemoryStorageFactory::default();
+        crate::tests::load(&factory, &fixtures).await;
+        let config = fixtures
+            .gvrs()
+            .into_iter()
+            .find(|c| c.gvr == Gvr::new("", "v1", "pods"))
+            .expect("pods");
+        let count = fixtures.of(&config.gvr).len();
+        let inner = factory.new_resource_storage(config).await.expect("storage");
+        let counting = Counting {
+            inner,
+            largest: Default::default(),
+            calls: Default::default(),
+        };
+        (Arc::new(counting), count)
+    }
+
+    /// A named way to build a [`Render`].
+    type NamedRender = (&'static str, fn() -> Render);
+
+    fn renderers() -> Vec<NamedRender> {
+        vec![
+            ("json", || Box::new(|page| Ok(list_json("Pod", "v1", page)))),
+            ("metadata", || {
+                Box::new(|page| partial_list_json(MetaVersion::V1, page))
+            }),
+            ("table", || {
+                let table = crate::table::ResourceTable {
+                    printer: crate::table::printer_for("", "pods"),
+                    version: MetaVersion::V1,
+                    include: crate::negotiate::IncludeObject::Object,
+                };
+                Box::new(move |page| table.render(page, true))
+            }),
+        ]
+    }
+
+    async fn body_of(response: axum::response::Response) -> Vec<u8> {
+        use http_body_util::BodyExt as _;
+        response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec()
+    }
+
+    /// A list without a limit over more objects than a page is read from the layer page by
+    /// page (never more than a page at once) and streamed: the body is byte for byte the
+    /// one-page answer (the Table's ages aside), valid JSON with every object and no token.
+    #[tokio::test]
+    async fn an_unlimited_list_is_read_and_written_page_by_page() {
+        use std::sync::atomic::Ordering;
+        let (storage, count) = counted_pods().await;
+        assert!(count > 20, "{count} pods");
+        for with_remaining_count in [false, true] {
+            let options = ListOptions {
+                with_remaining_count,
+                ..ListOptions::default()
+            };
+            let whole = storage.inner.list(&options).await.expect("list");
+            assert_eq!(whole.items.len(), count);
+            for (name, render) in renderers() {
+                storage.largest.store(0, Ordering::SeqCst);
+                storage.calls.store(0, Ordering::SeqCst);
+                let response = list_response(storage.clone(), options.clone(), 7, render())
+                    .await
+                    .expect("list");
+                let body = body_of(response).await;
+                assert_eq!(storage.largest.load(Ordering::SeqCst), 7, "{name}");
+                assert_eq!(
+                    storage.calls.load(Ordering::SeqCst),
+                    count.div_ceil(7),
+                    "{name}"
+                );
+                let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+                if name == "table" {
+                    let rows = json["rows"].as_array().expect("rows");
+                    assert_eq!(rows.len(), count);
+                    for (row, item) in rows.iter().zip(&whole.items) {
+                        let raw: serde_json::Value =
+                            serde_json::from_slice(&item.raw).expect("json");
+                        assert_eq!(row["object"], raw);
+                    }
+                    assert!(
+                        json["columnDefinitions"]
+                            .as_array()
+                            .is_some_and(|c| !c.is_empty())
+                    );
+                } else {
+                    assert_eq!(body, render()(&whole).expect("render"), "{name}");
+                }
+                assert!(json["metadata"].get("continue").is_none(), "{name}");
+                assert_eq!(
+                    json["metadata"].get("remainingItemCount").cloned(),
+                    with_remaining_count.then(|| serde_json::Value::from(0)),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    /// A limit above the page size is cut to it, with a continue token that resumes the list.
+    #[tokio::test]
+    async fn a_limit_above_the_page_size_is_cut_with_a_continue_token() {
+        use std::sync::atomic::Ordering;
+        let (storage, count) = counted_pods().await;
+        let options = ListOptions {
+            limit: Some(u64::MAX),
+            with_remaining_count: true,
+            ..ListOptions::default()
+        };
+        let render = || -> Render { Box::new(|page| Ok(list_json("Pod", "v1", page))) };
+        let response = list_response(storage.clone(), options, 7, render())
+            .await
+            .expect("list");
+        let json: serde_json::Value =
+            serde_json::from_slice(&body_of(response).await).expect("json");
+        assert_eq!(storage.largest.load(Ordering::SeqCst), 7);
+        assert_eq!(json["items"].as_array().map(Vec::len), Some(7));
+        assert_eq!(json["metadata"]["remainingItemCount"], count - 7);
+        assert!(json["metadata"]["continue"].is_string());
     }
 }
