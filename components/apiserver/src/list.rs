@@ -505,4 +505,99 @@ mod tests {
         assert_eq!(json["metadata"]["remainingItemCount"], count - 7);
         assert!(json["metadata"]["continue"].is_string());
     }
+
+    /// The process's resident set now and its peak, in KiB (`/proc/self/status`).
+    fn rss_kib() -> (u64, u64) {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// Resets the peak resident set to the current one (Linux 4.0+) and returns it, in KiB.
+    fn reset_peak() -> u64 {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        rss_kib().0
+    }
+
+    /// 100,000 pods of about 2 KB in a memory layer.
+    async fn many_pods() -> Arc<dyn ResourceStorage> {
+        use storage_api::StorageFactory as _;
+        let factory = storage_memory::MemoryStorageFactory::default();
+        let config = storage_api::ResourceStorageConfig {
+            gvr: Gvr::new("", "v1", "pods"),
+            kind: "Pod".into(),
+            namespaced: true,
+        };
+        let storage = factory.new_resource_storage(config).await.expect("storage");
+        let pad = "x".repeat(1800);
+        for chunk in 0..100 {
+            let changes = (0..1000)
+                .map(|i| {
+                    let name = format!("pod-{chunk}-{i}");
+                    let raw = format!(
+                        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","namespace":"ns","uid":"{name}","resourceVersion":"1","annotations":{{"pad":"{pad}","shadow.clusterpedia.io/cluster-name":"c1"}}}},"spec":{{"nodeName":"n1"}}}}"#
+                    );
+                    storage_api::Change::Upsert(
+                        ResourceObject::parse(
+                            Arc::from("c1"),
+                            Arc::new(Gvr::new("", "v1", "pods")),
+                            Bytes::from(raw),
+                        )
+                        .expect("pod"),
+                    )
+                })
+                .collect();
+            storage.apply(changes).await.expect("apply");
+        }
+        storage
+    }
+
+    /// Peak RSS of one `limit=0` list of 100,000 pods answered as one body (as before the
+    /// streaming). Run alone: `cargo test -p clusterpedia-apiserver --lib -- --ignored
+    /// --exact list::tests::rss_whole_body --nocapture`.
+    #[tokio::test]
+    #[ignore = "a measurement: 100,000 pods, run alone"]
+    async fn rss_whole_body() {
+        let storage = many_pods().await;
+        let before = reset_peak();
+        let page = storage.list(&ListOptions::default()).await.expect("list");
+        let body = list_json("Pod", "v1", &page);
+        let (_, peak) = rss_kib();
+        println!(
+            "whole body: {} bytes; RSS after load {before} KiB, peak {peak} KiB (+{} KiB)",
+            body.len(),
+            peak.saturating_sub(before)
+        );
+    }
+
+    /// [`rss_whole_body`] streamed through [`list_response`], each chunk dropped once read
+    /// (as hyper does once it is written).
+    #[tokio::test]
+    #[ignore = "a measurement: 100,000 pods, run alone"]
+    async fn rss_streamed_body() {
+        use http_body_util::BodyExt as _;
+        let storage = many_pods().await;
+        let before = reset_peak();
+        let render: Render = Box::new(|page| Ok(list_json("Pod", "v1", page)));
+        let response = list_response(storage, ListOptions::default(), MAX_PAGE, render)
+            .await
+            .expect("list");
+        let mut body = response.into_body();
+        let mut bytes = 0;
+        while let Some(frame) = body.frame().await {
+            bytes += frame.expect("frame").into_data().map_or(0, |d| d.len());
+        }
+        let (_, peak) = rss_kib();
+        println!(
+            "streamed body: {bytes} bytes; RSS after load {before} KiB, peak {peak} KiB (+{} KiB)",
+            peak.saturating_sub(before)
+        );
+    }
 }
