@@ -18,35 +18,57 @@ use crate::error::ApiError;
 use crate::negotiate::MetaVersion;
 use crate::response::json;
 
-/// The most items the apiserver asks a layer for at once, and the most items one list answer
-/// holds when the client asks for a page (`limit`): a larger `limit` is cut to this, with a
-/// continue token, as Kubernetes allows. A list without a limit (`limit=0`, `kubectl
-/// --chunk-size=0`) is read from the layer in pages of this size and each page is written to
-/// the client as it comes, so a request's memory does not grow with the list.
+/// The most items the apiserver asks a layer for at once when it streams a list without a
+/// limit (`limit=0`, `kubectl --chunk-size=0`): such a list is read from the layer in pages of
+/// this size and each page is written to the client as it comes, so a request's memory does
+/// not grow with the list.
 pub(crate) const MAX_PAGE: u64 = 500;
+
+/// The largest page a client gets when it asks for one (`limit`): a larger `limit` is cut to
+/// this, with a continue token, as Kubernetes allows. A page is answered in one body (its
+/// metadata, the continue token, comes first), so this bounds a paged request's memory.
+pub(crate) const MAX_LIMIT: u64 = 5000;
 
 /// Renders a page in the response's representation (a list, a `Table`, a
 /// `PartialObjectMetadataList`): a head, then the items, then `]}`.
 pub(crate) type Render = Box<dyn Fn(&ListPage) -> Result<Vec<u8>, ApiError> + Send + Sync>;
 
-/// The answer to a list of `storage` for `options`, rendered by `render`, read from the layer
-/// in pages of at most `page_size` items.
+/// The sizes [`list_response`] reads and answers in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Paging {
+    /// The items read from the layer at once while streaming ([`MAX_PAGE`]).
+    pub(crate) page_size: u64,
+    /// The largest `limit` honoured ([`MAX_LIMIT`]).
+    pub(crate) max_limit: u64,
+}
+
+impl Paging {
+    /// [`MAX_PAGE`] and [`MAX_LIMIT`].
+    pub(crate) const DEFAULT: Self = Self {
+        page_size: MAX_PAGE,
+        max_limit: MAX_LIMIT,
+    };
+}
+
+/// The answer to a list of `storage` for `options`, rendered by `render`.
 ///
-/// - With a `limit` of at most `page_size`: one page, as the layer gives it.
-/// - With a larger `limit`: the first `page_size` items, with the layer's continue token and
-///   remaining count (the client continues from there).
-/// - Without a limit: every item. The first page decides the list metadata (its
-///   `resourceVersion`; no continue token; a remaining count of 0 when asked, as an unlimited
-///   page has), then each later page is fetched with the previous page's continue token and its
-///   items are streamed into the body. The bytes are those of the one-page answer.
+/// - With a `limit`: one page, as the layer gives it, of at most `paging.max_limit` items (a
+///   larger limit is cut, with the layer's continue token and remaining count: the client
+///   continues from there).
+/// - Without a limit: every item, read from the layer `paging.page_size` at a time. The first
+///   page decides the list metadata (its `resourceVersion`; no continue token; a remaining
+///   count of 0 when asked, as an unlimited page has), then each later page is fetched with the
+///   previous page's continue token and its items are streamed into the body. The bytes are
+///   those of the one-page answer.
 pub(crate) async fn list_response(
     storage: Arc<dyn ResourceStorage>,
     mut options: ListOptions,
-    page_size: u64,
+    paging: Paging,
     render: Render,
 ) -> Result<Response, ApiError> {
+    let page_size = paging.page_size;
     if let Some(limit) = options.limit {
-        options.limit = Some(limit.min(page_size));
+        options.limit = Some(limit.min(paging.max_limit));
         let page = storage.list(&options).await?;
         return Ok(json(render(&page)?));
     }
@@ -332,6 +354,12 @@ mod tests {
         assert!(json["items"][0].get("spec").is_none());
     }
 
+    /// Pages of 7, limits up to 10.
+    const SMALL: Paging = Paging {
+        page_size: 7,
+        max_limit: 10,
+    };
+
     /// A layer that records the largest page asked of it.
     struct Counting {
         inner: Arc<dyn ResourceStorage>,
@@ -447,7 +475,7 @@ mod tests {
             for (name, render) in renderers() {
                 storage.largest.store(0, Ordering::SeqCst);
                 storage.calls.store(0, Ordering::SeqCst);
-                let response = list_response(storage.clone(), options.clone(), 7, render())
+                let response = list_response(storage.clone(), options.clone(), SMALL, render())
                     .await
                     .expect("list");
                 let body = body_of(response).await;
@@ -484,9 +512,10 @@ mod tests {
         }
     }
 
-    /// A limit above the page size is cut to it, with a continue token that resumes the list.
+    /// A limit above the largest page is cut to it, with a continue token that resumes the
+    /// list; a limit between the stream page size and the largest page is served as asked.
     #[tokio::test]
-    async fn a_limit_above_the_page_size_is_cut_with_a_continue_token() {
+    async fn a_limit_above_the_largest_page_is_cut_with_a_continue_token() {
         use std::sync::atomic::Ordering;
         let (storage, count) = counted_pods().await;
         let options = ListOptions {
@@ -495,15 +524,25 @@ mod tests {
             ..ListOptions::default()
         };
         let render = || -> Render { Box::new(|page| Ok(list_json("Pod", "v1", page))) };
-        let response = list_response(storage.clone(), options, 7, render())
+        let response = list_response(storage.clone(), options, SMALL, render())
             .await
             .expect("list");
         let json: serde_json::Value =
             serde_json::from_slice(&body_of(response).await).expect("json");
-        assert_eq!(storage.largest.load(Ordering::SeqCst), 7);
-        assert_eq!(json["items"].as_array().map(Vec::len), Some(7));
-        assert_eq!(json["metadata"]["remainingItemCount"], count - 7);
+        assert_eq!(storage.largest.load(Ordering::SeqCst), 10);
+        assert_eq!(json["items"].as_array().map(Vec::len), Some(10));
+        assert_eq!(json["metadata"]["remainingItemCount"], count - 10);
         assert!(json["metadata"]["continue"].is_string());
+        let options = ListOptions {
+            limit: Some(9),
+            ..ListOptions::default()
+        };
+        let response = list_response(storage.clone(), options, SMALL, render())
+            .await
+            .expect("list");
+        let json: serde_json::Value =
+            serde_json::from_slice(&body_of(response).await).expect("json");
+        assert_eq!(json["items"].as_array().map(Vec::len), Some(9));
     }
 
     /// The process's resident set now and its peak, in KiB (`/proc/self/status`).
@@ -586,7 +625,7 @@ mod tests {
         let storage = many_pods().await;
         let before = reset_peak();
         let render: Render = Box::new(|page| Ok(list_json("Pod", "v1", page)));
-        let response = list_response(storage, ListOptions::default(), MAX_PAGE, render)
+        let response = list_response(storage, ListOptions::default(), Paging::DEFAULT, render)
             .await
             .expect("list");
         let mut body = response.into_body();

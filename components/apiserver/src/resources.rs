@@ -25,7 +25,7 @@ use crate::catalog::Scope;
 use crate::discovery::{self, ResourceInfo};
 use crate::error::{ApiError, CLUSTER_NOT_FOUND, GET_NEEDS_CLUSTER};
 use crate::list::{
-    MAX_PAGE, Render, list_json, list_response, partial_list_json, push_partial_object,
+    Paging, Render, list_json, list_response, partial_list_json, push_partial_object,
 };
 use crate::metrics::RequestInfo;
 use crate::negotiate::{self, Representation};
@@ -308,7 +308,7 @@ async fn serve(state: &AppState, request: ResourceRequest<'_>) -> Result<Respons
             Box::new(move |page| partial_list_json(version, page))
         }
     };
-    list_response(storage, options, MAX_PAGE, render).await
+    list_response(storage, options, Paging::DEFAULT, render).await
 }
 
 async fn get(
