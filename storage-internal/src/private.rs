@@ -25,10 +25,11 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Creates the SQLite database `file` empty with mode `0600` when it does not exist yet, so that
 /// SQLite (and its `-wal`/`-shm` files, which take the database file's mode) never makes it
-/// readable by others. An existing file is left as it is; in-memory databases are skipped.
+/// readable by others. An existing file is left as it is; in-memory databases (`:memory:`, and
+/// sqlx's `file:sqlx-in-memory-<n>`, as any `file:` URI) are skipped.
 pub(crate) fn create_private_file(file: &Path) -> io::Result<()> {
-    let name = file.as_os_str();
-    if name.is_empty() || name == ":memory:" {
+    let name = file.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
         return Ok(());
     }
     let mut options = std::fs::OpenOptions::new();
@@ -69,6 +70,9 @@ mod tests {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).expect("chmod");
         create_private_file(&file).expect("again");
         assert_eq!(mode(&file), 0o640);
+        // In-memory databases are not files.
+        create_private_file(Path::new("file:sqlx-in-memory-7")).expect("skipped");
+        assert!(!Path::new("file:sqlx-in-memory-7").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
