@@ -55,7 +55,7 @@ async fn build(
             } else {
                 let file = default_sqlite_path(env);
                 if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
+                    crate::private::create_private_dir(dir).map_err(|e| {
                         StorageError::config(format!(
                             "embedded SQLite database: cannot create {}: {e}",
                             dir.display()
@@ -109,6 +109,15 @@ impl InternalStorageFactory {
         };
         // One direct connection first: the pool would retry a refused connection until its
         // acquire timeout, and the answer "it is not there" should come at once.
+        if let ConnectOptions::Sqlite(options) = &connection.options {
+            let file = options.get_filename();
+            crate::private::create_private_file(file).map_err(|e| {
+                StorageError::config(format!(
+                    "SQLite database: cannot create {}: {e}",
+                    file.display()
+                ))
+            })?;
+        }
         let probe = async {
             match &connection.options {
                 ConnectOptions::Postgres(o) => o.connect().await?.close().await,
@@ -446,6 +455,21 @@ mod tests {
         assert_eq!(factory.target(), file.display().to_string());
         assert!(file.exists(), "{} was created", file.display());
         factory.check_ready().await.expect("ready");
+        #[cfg(unix)]
+        {
+            // Every synced object is in there: only the owner may read it, the write-ahead
+            // log and shared memory included.
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &std::path::Path| {
+                std::fs::metadata(p).expect("stat").permissions().mode() & 0o777
+            };
+            assert_eq!(mode(&dir.join("clusterpedia")), 0o700);
+            for name in ["internal.db", "internal.db-wal", "internal.db-shm"] {
+                let path = dir.join("clusterpedia").join(name);
+                assert!(path.exists(), "{} exists", path.display());
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+            }
+        }
         factory.shutdown().await.expect("shutdown");
         let _ = std::fs::remove_dir_all(&dir);
     }

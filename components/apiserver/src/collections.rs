@@ -16,7 +16,7 @@ use storage_api::{ListPage, StoredResourceType};
 
 use crate::discovery::GROUP_VERSION;
 use crate::error::ApiError;
-use crate::list::{metadata_of, push_json_str, push_partial_object};
+use crate::list::{MAX_LIMIT, metadata_of, push_json_str, push_partial_object};
 use crate::metrics::RequestInfo;
 use crate::negotiate::{IncludeObject, MetaVersion, Representation};
 use crate::request::{RequestQuery, ensure_read};
@@ -195,7 +195,11 @@ async fn search(state: &AppState, query: &RequestQuery, name: &str) -> Result<Re
     };
     let representation = query.representation()?;
     let include = query.include_object()?;
-    let options = query.list_options(&RequestScope::default())?;
+    let mut options = query.list_options(&RequestScope::default())?;
+    // As for resources, a page asked for holds at most MAX_LIMIT items (with a continue
+    // token). A list without a limit is still answered in one body: `resourceTypes`, which
+    // comes before the items, names the types of all of them.
+    options.limit = options.limit.map(|limit| limit.min(MAX_LIMIT));
     let storage = state.catalog.collection_storage(&collection).await?;
     let result = storage.list(&types, &options).await?;
     let page = &result.page;

@@ -30,6 +30,7 @@ mod list;
 mod metrics;
 mod negotiate;
 mod options;
+mod oversized;
 mod request;
 mod resources;
 mod response;

@@ -24,7 +24,9 @@ use storage_api::{ListPage, ResourceStorage};
 use crate::catalog::Scope;
 use crate::discovery::{self, ResourceInfo};
 use crate::error::{ApiError, CLUSTER_NOT_FOUND, GET_NEEDS_CLUSTER};
-use crate::list::{list_json, partial_list_json, push_partial_object};
+use crate::list::{
+    Paging, Render, list_json, list_response, partial_list_json, push_partial_object,
+};
 use crate::metrics::RequestInfo;
 use crate::negotiate::{self, Representation};
 use crate::request::{RequestQuery, ensure_read};
@@ -296,13 +298,17 @@ async fn serve(state: &AppState, request: ResourceRequest<'_>) -> Result<Respons
         ));
     }
 
-    let page = storage.list(&options).await?;
-    let body = match representation {
-        Representation::Json => list_json(&info.kind, &info.gvr.api_version(), &page),
-        Representation::Table(_) => table.render(&page, true)?,
-        Representation::PartialMetadata(version) => partial_list_json(version, &page)?,
+    let render: Render = match representation {
+        Representation::Json => {
+            let (kind, api_version) = (info.kind.clone(), info.gvr.api_version());
+            Box::new(move |page| Ok(list_json(&kind, &api_version, page)))
+        }
+        Representation::Table(_) => Box::new(move |page| table.render(page, true)),
+        Representation::PartialMetadata(version) => {
+            Box::new(move |page| partial_list_json(version, page))
+        }
     };
-    Ok(json(body))
+    list_response(storage, options, Paging::DEFAULT, render).await
 }
 
 async fn get(

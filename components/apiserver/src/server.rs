@@ -26,6 +26,7 @@ use crate::connection::{ConnectionActivity, ConnectionLimits, serve_until_idle};
 use crate::inflight::InflightLimit;
 use crate::metrics::Metrics;
 use crate::options::ApiserverOptions;
+use crate::oversized::{MAX_HEADER_BYTES, MAX_HEADERS, StatusOnParseError};
 use crate::routes::router;
 use crate::state::AppState;
 use crate::tls;
@@ -173,11 +174,14 @@ impl Server {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout);
+            .header_read_timeout(limits.header_timeout)
+            .max_buf_size(MAX_HEADER_BYTES)
+            .max_headers(MAX_HEADERS);
         builder
             .http2()
             .timer(TokioTimer::new())
-            .max_concurrent_streams(MAX_CONCURRENT_STREAMS);
+            .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+            .max_header_list_size(MAX_HEADER_BYTES as u32);
         let builder = Arc::new(builder);
         let connections = Arc::new(Semaphore::new(max_connections as usize));
         tokio::pin!(signal);
@@ -248,8 +252,10 @@ impl Server {
                             )
                         }
                     });
-                let connection =
-                    builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
+                let connection = builder.serve_connection(
+                    TokioIo::new(StatusOnParseError::new(tls)),
+                    TowerToHyperService::new(service),
+                );
                 let connection = async {
                     if let Err(error) = watcher.watch(connection).await {
                         tracing::debug!(%peer, %error, "connection ended with an error");

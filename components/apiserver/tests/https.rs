@@ -132,3 +132,71 @@ async fn client_certificates_signed_by_the_client_ca() {
     };
     assert!(refused, "a certificate of an unknown CA must be refused");
 }
+
+/// Reads an HTTP/1.1 answer to `request`, sent as is on a new TLS connection: the status and
+/// the body (the server closes the connection after it).
+async fn raw_http1(harness: &Harness, request: &[u8]) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let client = Client::build(harness.addr, &harness.ca_pem, None, &[b"http/1.1"]);
+    let mut tls = client.connect_tls().await.expect("connect");
+    // The server may answer (and close) before it has read all of an oversized request.
+    let _ = tls.write_all(request).await;
+    let _ = tls.flush().await;
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an answer");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {head}\n{body}"));
+    (status, json)
+}
+
+/// A URL or headers too large to read get a kube `Status` (not an empty body), on HTTP/1.1;
+/// on HTTP/2 header lists up to 1 MiB are read (hyper's default is 16 KiB).
+#[tokio::test]
+async fn oversized_requests_get_a_status() {
+    let harness = server(None, false);
+    let bearer = format!("Bearer {TOKEN}");
+    let long_query = format!(
+        "{RESOURCES}/api/v1/pods?limit=1&pad={}",
+        "a".repeat(100_000)
+    );
+    let request =
+        format!("GET {long_query} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: {bearer}\r\n\r\n");
+    let (status, json) = raw_http1(&harness, request.as_bytes()).await;
+    assert_eq!(status, 414);
+    assert_eq!(json["kind"], "Status");
+    assert_eq!(json["code"], 414);
+    assert_eq!(json["reason"], "RequestURITooLong");
+    assert!(
+        json["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("65534")),
+        "{json}"
+    );
+
+    let request = format!(
+        "GET {RESOURCES}/api/v1/pods?limit=1 HTTP/1.1\r\nhost: 127.0.0.1\r\nx-pad: {}\r\n\r\n",
+        "a".repeat(2 << 20)
+    );
+    let (status, json) = raw_http1(&harness, request.as_bytes()).await;
+    assert_eq!(status, 431);
+    assert_eq!(json["kind"], "Status");
+    assert_eq!(json["reason"], "RequestHeaderFieldsTooLarge");
+
+    // A 40 KB URL is served on both protocols.
+    let url = format!("{RESOURCES}/api/v1/pods?limit=1&pad={}", "a".repeat(40_000));
+    for alpn in [&b"h2"[..], &b"http/1.1"[..]] {
+        let client = Client::build(harness.addr, &harness.ca_pem, None, &[alpn]);
+        let answer = client
+            .get(&url, &[("authorization", &bearer)])
+            .await
+            .expect("list");
+        assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(alpn));
+        assert_eq!(answer.json()["items"].as_array().map(Vec::len), Some(1));
+    }
+}

@@ -33,8 +33,11 @@ pub struct SynchroOptions {
     #[arg(long, value_name = "NAME", default_value = "")]
     pub sharding_name: String,
 
-    /// The address the metrics server listens on.
-    #[arg(long, value_name = "IP", default_value = "0.0.0.0")]
+    /// The address the metrics server listens on. It serves `/metrics` (cluster names, sync
+    /// state and object counts per resource) and `/healthz` over plain HTTP without
+    /// authentication, so only this host can reach it by default; to let Prometheus or a probe
+    /// reach it from elsewhere, pass e.g. `--metrics-host 0.0.0.0`.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
     pub metrics_host: IpAddr,
 
     /// The port of the metrics server (`/metrics`, `/healthz`); 0 disables it.
@@ -66,7 +69,7 @@ impl SynchroOptions {
             page_size: 500,
             write_batch_size: 500,
             sharding_name: String::new(),
-            metrics_host: IpAddr::from([0, 0, 0, 0]),
+            metrics_host: IpAddr::from([127, 0, 0, 1]),
             metrics_port: 8081,
             health_check_interval: Duration::from_secs(5),
             discovery_interval: Duration::from_secs(30),
@@ -146,6 +149,8 @@ mod tests {
         assert_eq!(cli.options.write_batch_size, d.write_batch_size);
         assert_eq!(cli.options.metrics_port, d.metrics_port);
         assert_eq!(cli.options.metrics_host, d.metrics_host);
+        // The unauthenticated metrics are only reachable from this host unless asked.
+        assert_eq!(cli.options.metrics_host, IpAddr::from([127, 0, 0, 1]));
         assert_eq!(cli.options.health_check_interval, d.health_check_interval);
         assert_eq!(cli.options.discovery_interval, d.discovery_interval);
         assert_eq!(cli.options.feature_gates, d.feature_gates);

@@ -502,9 +502,10 @@ impl SimulatorHandle {
         )
     }
 
-    /// Writes [`SimulatorHandle::kubeconfig_yaml`] to `path`.
+    /// Writes [`SimulatorHandle::kubeconfig_yaml`] to `path`, readable by its owner only (it
+    /// holds the bearer token and the client key).
     pub fn write_kubeconfig(&self, path: &Path, name: &str) -> anyhow::Result<()> {
-        std::fs::write(path, self.kubeconfig_yaml(name))
+        tls::write_private(path, self.kubeconfig_yaml(name).as_bytes())
             .with_context(|| format!("writing {}", path.display()))
     }
 

@@ -114,20 +114,92 @@ impl Pki {
         Ok(Arc::new(config))
     }
 
-    /// Writes `ca.crt`, `tls.crt`, `tls.key`, `client.crt` and `client.key` into `dir`.
+    /// Writes `ca.crt`, `tls.crt`, `tls.key`, `client.crt` and `client.key` into `dir` (created
+    /// `0700` when missing); the keys are `0600`.
     pub fn write_to(&self, dir: &Path) -> anyhow::Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for (file, content) in [
-            ("ca.crt", &self.ca_pem),
-            ("tls.crt", &self.server_cert_pem),
-            ("tls.key", &self.server_key_pem),
-            ("client.crt", &self.client_cert_pem),
-            ("client.key", &self.client_key_pem),
+        create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (file, content, private) in [
+            ("ca.crt", &self.ca_pem, false),
+            ("tls.crt", &self.server_cert_pem, false),
+            ("tls.key", &self.server_key_pem, true),
+            ("client.crt", &self.client_cert_pem, false),
+            ("client.key", &self.client_key_pem, true),
         ] {
             let path = dir.join(file);
-            std::fs::write(&path, content)
-                .with_context(|| format!("writing {}", path.display()))?;
+            let written = if private {
+                write_private(&path, content.as_bytes())
+            } else {
+                std::fs::write(&path, content)
+            };
+            written.with_context(|| format!("writing {}", path.display()))?;
         }
         Ok(())
+    }
+}
+
+/// Creates `dir` and its missing parents with mode `0700` (an existing directory is left as is).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Writes `content` to `path` readable by its owner only (`0600`), also when the file existed
+/// with a wider mode: private keys and kubeconfigs with a bearer token.
+pub(crate) fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        (&file).write_all(content)
+    }
+    #[cfg(not(unix))]
+    {
+        options.open(path)?.write_all(content)
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+    }
+
+    /// Keys and kubeconfigs hold credentials: only their owner reads them.
+    #[test]
+    fn keys_and_kubeconfigs_are_private() {
+        let dir = std::env::temp_dir().join(format!("kube-sim-pki-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let certs = dir.join("certs");
+        Pki::generate(&[])
+            .expect("pki")
+            .write_to(&certs)
+            .expect("write");
+        assert_eq!(mode(&certs), 0o700);
+        assert_eq!(mode(&certs.join("tls.key")), 0o600);
+        assert_eq!(mode(&certs.join("client.key")), 0o600);
+        // A file that existed with a wider mode is narrowed.
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(&kubeconfig, "old").expect("write");
+        std::fs::set_permissions(&kubeconfig, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        write_private(&kubeconfig, b"token: secret").expect("write");
+        assert_eq!(mode(&kubeconfig), 0o600);
+        assert_eq!(std::fs::read(&kubeconfig).expect("read"), b"token: secret");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

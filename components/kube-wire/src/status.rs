@@ -32,12 +32,17 @@ pub enum StatusReason {
     Expired,
     /// 413: the request body is too large.
     RequestEntityTooLarge,
+    /// 414: the request URI is longer than the server reads (no Kubernetes reason exists; this
+    /// one is named after the HTTP status).
+    RequestUriTooLong,
     /// 415: the request body is in a format the server does not read.
     UnsupportedMediaType,
     /// 422: the request is well formed but cannot be served.
     Invalid,
     /// 429: slow down.
     TooManyRequests,
+    /// 431: the request headers are larger than the server reads (named after the HTTP status).
+    RequestHeaderFieldsTooLarge,
     /// 500: a server fault.
     InternalError,
     /// 503: the storage is (temporarily) unreachable.
@@ -59,9 +64,11 @@ impl StatusReason {
             Self::AlreadyExists | Self::Conflict => 409,
             Self::Gone | Self::Expired => 410,
             Self::RequestEntityTooLarge => 413,
+            Self::RequestUriTooLong => 414,
             Self::UnsupportedMediaType => 415,
             Self::Invalid => 422,
             Self::TooManyRequests => 429,
+            Self::RequestHeaderFieldsTooLarge => 431,
             Self::InternalError => 500,
             Self::ServiceUnavailable => 503,
             Self::Timeout => 504,
@@ -82,9 +89,11 @@ impl StatusReason {
             Self::Gone => "Gone",
             Self::Expired => "Expired",
             Self::RequestEntityTooLarge => "RequestEntityTooLarge",
+            Self::RequestUriTooLong => "RequestURITooLong",
             Self::UnsupportedMediaType => "UnsupportedMediaType",
             Self::Invalid => "Invalid",
             Self::TooManyRequests => "TooManyRequests",
+            Self::RequestHeaderFieldsTooLarge => "RequestHeaderFieldsTooLarge",
             Self::InternalError => "InternalError",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::Timeout => "Timeout",
