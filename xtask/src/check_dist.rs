@@ -43,6 +43,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     for component in &distribution.components {
         check_image(distribution, component, &work)?;
     }
+    check_container_behaviour(distribution, &work)?;
     eprintln!("check-dist: images checked in {:.0?}", started.elapsed());
     check_charts(&work, distribution)?;
     eprintln!("check-dist: done in {:.0?}", started.elapsed());
@@ -222,6 +223,97 @@ fn which(program: &str) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("{program} is not in PATH"))
 }
 
+/// As in a pod: logs written to a file are plain (no ANSI colour codes), JSON logs are one
+/// object per line, and SIGTERM stops binding-apiserver cleanly and quickly.
+fn check_container_behaviour(dist: &Distribution, work: &Path) -> anyhow::Result<()> {
+    let binary = dist.bin_dir.join("binding-apiserver");
+    let dir = work.join("sigterm");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let config = dir.join("storage.yaml");
+    std::fs::write(
+        &config,
+        format!("type: sqlite\ndsn: {}\n", dir.join("internal.db").display()),
+    )?;
+    let clusters = dir.join("clusters.yaml");
+    std::fs::write(&clusters, "")?;
+    for format in ["text", "json"] {
+        let port = free_port()?;
+        let log_path = dir.join(format!("{format}.log"));
+        let log = std::fs::File::create(&log_path)?;
+        let mut child = Guard(
+            Command::new(&binary)
+                .args(["--storage-name", &dist.layer, "--storage-config"])
+                .arg(&config)
+                .arg("--clusters-config")
+                .arg(&clusters)
+                .args([
+                    "--bind-address",
+                    "127.0.0.1",
+                    "--secure-port",
+                    &port.to_string(),
+                ])
+                .args([
+                    "--metrics-port",
+                    "0",
+                    "--anonymous-auth",
+                    "--logging-format",
+                    format,
+                ])
+                .env_remove("NO_COLOR")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .context("start binding-apiserver")?,
+        );
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!(
+                    "binding-apiserver did not listen (see {})",
+                    log_path.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let pid = child.0.id().to_string();
+        output(Command::new("kill").args(["-TERM", &pid]))?;
+        let signalled = Instant::now();
+        let status = loop {
+            if let Some(status) = child.0.try_wait()? {
+                break status;
+            }
+            if signalled.elapsed() > Duration::from_secs(15) {
+                bail!("binding-apiserver still runs 15 s after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stopped = signalled.elapsed();
+        let log = std::fs::read_to_string(&log_path)?;
+        if !status.success() {
+            bail!("binding-apiserver exited with {status} after SIGTERM:\n{log}");
+        }
+        if log.contains('\u{1b}') {
+            bail!("{format} logs written to a file carry ANSI escape codes:\n{log}");
+        }
+        if !log.contains("shutting down") {
+            bail!("no shutdown in the {format} logs:\n{log}");
+        }
+        if format == "json" {
+            for line in log.lines().filter(|l| !l.trim().is_empty()) {
+                serde_json::from_str::<serde_json::Value>(line)
+                    .with_context(|| format!("a --logging-format=json line is not JSON: {line}"))?;
+            }
+        }
+        eprintln!(
+            "check-dist: binding-apiserver --logging-format={format}: plain logs in a file, SIGTERM -> exit 0 in {stopped:.1?}"
+        );
+    }
+    Ok(())
+}
+
 fn tree_size(dir: &Path) -> anyhow::Result<(u64, u64)> {
     let (mut files, mut bytes) = (0, 0);
     for entry in std::fs::read_dir(dir)? {
@@ -337,9 +429,45 @@ fn check_crd_copies() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A storage chart takes clusterpedia-core's keys at the top level: its values.schema.json has
+/// every property of the core's, unchanged.
+fn check_schemas() -> anyhow::Result<()> {
+    let read = |path: &Path| -> anyhow::Result<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(path)?)
+            .with_context(|| format!("{} is not JSON", path.display()))
+    };
+    let core = read(Path::new("charts/clusterpedia-core/values.schema.json"))?;
+    let core_properties = core["properties"]
+        .as_object()
+        .context("core schema properties")?;
+    for entry in std::fs::read_dir("charts")? {
+        let chart = entry?.path();
+        if !chart.join("charts/clusterpedia-core").exists() {
+            continue;
+        }
+        let schema = read(&chart.join("values.schema.json"))?;
+        for (key, value) in core_properties {
+            if schema["properties"][key] != *value {
+                bail!(
+                    "{}/values.schema.json: property {key} differs from clusterpedia-core's",
+                    chart.display()
+                );
+            }
+        }
+        if schema["definitions"] != core["definitions"] {
+            bail!(
+                "{}/values.schema.json: definitions differ from clusterpedia-core's",
+                chart.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn check_charts(work: &Path, dist: &Distribution) -> anyhow::Result<()> {
     let helm = helm()?;
     check_crd_copies()?;
+    check_schemas()?;
     let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
     let rendered_dir = work.join("rendered");
     std::fs::create_dir_all(&rendered_dir)?;
@@ -424,7 +552,84 @@ fn check_charts(work: &Path, dist: &Distribution) -> anyhow::Result<()> {
     if !rendered.contains(&image) {
         bail!("charts/clusterpedia's default render does not run the dist image {image}");
     }
+    check_ensure_database()?;
     install_into_kube_sim(&helm, work, &renders)?;
+    Ok(())
+}
+
+/// The `ensure-database` init container's script, as rendered in a golden file.
+fn ensure_database_script(golden: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(golden)?;
+    let mut lines = text
+        .lines()
+        .skip_while(|l| l.trim() != "- name: ensure-database")
+        .skip_while(|l| l.trim() != "- |")
+        .skip(1);
+    let first = lines
+        .next()
+        .with_context(|| format!("{golden}: no ensure-database script"))?;
+    let indent = first.len() - first.trim_start().len();
+    let mut script = format!("{}\n", &first[indent..]);
+    for line in lines {
+        if !line.trim().is_empty() && line.len() - line.trim_start().len() < indent {
+            break;
+        }
+        script.push_str(line.get(indent..).unwrap_or_default());
+        script.push('\n');
+    }
+    Ok(script)
+}
+
+/// The rendered init containers create the database when asked, on the test PostgreSQL and
+/// MariaDB (127.0.0.1), and accept it when it exists: the original's never created it.
+fn check_ensure_database() -> anyhow::Result<()> {
+    let database = "check_dist_created";
+    for (golden, port, user, drop) in [
+        (
+            "charts/clusterpedia/tests/golden/external-postgres.yaml",
+            "5432",
+            "postgres",
+            &[
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-qc",
+            ][..],
+        ),
+        (
+            "charts/clusterpedia-mysql/tests/golden/external.yaml",
+            "3306",
+            "root",
+            &["mariadb", "-h", "127.0.0.1", "-u", "root", "-e"][..],
+        ),
+    ] {
+        let script = ensure_database_script(golden)?;
+        let drop_statement = format!("DROP DATABASE IF EXISTS {database}");
+        let mut drop_args = drop.to_vec();
+        drop_args.push(&drop_statement);
+        output(Command::new(drop_args[0]).args(&drop_args[1..]))?;
+        for _ in 0..2 {
+            output(
+                Command::new("sh")
+                    .args(["-ec", &script])
+                    .env("DB_HOST", "127.0.0.1")
+                    .env("DB_PORT", port)
+                    .env("DB_USER", user)
+                    .env("DB_PASSWORD", "")
+                    .env("DB_DATABASE", database)
+                    .env("CREATE_DATABASE", "true"),
+            )
+            .with_context(|| format!("the ensure-database script of {golden}"))?;
+        }
+        output(Command::new(drop_args[0]).args(&drop_args[1..]))?;
+        eprintln!(
+            "check-dist: {golden}: ensure-database creates the database (port {port}), twice"
+        );
+    }
     Ok(())
 }
 

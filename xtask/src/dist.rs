@@ -69,12 +69,14 @@ pub(crate) struct Distribution {
     pub(crate) layer: String,
     /// The components (binary names).
     pub(crate) components: Vec<String>,
+    /// Where cargo built the binaries.
+    pub(crate) bin_dir: PathBuf,
 }
 
 /// Runs `cargo xtask dist`.
 pub(crate) fn run(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
     let started = Instant::now();
-    let layers = layers_of_root_package()?;
+    let layers = layers_of_root_package(Path::new("."))?;
     let selected: Vec<&Layer> = if args.storage == "all" {
         layers.iter().collect()
     } else {
@@ -206,6 +208,7 @@ pub(crate) fn run(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
             tag,
             layer: layer.name.clone(),
             components: components.clone(),
+            bin_dir: bin_dir.clone(),
         });
     }
     if !pending.is_empty() {
@@ -225,8 +228,8 @@ fn step(message: &str) {
 
 /// The storage layers of the root package, read from its `[features]`: each `<x>-storage`
 /// feature (but `all-storage`) with the layer name in backquotes in its `##` doc comment.
-fn layers_of_root_package() -> anyhow::Result<Vec<Layer>> {
-    let text = std::fs::read_to_string("Cargo.toml").context("read Cargo.toml")?;
+fn layers_of_root_package(root: &Path) -> anyhow::Result<Vec<Layer>> {
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).context("read Cargo.toml")?;
     let mut layers = Vec::new();
     let mut in_features = false;
     let mut doc = String::new();
@@ -706,8 +709,7 @@ mod tests {
     #[test]
     fn layers_come_from_the_root_features() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        std::env::set_current_dir(root).expect("cd");
-        let layers = layers_of_root_package().expect("layers");
+        let layers = layers_of_root_package(&root).expect("layers");
         let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
         assert!(names.contains(&"internal"), "{names:?}");
         assert!(names.contains(&"sample-storage-layer"), "{names:?}");
