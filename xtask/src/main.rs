@@ -1,7 +1,9 @@
 //! Repository automation, run as `cargo xtask <command>` (matklad's xtask pattern).
 
 mod bench;
+mod check_dist;
 mod demo;
+mod dist;
 mod manifest;
 mod new_storage_layer;
 mod test;
@@ -24,6 +26,13 @@ enum Command {
     /// Run every test: the workspace with all features, then the storage feature matrix
     /// (each build must list exactly the layers it links).
     Test,
+    /// Build a distribution per storage layer: release binaries with exactly that layer,
+    /// tarballs, SHA256SUMS, a manifest and an OCI image per component, in dist/<version>-<layer>/.
+    Dist(dist::DistArgs),
+    /// Check what ships: `dist --profile dev --storage internal` and its images (skopeo, umoci,
+    /// the unpacked binaries run), then every chart (helm lint, golden renders, install into
+    /// kube-sim). `UPDATE_GOLDEN=1` rewrites the golden files.
+    CheckDist,
     /// Run the benchmarks (all, or those named) and write their results to docs/benchmarks.md.
     Bench {
         /// Benchmarks to run, e.g. `memory-per-object`; all when none is given.
@@ -46,6 +55,8 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Demo(args) => demo::run(&args),
         Command::Test => test::run(),
+        Command::Dist(args) => dist::run(&args).map(|_| ()),
+        Command::CheckDist => check_dist::run(),
         Command::Bench { names } => bench::run(&names),
         Command::NewStorageLayer { name } => new_storage_layer::run(root, &name),
     }

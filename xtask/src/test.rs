@@ -5,7 +5,7 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 
 /// Runs the workspace tests with every feature, then the feature matrix, then the scaffold check
-/// of `cargo xtask new-storage-layer`.
+/// of `cargo xtask new-storage-layer`, the demo check, and `cargo xtask check-dist`.
 pub(crate) fn run() -> anyhow::Result<()> {
     cargo(&["test", "--workspace", "--all-features", "--all-targets"])?;
     cargo(&["test", "--workspace", "--all-features", "--doc"])?;
@@ -28,6 +28,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
     for storage in ["internal", "memory"] {
         crate::demo::run(&crate::demo::DemoArgs::check(storage))?;
     }
+    // What ships: `dist` (dev profile, internal) and its OCI images, then every chart (lint,
+    // golden renders, kube-sim). See xtask/src/check_dist.rs.
+    crate::check_dist::run()?;
     Ok(())
 }
 

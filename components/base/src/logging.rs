@@ -1,4 +1,9 @@
 //! Logging flags: klog-style `-v` verbosity and a JSON format, on `tracing`.
+//!
+//! Logs go to stderr. Text lines carry ANSI colours only when stderr is a terminal (and
+//! `NO_COLOR` is not set): a container's log file, a pipe or a redirect gets plain lines.
+
+use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 
@@ -37,8 +42,31 @@ impl LogOptions {
             .with_env_filter(filter)
             .with_writer(std::io::stderr);
         let _ = match self.logging_format {
-            LogFormat::Text => builder.try_init(),
-            LogFormat::Json => builder.json().try_init(),
+            LogFormat::Text => builder
+                .with_ansi(colours(
+                    std::io::stderr().is_terminal(),
+                    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+                ))
+                .try_init(),
+            LogFormat::Json => builder.json().with_ansi(false).try_init(),
         };
+    }
+}
+
+/// Whether text logs are coloured: only on a terminal, and not when `NO_COLOR` is set.
+fn colours(terminal: bool, no_color: bool) -> bool {
+    terminal && !no_color
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_only_on_a_terminal_without_no_color() {
+        assert!(colours(true, false));
+        assert!(!colours(false, false));
+        assert!(!colours(true, true));
+        assert!(!colours(false, true));
     }
 }

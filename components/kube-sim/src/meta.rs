@@ -21,6 +21,8 @@ pub(crate) enum NameRule {
     Label,
     /// An RFC 1035 label (services).
     Dns1035,
+    /// A path segment: anything but `.`, `..`, `/` and `%` (RBAC roles and bindings).
+    PathSegment,
 }
 
 impl NameRule {
@@ -30,8 +32,21 @@ impl NameRule {
             Self::Subdomain => dns1123_subdomain(name),
             Self::Label => dns1123_label(name),
             Self::Dns1035 => dns1035_label(name),
+            Self::PathSegment => path_segment(name),
         }
     }
+}
+
+/// `ValidatePathSegmentName`.
+fn path_segment(name: &str) -> Vec<String> {
+    if name == "." || name == ".." {
+        return vec![format!("may not be '{name}'")];
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|c| name.contains(*c))
+        .map(|c| format!("may not contain '{c}'"))
+        .collect()
 }
 
 fn lower_alnum(c: u8) -> bool {

@@ -122,7 +122,9 @@ pub(crate) fn metadata(def: &ResourceDef, object: &Value) -> Vec<Cause> {
 /// are dropped. Returns the decoded object and the paths of the dropped fields.
 pub(crate) fn typed(builtin: Builtin, object: Value) -> Result<(Value, Vec<String>), String> {
     use k8s_openapi::api::{apps::v1 as apps, coordination::v1 as coordination, core::v1 as core};
+    use k8s_openapi::api::{policy::v1 as policy, rbac::v1 as rbac};
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
+    use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1 as apiregistration;
     fn round_trip<T: DeserializeOwned + Serialize>(object: &Value) -> Result<Value, String> {
         let typed: T = serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
         serde_json::to_value(typed).map_err(|e| e.to_string())
@@ -144,6 +146,12 @@ pub(crate) fn typed(builtin: Builtin, object: Value) -> Result<(Value, Vec<Strin
         Builtin::CustomResourceDefinition => {
             round_trip::<apiextensions::CustomResourceDefinition>(&object)
         }
+        Builtin::ClusterRole => round_trip::<rbac::ClusterRole>(&object),
+        Builtin::ClusterRoleBinding => round_trip::<rbac::ClusterRoleBinding>(&object),
+        Builtin::Role => round_trip::<rbac::Role>(&object),
+        Builtin::RoleBinding => round_trip::<rbac::RoleBinding>(&object),
+        Builtin::PodDisruptionBudget => round_trip::<policy::PodDisruptionBudget>(&object),
+        Builtin::ApiService => round_trip::<apiregistration::APIService>(&object),
     }?;
     let mut dropped = Vec::new();
     dropped_fields(&object, &decoded, "", &mut dropped);
@@ -650,9 +658,236 @@ pub(crate) fn builtin(builtin: Builtin, object: &Value, old: Option<&Value>) -> 
             }
         }
         Builtin::CustomResourceDefinition => crd(object, old, &mut causes),
+        Builtin::ClusterRole | Builtin::Role => rbac_rules(builtin, object, &mut causes),
+        Builtin::ClusterRoleBinding | Builtin::RoleBinding => {
+            role_binding(builtin, object, &mut causes);
+        }
+        Builtin::PodDisruptionBudget => {
+            let spec = object.get("spec");
+            let set = |key: &str| spec.and_then(|s| s.get(key)).is_some_and(|v| !v.is_null());
+            if set("minAvailable") && set("maxUnavailable") {
+                causes.push(invalid(
+                    "spec",
+                    &"{...}",
+                    "minAvailable and maxUnavailable cannot be both set",
+                ));
+            }
+        }
+        Builtin::ApiService => api_service(object, &mut causes),
         _ => {}
     }
     causes
+}
+
+/// The rules of roles (`ValidatePolicyRule`): verbs are required; resource rules need an API
+/// group; namespaced roles have no non-resource URLs.
+fn rbac_rules(builtin: Builtin, object: &Value, causes: &mut Vec<Cause>) {
+    let Some(rules) = object.get("rules").and_then(Value::as_array) else {
+        return;
+    };
+    for (i, rule) in rules.iter().enumerate() {
+        let list = |key: &str| {
+            rule.get(key)
+                .and_then(Value::as_array)
+                .is_some_and(|l| !l.is_empty())
+        };
+        if !list("verbs") {
+            causes.push((
+                "FieldValueRequired",
+                format!("rules[{i}].verbs"),
+                "Required value: verbs must contain at least one value".into(),
+            ));
+        }
+        if list("nonResourceURLs") {
+            if builtin == Builtin::Role {
+                causes.push(invalid(
+                    format!("rules[{i}].nonResourceURLs"),
+                    &"[...]",
+                    "namespaced rules cannot apply to non-resource URLs",
+                ));
+            }
+            if list("apiGroups") || list("resources") {
+                causes.push(invalid(
+                    format!("rules[{i}].nonResourceURLs"),
+                    &"[...]",
+                    "rules cannot apply to both regular resources and non-resource URLs",
+                ));
+            }
+        } else {
+            if !list("apiGroups") {
+                causes.push((
+                    "FieldValueRequired",
+                    format!("rules[{i}].apiGroups"),
+                    "Required value: resource rules must supply at least one api group".into(),
+                ));
+            }
+            if !list("resources") {
+                causes.push((
+                    "FieldValueRequired",
+                    format!("rules[{i}].resources"),
+                    "Required value: resource rules must supply at least one resource".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// `ValidateRoleBinding` / `ValidateClusterRoleBinding`.
+fn role_binding(builtin: Builtin, object: &Value, causes: &mut Vec<Cause>) {
+    let text = |pointer: &str| {
+        object
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    if text("/roleRef/apiGroup") != "rbac.authorization.k8s.io" {
+        causes.push(invalid(
+            "roleRef.apiGroup",
+            &quoted(text("/roleRef/apiGroup")),
+            "supported values: \"rbac.authorization.k8s.io\"",
+        ));
+    }
+    let kinds: &[&str] = if builtin == Builtin::ClusterRoleBinding {
+        &["ClusterRole"]
+    } else {
+        &["Role", "ClusterRole"]
+    };
+    let kind = text("/roleRef/kind");
+    if !kinds.contains(&kind) {
+        causes.push((
+            "FieldValueNotSupported",
+            "roleRef.kind".into(),
+            format!(
+                "Unsupported value: {}: supported values: {}",
+                quoted(kind),
+                kinds
+                    .iter()
+                    .map(|k| quoted(k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    if text("/roleRef/name").is_empty() {
+        causes.push(required("roleRef.name"));
+    }
+    for (i, subject) in object
+        .get("subjects")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let field = |key: &str| subject.get(key).and_then(Value::as_str).unwrap_or_default();
+        if field("name").is_empty() {
+            causes.push(required(format!("subjects[{i}].name")));
+        }
+        match field("kind") {
+            "ServiceAccount" => {
+                if !field("apiGroup").is_empty() {
+                    causes.push((
+                        "FieldValueNotSupported",
+                        format!("subjects[{i}].apiGroup"),
+                        format!("Unsupported value: {}: supported values: \"\"", quoted(field("apiGroup"))),
+                    ));
+                }
+                if builtin == Builtin::ClusterRoleBinding && field("namespace").is_empty() {
+                    causes.push(required(format!("subjects[{i}].namespace")));
+                }
+            }
+            "User" | "Group" => {
+                if field("apiGroup") != "rbac.authorization.k8s.io" {
+                    causes.push((
+                        "FieldValueNotSupported",
+                        format!("subjects[{i}].apiGroup"),
+                        format!("Unsupported value: {}: supported values: \"rbac.authorization.k8s.io\"", quoted(field("apiGroup"))),
+                    ));
+                }
+            }
+            other => causes.push((
+                "FieldValueNotSupported",
+                format!("subjects[{i}].kind"),
+                format!("Unsupported value: {}: supported values: \"ServiceAccount\", \"User\", \"Group\"", quoted(other)),
+            )),
+        }
+    }
+}
+
+/// `ValidateAPIService`: the name is `<version>.<group>`, the priorities are in range, and
+/// TLS is either verified (caBundle) or skipped, not both.
+fn api_service(object: &Value, causes: &mut Vec<Cause>) {
+    let name = crate::meta::meta_str(object, "name").unwrap_or_default();
+    let group = object
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let version = object
+        .pointer("/spec/version")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let expected = if group.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{version}.{group}")
+    };
+    if name != expected {
+        causes.push(invalid(
+            "metadata.name",
+            &quoted(name),
+            &format!(
+                "must be `spec.version+\".\"+spec.group`: {}",
+                quoted(&expected)
+            ),
+        ));
+    }
+    if version.is_empty() {
+        causes.push(required("spec.version"));
+    }
+    let number = |key: &str| {
+        object
+            .pointer(&format!("/spec/{key}"))
+            .and_then(Value::as_i64)
+    };
+    let group_priority = number("groupPriorityMinimum").unwrap_or(0);
+    if !(1..=20000).contains(&group_priority) {
+        causes.push(invalid(
+            "spec.groupPriorityMinimum",
+            &group_priority,
+            "must be positive and less than 20000",
+        ));
+    }
+    let version_priority = number("versionPriority").unwrap_or(0);
+    if !(1..=1000).contains(&version_priority) {
+        causes.push(invalid(
+            "spec.versionPriority",
+            &version_priority,
+            "must be positive and less than 1000",
+        ));
+    }
+    let skip = object
+        .pointer("/spec/insecureSkipTLSVerify")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let ca = object
+        .pointer("/spec/caBundle")
+        .and_then(Value::as_str)
+        .is_some_and(|c| !c.is_empty());
+    if skip && ca {
+        causes.push(invalid(
+            "spec.insecureSkipTLSVerify",
+            &true,
+            "may not be true if caBundle is present",
+        ));
+    }
+    if let Some(port) = number("service/port")
+        && !(1..=65535).contains(&port)
+    {
+        causes.push(invalid(
+            "spec.service.port",
+            &port,
+            "must be a valid port number",
+        ));
+    }
 }
 
 fn crd(object: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
