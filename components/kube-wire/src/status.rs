@@ -34,6 +34,7 @@ pub enum StatusReason {
     RequestEntityTooLarge,
     /// 414: the request URI is longer than the server reads (no Kubernetes reason exists; this
     /// one is named after the HTTP status).
+    #[serde(rename = "RequestURITooLong")]
     RequestUriTooLong,
     /// 415: the request body is in a format the server does not read.
     UnsupportedMediaType,
@@ -298,6 +299,9 @@ mod tests {
             StatusReason::RequestEntityTooLarge,
             StatusReason::UnsupportedMediaType,
             StatusReason::Timeout,
+            StatusReason::RequestUriTooLong,
+            StatusReason::RequestHeaderFieldsTooLarge,
+            StatusReason::TooManyRequests,
         ] {
             let status = Status::failure(reason, "m");
             let back: Status = serde_json::from_slice(&status.to_json()).expect("status");
