@@ -6,7 +6,8 @@
 //!
 //! ```
 //! # use storage_api::{evaluator::Evaluator, query::paging::Listed, Gvr, ListOptions};
-//! let options = ListOptions { limit: Some(10), ..ListOptions::default() };
+//! let mut options = ListOptions::default();
+//! options.limit = Some(10);
 //! let pods = Gvr::new("", "v1", "pods");
 //! let page = Evaluator::new(&options, None)
 //!     .page(Listed::Resource(&pods), Vec::<storage_api::ResourceObject>::new())

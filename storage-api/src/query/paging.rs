@@ -15,7 +15,8 @@
 //!
 //! ```
 //! # use storage_api::{Gvr, ListOptions, query::paging::{Listed, Pager}};
-//! let options = ListOptions { limit: Some(2), ..ListOptions::default() };
+//! let mut options = ListOptions::default();
+//! options.limit = Some(2);
 //! let pods = Gvr::new("", "v1", "pods");
 //! let pager = Pager::new(&options, Listed::Resource(&pods))?;
 //! assert_eq!(pager.fetch_limit(), Some(3));
