@@ -114,7 +114,9 @@ pub(crate) async fn list_response(
         }
     });
     let first = futures::stream::once(async move { Ok(Bytes::from(head)) });
-    let stream = futures::StreamExt::chain(first, rest);
+    // Fused: a body may be polled again after its end (HTTP/2 with compression does), which
+    // an `unfold` stream does not allow.
+    let stream = futures::StreamExt::fuse(futures::StreamExt::chain(first, rest));
     let mut response = Response::new(Body::from_stream(stream));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -422,6 +424,29 @@ mod tests {
                 Box::new(move |page| table.render(page, true))
             }),
         ]
+    }
+
+    /// A streamed body may be polled again after its end (hyper's HTTP/2 path behind the
+    /// compression layer does): it must stay ended, not panic.
+    #[tokio::test]
+    async fn a_streamed_body_polled_after_its_end_stays_ended() {
+        use http_body_util::BodyExt as _;
+        let (storage, count) = counted_pods().await;
+        assert!(count > 2 * SMALL.page_size as usize, "{count} pods");
+        let render = Box::new(|page: &ListPage| Ok(list_json("Pod", "v1", page))) as Render;
+        let response = list_response(storage, ListOptions::default(), SMALL, render)
+            .await
+            .expect("list");
+        let mut body = response.into_body();
+        let mut frames = 0;
+        while let Some(frame) = body.frame().await {
+            frame.expect("frame");
+            frames += 1;
+        }
+        assert!(frames > 2, "streamed in {frames} frames");
+        for _ in 0..3 {
+            assert!(body.frame().await.is_none(), "ended stays ended");
+        }
     }
 
     async fn body_of(response: axum::response::Response) -> Vec<u8> {
