@@ -226,46 +226,45 @@ fn step(message: &str) {
     eprintln!("{message}");
 }
 
-/// The storage layers of the root package, read from its `[features]`: each `<x>-storage`
-/// feature, its layer named in backquotes in its `##` doc comment, or `<x>` when it has none (a
-/// layer added by `cargo xtask new-storage-layer <x>`, whose name is `<x>`).
+/// The storage layers of the root package: its `<x>-storage` features
+/// ([`crate::manifest::storage_features`], the one rule of what a layer feature is), each named
+/// by the layer in backquotes in its `##` doc comment, or `<x>` when it has none (a layer added
+/// by `cargo xtask new-storage-layer <x>`, whose name is `<x>`).
 fn layers_of_root_package(root: &Path) -> anyhow::Result<Vec<Layer>> {
     let text = std::fs::read_to_string(root.join("Cargo.toml")).context("read Cargo.toml")?;
-    let mut layers = Vec::new();
+    let documented = documented_layer_names(&text);
+    Ok(crate::manifest::storage_features()?
+        .into_iter()
+        .map(|feature| {
+            let name = documented
+                .get(&feature)
+                .cloned()
+                .unwrap_or_else(|| feature.trim_end_matches("-storage").to_owned());
+            Layer { feature, name }
+        })
+        .collect())
+}
+
+/// The layer name each documented feature of `[features]` gives in backquotes in its `##`
+/// comment, by feature.
+fn documented_layer_names(manifest: &str) -> std::collections::HashMap<String, String> {
+    let mut names = std::collections::HashMap::new();
     let mut in_features = false;
     let mut doc = String::new();
-    for line in text.lines() {
-        let line = line.trim();
+    for line in manifest.lines().map(str::trim) {
         if line.starts_with('[') {
             in_features = line == "[features]";
-            continue;
-        }
-        if !in_features {
-            continue;
-        }
-        if let Some(comment) = line.strip_prefix("##") {
+        } else if let Some(comment) = line.strip_prefix("##").filter(|_| in_features) {
             doc.push_str(comment);
             continue;
-        }
-        if let Some((feature, _)) = line.split_once('=') {
-            let feature = feature.trim();
-            if feature.ends_with("-storage") && feature != "all-storage" {
-                let name = match doc.split('`').nth(1) {
-                    Some(named) => named.to_owned(),
-                    None => feature.trim_end_matches("-storage").to_owned(),
-                };
-                layers.push(Layer {
-                    feature: feature.to_owned(),
-                    name,
-                });
-            }
+        } else if let Some((feature, _)) = line.split_once('=').filter(|_| in_features)
+            && let Some(name) = doc.split('`').nth(1)
+        {
+            names.insert(feature.trim().to_owned(), name.to_owned());
         }
         doc.clear();
     }
-    if layers.is_empty() {
-        bail!("no <layer>-storage features in Cargo.toml");
-    }
-    Ok(layers)
+    names
 }
 
 /// The binaries of the root package (`src/bin/*.rs`).
@@ -715,5 +714,6 @@ mod tests {
         assert!(names.contains(&"internal"), "{names:?}");
         assert!(names.contains(&"sample-storage-layer"), "{names:?}");
         assert!(!layers.iter().any(|l| l.feature == "all-storage"));
+        assert!(layers.iter().all(|l| l.feature.ends_with("-storage")));
     }
 }
