@@ -78,7 +78,7 @@ async fn measure(size: usize) -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     let objects = generate_pods(size, CLUSTERS, SEED);
-    let sample = objects[objects.len() / 2].fields.clone();
+    let middle = objects[objects.len() / 2].fields.clone();
 
     let start = Instant::now();
     for batch in objects.chunks(BATCH) {
@@ -88,17 +88,17 @@ async fn measure(size: usize) -> Result<(), Box<dyn std::error::Error>> {
     let load = start.elapsed();
 
     let get = median(RUNS, || async {
-        pods.get(&sample.cluster, &sample.namespace, &sample.name)
+        pods.get(&middle.cluster, &middle.namespace, &middle.name)
             .await
             .map(drop)
     })
     .await?;
     let in_namespace = RequestScope {
-        cluster: Some(sample.cluster.to_string()),
-        namespace: Some(sample.namespace.clone()),
+        cluster: Some(middle.cluster.to_string()),
+        namespace: Some(middle.namespace.clone()),
     };
     let list_namespace = list(&pods, "limit=50", &in_namespace).await?;
-    let app = sample.labels.get("app").unwrap_or_default();
+    let app = middle.labels.get("app").unwrap_or_default();
     let list_label = list(
         &pods,
         &format!("labelSelector=app%3D{app}&limit=50"),
