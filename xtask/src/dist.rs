@@ -7,6 +7,7 @@
 //! <component>-<version>-<layer>-<target>.tar.gz   the binary, one tarball per component
 //! <component>-<version>-<layer>.oci.tar           an OCI archive (the layout below, tarred)
 //! oci/<component>/                                an OCI image layout, tag <version>-<layer>
+//! values.yaml                                     chart values that run these images
 //! manifest.json                                   version, git revision, layer, features, target
 //! SHA256SUMS                                      `sha256sum -c` format
 //! ```
@@ -14,6 +15,11 @@
 //! The images are written here, in Rust (blobs, config, manifest, index.json), without a
 //! container engine. Each holds the binary, a non-root user (65532), and, when the binary is
 //! dynamically linked (glibc), the loader and the exact shared libraries `ldd` names.
+//!
+//! A storage layer kept in a repository of its own (`cargo xtask new-storage-layer <name>
+//! --standalone <dir>`) gets the same distribution from [`run_project`], which its own
+//! `cargo xtask dist` calls: its package's binaries, with `<version>` the version of the
+//! clusterpedia crates it is built with.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -31,50 +37,102 @@ const NONROOT: u64 = 65532;
 const BIN_DIR: &str = "usr/local/bin";
 /// The CA bundle copied into the images when the build machine has one.
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// The package of this repository whose binaries are shipped (and whose version a standalone
+/// layer's distribution carries).
+const ROOT_PACKAGE: &str = "clusterpedia";
 
 /// The options of `cargo xtask dist`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct DistArgs {
+pub struct DistArgs {
     /// The storage layer of the distribution (`internal`, `memory`, `sample-storage-layer`, …),
     /// or `all` for every layer that registers itself.
     #[arg(long, value_name = "LAYER")]
-    pub(crate) storage: String,
+    pub storage: String,
     /// The cargo profile: `release` (what users ship) or `dev` (reuses the debug builds; what
     /// CI checks).
     #[arg(long, default_value = "release", value_parser = ["release", "dev"])]
-    pub(crate) profile: String,
+    pub profile: String,
     /// The output directory (one sub-directory per distribution).
     #[arg(long, default_value = "dist")]
-    pub(crate) out: PathBuf,
+    pub out: PathBuf,
     /// Only the binaries, tarballs and checksums, no images.
     #[arg(long)]
-    pub(crate) no_images: bool,
+    pub no_images: bool,
 }
 
-/// A storage layer of the root package: its cargo feature and the name it registers.
+/// A storage layer of a distribution: the name it registers and how its binaries are built.
 #[derive(Debug, Clone)]
 struct Layer {
-    feature: String,
+    /// The name it registers (`--storage-name`).
     name: String,
+    /// The package whose binaries are shipped.
+    package: String,
+    /// The cargo features it is built with, without the default ones; none: the defaults.
+    features: Vec<String>,
 }
 
 /// What one distribution produced.
 #[derive(Debug)]
-pub(crate) struct Distribution {
+pub struct Distribution {
     /// `dist/<version>-<layer>`.
-    pub(crate) dir: PathBuf,
+    pub dir: PathBuf,
     /// `<version>-<layer>`: the image tag.
-    pub(crate) tag: String,
+    pub tag: String,
     /// The layer name.
-    pub(crate) layer: String,
+    pub layer: String,
     /// The components (binary names).
-    pub(crate) components: Vec<String>,
+    pub components: Vec<String>,
     /// Where cargo built the binaries.
-    pub(crate) bin_dir: PathBuf,
+    pub bin_dir: PathBuf,
 }
 
-/// Runs `cargo xtask dist`.
-pub(crate) fn run(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
+/// What every distribution of one run shares.
+struct Release {
+    /// The binaries of the package (`src/bin/*.rs`), the apiserver first.
+    components: Vec<String>,
+    /// The version of the clusterpedia crates: the first part of the tag.
+    version: String,
+    /// The git revision of the sources, `unknown` outside a git repository.
+    revision: String,
+    dirty: bool,
+    /// The time written into every archive (SOURCE_DATE_EPOCH, else the last commit's).
+    epoch: u64,
+    /// The host target triple.
+    target: String,
+    /// The sources' repository, for the images' labels.
+    source: String,
+}
+
+impl Release {
+    /// `git` failing is an error only when `need_git` (this repository: always a git checkout).
+    fn new(version: String, source: String, need_git: bool) -> anyhow::Result<Self> {
+        let (revision, dirty) = match git(&["rev-parse", "HEAD"]) {
+            Ok(revision) => (
+                revision,
+                !git(&["status", "--porcelain", "--untracked-files=no"])?.is_empty(),
+            ),
+            Err(e) if need_git => return Err(e),
+            Err(_) => ("unknown".to_owned(), false),
+        };
+        let epoch: u64 = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .or_else(|| git(&["log", "-1", "--format=%ct"]).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        Ok(Self {
+            components: components()?,
+            version,
+            revision,
+            dirty,
+            epoch,
+            target: host_target()?,
+            source,
+        })
+    }
+}
+
+/// Runs `cargo xtask dist` in this repository (the current directory).
+pub fn run(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
     let started = Instant::now();
     let layers = layers_of_root_package(Path::new("."))?;
     let selected: Vec<&Layer> = if args.storage == "all" {
@@ -82,7 +140,9 @@ pub(crate) fn run(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
     } else {
         let layer = layers
             .iter()
-            .find(|l| l.name == args.storage || l.feature == args.storage)
+            .find(|l| {
+                l.name == args.storage || l.features.first().is_some_and(|f| *f == args.storage)
+            })
             .with_context(|| {
                 format!(
                     "unknown storage layer {:?}; the root package has: {}",
@@ -96,16 +156,11 @@ pub(crate) fn run(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
             })?;
         vec![layer]
     };
-    let components = components()?;
-    let version = workspace_version()?;
-    let revision = git(&["rev-parse", "HEAD"])?;
-    let dirty = !git(&["status", "--porcelain", "--untracked-files=no"])?.is_empty();
-    let epoch: u64 = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .or_else(|| git(&["log", "-1", "--format=%ct"]).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0);
-    let target = host_target()?;
+    let release = Release::new(
+        workspace_version()?,
+        env!("CARGO_PKG_REPOSITORY").to_owned(),
+        true,
+    )?;
     let mut done = Vec::new();
     let mut pending = Vec::new();
     for (i, layer) in selected.iter().enumerate() {
@@ -115,16 +170,19 @@ pub(crate) fn run(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
             selected.len(),
             layer.name,
             args.profile,
-            layer.feature
+            layer.features.join(",")
         ));
         let bin_dir = build(layer, &args.profile)?;
         // The binary must list exactly this layer: a crate that registers nothing yet (a
         // pending layer) is refused here rather than shipped as a distribution that cannot start.
-        let listed = listed_layers(&bin_dir.join(&components[0]))?;
+        let listed = listed_layers(&bin_dir.join(&release.components[0]))?;
         if listed != [layer.name.clone()] {
             let message = format!(
                 "the binaries built with feature {} list {:?}, not [{:?}]: the {} layer is pending (its crate registers no storage layer yet)",
-                layer.feature, listed, layer.name, layer.name
+                layer.features.join(","),
+                listed,
+                layer.name,
+                layer.name
             );
             if args.storage == "all" {
                 eprintln!("dist: skipping {}: {message}", layer.name);
@@ -133,83 +191,7 @@ pub(crate) fn run(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
             }
             bail!("dist --storage {}: {message}", layer.name);
         }
-        let tag = format!("{version}-{}", layer.name);
-        let dir = args.out.join(&tag);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
-        }
-        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        let context = Context {
-            revision: &revision,
-            layer,
-            tag: &tag,
-            target: &target,
-            epoch,
-            // The dev profile is for checks: its 100+ MB binaries are compressed fast.
-            level: if args.profile == "dev" {
-                flate2::Compression::fast()
-            } else {
-                flate2::Compression::best()
-            },
-        };
-        let mut sums = Vec::new();
-        let mut images = Vec::new();
-        for component in &components {
-            let binary = bin_dir.join(component);
-            step(&format!("    {component}: tarball"));
-            let tarball = format!("{component}-{tag}-{target}.tar.gz");
-            let bytes = binary_tarball(&binary, component, &tag, epoch, context.level)?;
-            std::fs::write(dir.join(&tarball), &bytes)?;
-            sums.push((sha256_hex(&bytes), tarball));
-            if !args.no_images {
-                step(&format!("    {component}: OCI image {component}:{tag}"));
-                let image = write_image(&context, component, &binary, &dir)?;
-                sums.push((image.archive_sha256.clone(), image.archive.clone()));
-                images.push(image);
-            }
-        }
-        let manifest = json!({
-            "version": version,
-            "revision": revision,
-            "dirty": dirty,
-            "layer": layer.name,
-            "features": [layer.feature],
-            "target": target,
-            "profile": args.profile,
-            "components": components,
-            "images": images.iter().map(|i| json!({
-                "component": i.component,
-                "tag": tag,
-                "layout": format!("oci/{}", i.component),
-                "archive": i.archive,
-                "manifestDigest": i.manifest_digest,
-                "size": i.size,
-            })).collect::<Vec<_>>(),
-        });
-        let manifest = serde_json::to_vec_pretty(&manifest)?;
-        std::fs::write(dir.join("manifest.json"), &manifest)?;
-        sums.push((sha256_hex(&manifest), "manifest.json".into()));
-        let mut text = String::new();
-        for (sum, file) in &sums {
-            text.push_str(&format!("{sum}  {file}\n"));
-        }
-        std::fs::write(dir.join("SHA256SUMS"), text)?;
-        for image in &images {
-            step(&format!(
-                "    {}:{tag}: {:.1} MiB compressed ({})",
-                image.component,
-                image.size as f64 / 1_048_576.0,
-                image.manifest_digest
-            ));
-        }
-        step(&format!("    wrote {}", dir.display()));
-        done.push(Distribution {
-            dir,
-            tag,
-            layer: layer.name.clone(),
-            components: components.clone(),
-            bin_dir: bin_dir.clone(),
-        });
+        done.push(write_distribution(args, &release, layer, bin_dir)?);
     }
     if !pending.is_empty() {
         eprintln!("dist: pending layers skipped: {}", pending.join(", "));
@@ -220,6 +202,164 @@ pub(crate) fn run(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
         started.elapsed()
     ));
     Ok(done)
+}
+
+/// Runs `cargo xtask dist` in a storage layer project of its own (the current directory, made
+/// by `cargo xtask new-storage-layer <name> --standalone <dir>`): the binaries of its root
+/// package, built with its default features, must list exactly one layer, `args.storage` (or
+/// any one for `all`). The tag is `<clusterpedia version>-<layer>`, as in this repository, so
+/// that the charts' default tag for `storage.name` is this distribution.
+pub fn run_project(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
+    let started = Instant::now();
+    let metadata = crate::manifest::metadata(false)?;
+    let manifest = std::path::absolute("Cargo.toml").context("the project's Cargo.toml")?;
+    let packages = metadata["packages"]
+        .as_array()
+        .context("cargo metadata lists no packages")?;
+    let root = packages
+        .iter()
+        .find(|p| p["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path()))
+        .with_context(|| format!("no package in {}", manifest.display()))?;
+    let package = root["name"].as_str().unwrap_or_default().to_owned();
+    let clusterpedia = packages
+        .iter()
+        .find(|p| p["name"] == ROOT_PACKAGE)
+        .with_context(|| {
+            format!(
+                "{package} does not depend on the {ROOT_PACKAGE} crate (the binaries' entry points)"
+            )
+        })?;
+    let version = clusterpedia["version"].as_str().unwrap_or_default();
+    let source = root["repository"].as_str().unwrap_or_default();
+    let release = Release::new(version.to_owned(), source.to_owned(), false)?;
+    step(&format!(
+        "{package}: cargo build --package {package} --bins --profile {}",
+        args.profile
+    ));
+    let mut layer = Layer {
+        name: String::new(),
+        package: package.clone(),
+        features: Vec::new(),
+    };
+    let bin_dir = build(&layer, &args.profile)?;
+    let listed = listed_layers(&bin_dir.join(&release.components[0]))?;
+    layer.name = match listed.as_slice() {
+        [one] if args.storage == *one || args.storage == "all" => one.clone(),
+        _ => bail!(
+            "dist --storage {}: the binaries of {package} list the layers {listed:?}; a \
+             distribution has exactly one (build them without the others' features)",
+            args.storage
+        ),
+    };
+    let done = vec![write_distribution(args, &release, &layer, bin_dir)?];
+    step(&format!(
+        "dist: 1 distribution in {:.0?}",
+        started.elapsed()
+    ));
+    Ok(done)
+}
+
+/// Writes the distribution of `layer`, whose binaries are in `bin_dir`.
+fn write_distribution(
+    args: &DistArgs,
+    release: &Release,
+    layer: &Layer,
+    bin_dir: PathBuf,
+) -> anyhow::Result<Distribution> {
+    let tag = format!("{}-{}", release.version, layer.name);
+    let dir = args.out.join(&tag);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    let context = Context {
+        release,
+        layer,
+        tag: &tag,
+        // The dev profile is for checks: its 100+ MB binaries are compressed fast.
+        level: if args.profile == "dev" {
+            flate2::Compression::fast()
+        } else {
+            flate2::Compression::best()
+        },
+    };
+    let components = &release.components;
+    let mut sums = Vec::new();
+    let mut images = Vec::new();
+    for component in components {
+        let binary = bin_dir.join(component);
+        step(&format!("    {component}: tarball"));
+        let tarball = format!("{component}-{tag}-{}.tar.gz", release.target);
+        let bytes = binary_tarball(&binary, component, &tag, release.epoch, context.level)?;
+        std::fs::write(dir.join(&tarball), &bytes)?;
+        sums.push((sha256_hex(&bytes), tarball));
+        if !args.no_images {
+            step(&format!("    {component}: OCI image {component}:{tag}"));
+            let image = write_image(&context, component, &binary, &dir)?;
+            sums.push((image.archive_sha256.clone(), image.archive.clone()));
+            images.push(image);
+        }
+    }
+    let values = chart_values(&layer.name, &tag);
+    std::fs::write(dir.join("values.yaml"), &values)?;
+    sums.push((sha256_hex(values.as_bytes()), "values.yaml".into()));
+    let manifest = json!({
+        "version": release.version,
+        "revision": release.revision,
+        "dirty": release.dirty,
+        "layer": layer.name,
+        "package": layer.package,
+        "features": layer.features,
+        "target": release.target,
+        "profile": args.profile,
+        "components": components,
+        "images": images.iter().map(|i| json!({
+            "component": i.component,
+            "tag": tag,
+            "layout": format!("oci/{}", i.component),
+            "archive": i.archive,
+            "manifestDigest": i.manifest_digest,
+            "size": i.size,
+        })).collect::<Vec<_>>(),
+    });
+    let manifest = serde_json::to_vec_pretty(&manifest)?;
+    std::fs::write(dir.join("manifest.json"), &manifest)?;
+    sums.push((sha256_hex(&manifest), "manifest.json".into()));
+    let mut text = String::new();
+    for (sum, file) in &sums {
+        text.push_str(&format!("{sum}  {file}\n"));
+    }
+    std::fs::write(dir.join("SHA256SUMS"), text)?;
+    for image in &images {
+        step(&format!(
+            "    {}:{tag}: {:.1} MiB compressed ({})",
+            image.component,
+            image.size as f64 / 1_048_576.0,
+            image.manifest_digest
+        ));
+    }
+    step(&format!("    wrote {}", dir.display()));
+    Ok(Distribution {
+        dir,
+        tag,
+        layer: layer.name.clone(),
+        components: components.clone(),
+        bin_dir,
+    })
+}
+
+/// The values of `charts/clusterpedia-core` (under `clusterpedia-core:` in the charts built on
+/// it) that run the distribution `tag` of `layer`.
+fn chart_values(layer: &str, tag: &str) -> String {
+    format!(
+        "# Values of charts/clusterpedia-core (under `clusterpedia-core:` in the charts built on it)\n\
+         # that run this distribution:  helm install clusterpedia <chart> -f values.yaml\n\
+         # Its images are <storage.image.registry>/<storage.image.repository>/<component>:{tag}: set\n\
+         # registry and repository to where they are pushed (the chart's defaults are this\n\
+         # repository's releases), and storage.config (or storage.configMap) to the layer's\n\
+         # configuration (its --storage-config file).\n\
+         storage:\n  name: {layer}\n  image:\n    tag: {tag}\n"
+    )
 }
 
 fn step(message: &str) {
@@ -240,7 +380,11 @@ fn layers_of_root_package(root: &Path) -> anyhow::Result<Vec<Layer>> {
                 .get(&feature)
                 .cloned()
                 .unwrap_or_else(|| feature.trim_end_matches("-storage").to_owned());
-            Layer { feature, name }
+            Layer {
+                name,
+                package: ROOT_PACKAGE.to_owned(),
+                features: vec![feature],
+            }
         })
         .collect())
 }
@@ -323,26 +467,28 @@ fn host_target() -> anyhow::Result<String> {
         .context("no host in rustc -vV")
 }
 
-/// Builds the root package's binaries with exactly `layer`; returns their directory.
+/// Builds the binaries of `layer`'s package with its features; returns their directory.
 fn build(layer: &Layer, profile: &str) -> anyhow::Result<PathBuf> {
-    crate::test::cargo(&[
+    let features = layer.features.join(",");
+    let mut args = vec![
         "build",
         "--package",
-        "clusterpedia",
+        &layer.package,
         "--bins",
         "--profile",
         profile,
-        "--no-default-features",
-        "--features",
-        &layer.feature,
-    ])?;
+    ];
+    if !features.is_empty() {
+        args.extend(["--no-default-features", "--features", &features]);
+    }
+    crate::cargo(&args)?;
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
     Ok(target.join(if profile == "dev" { "debug" } else { profile }))
 }
 
 /// The layer names `binary storage-layers` prints.
-pub(crate) fn listed_layers(binary: &Path) -> anyhow::Result<Vec<String>> {
+pub fn listed_layers(binary: &Path) -> anyhow::Result<Vec<String>> {
     let output = Command::new(binary)
         .arg("storage-layers")
         .env_remove("STORAGE_PLUGINS")
@@ -452,11 +598,9 @@ fn gzip(bytes: &[u8], level: flate2::Compression) -> anyhow::Result<Vec<u8>> {
 
 /// What every image of one distribution shares.
 struct Context<'a> {
-    revision: &'a str,
+    release: &'a Release,
     layer: &'a Layer,
     tag: &'a str,
-    target: &'a str,
-    epoch: u64,
     level: flate2::Compression,
 }
 
@@ -579,8 +723,8 @@ fn write_image(
     binary: &Path,
     dir: &Path,
 ) -> anyhow::Result<Image> {
-    let base = base_layer(binary, context.epoch)?;
-    let app = binary_layer(binary, component, context.epoch)?;
+    let base = base_layer(binary, context.release.epoch)?;
+    let app = binary_layer(binary, component, context.release.epoch)?;
     let diff_ids = [&base, &app].map(|layer| format!("sha256:{}", sha256_hex(layer)));
     let layers = [
         Blob::new(
@@ -592,10 +736,10 @@ fn write_image(
             gzip(&app, context.level)?,
         ),
     ];
-    let created = rfc3339(context.epoch)?;
+    let created = rfc3339(context.release.epoch)?;
     let labels = json!({
-        "org.opencontainers.image.source": env!("CARGO_PKG_REPOSITORY"),
-        "org.opencontainers.image.revision": context.revision,
+        "org.opencontainers.image.source": context.release.source,
+        "org.opencontainers.image.revision": context.release.revision,
         "org.opencontainers.image.version": context.tag,
         "org.opencontainers.image.title": component,
         "org.opencontainers.image.description": format!("clusterpedia {component} with the {} storage layer", context.layer.name),
@@ -604,7 +748,7 @@ fn write_image(
     });
     let config = json!({
         "created": created,
-        "architecture": oci_architecture(context.target)?,
+        "architecture": oci_architecture(&context.release.target)?,
         "os": "linux",
         "config": {
             "User": format!("{NONROOT}:{NONROOT}"),
@@ -620,7 +764,7 @@ fn write_image(
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": [
             {"created": created, "created_by": "cargo xtask dist: non-root user, data directory, CA certificates, shared libraries"},
-            {"created": created, "created_by": format!("cargo xtask dist: /{BIN_DIR}/{component} ({}, {})", context.layer.feature, context.target)},
+            {"created": created, "created_by": format!("cargo xtask dist: /{BIN_DIR}/{component} ({} {}, {})", context.layer.package, context.layer.features.join(","), context.release.target)},
         ],
     });
     let config = Blob::new(
@@ -633,8 +777,8 @@ fn write_image(
         "config": config.descriptor(),
         "layers": layers.iter().map(Blob::descriptor).collect::<Vec<_>>(),
         "annotations": {
-            "org.opencontainers.image.source": env!("CARGO_PKG_REPOSITORY"),
-            "org.opencontainers.image.revision": context.revision,
+            "org.opencontainers.image.source": context.release.source,
+            "org.opencontainers.image.revision": context.release.revision,
             "org.opencontainers.image.version": context.tag,
             "org.opencontainers.image.title": component,
             "org.opencontainers.image.created": created,
@@ -668,7 +812,7 @@ fn write_image(
         std::fs::write(blobs.join(hex), &blob.bytes)?;
     }
     // The same layout as an OCI archive.
-    let mut tar = TarWriter::new(context.epoch);
+    let mut tar = TarWriter::new(context.release.epoch);
     tar.file("oci-layout", layout, 0o644)?;
     tar.file("index.json", &index, 0o644)?;
     for blob in &all {
@@ -713,7 +857,8 @@ mod tests {
         let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
         assert!(names.contains(&"internal"), "{names:?}");
         assert!(names.contains(&"sample-storage-layer"), "{names:?}");
-        assert!(!layers.iter().any(|l| l.feature == "all-storage"));
-        assert!(layers.iter().all(|l| l.feature.ends_with("-storage")));
+        assert!(layers.iter().all(|l| l.features.len() == 1
+            && l.features[0].ends_with("-storage")
+            && l.features[0] != "all-storage"));
     }
 }

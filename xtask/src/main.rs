@@ -3,12 +3,12 @@
 mod bench;
 mod check_dist;
 mod demo;
-mod dist;
-mod manifest;
 mod new_storage_layer;
+mod standalone;
 mod test;
 
 use clap::{Parser, Subcommand};
+use xtask::{dist, manifest};
 
 /// clusterpedia repository tasks.
 #[derive(Debug, Parser)]
@@ -33,16 +33,26 @@ enum Command {
     /// the unpacked binaries run), then every chart (helm lint, golden renders, install into
     /// kube-sim). `UPDATE_GOLDEN=1` rewrites the golden files.
     CheckDist,
+    /// Check `new-storage-layer --standalone` (part of `test`): generate a layer project outside
+    /// the workspace, run its conformance suite on SQLite, check that its binaries list its
+    /// layer, and build its distribution with its own `cargo xtask dist --profile dev`.
+    CheckStandalone,
     /// Run the benchmarks (all, or those named) and write their results to docs/benchmarks.md.
     Bench {
         /// Benchmarks to run, e.g. `memory-per-object`; all when none is given.
         names: Vec<String>,
     },
     /// Create a new storage layer crate, storage-<NAME>, from the sample layer, wired into the
-    /// workspace (cargo feature <NAME>-storage); see docs/storage-layer-guide.md.
+    /// workspace (cargo feature <NAME>-storage), or with --standalone a project of its own
+    /// outside this repository; see docs/storage-layer-guide.md.
     NewStorageLayer {
         /// The layer name (`--storage-name`): lowercase letters, digits and dashes.
         name: String,
+        /// Create a complete project in this new directory, outside this repository: the layer,
+        /// the three binaries, the conformance test, its own `cargo xtask dist`, a README; the
+        /// clusterpedia crates by path to this checkout.
+        #[arg(long, value_name = "DIR")]
+        standalone: Option<std::path::PathBuf>,
     },
 }
 
@@ -51,13 +61,23 @@ fn main() -> anyhow::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .ok_or_else(|| anyhow::anyhow!("xtask has no parent directory"))?;
+    // Paths on the command line are the caller's.
+    let caller = std::env::current_dir()?;
     std::env::set_current_dir(root)?;
     match Cli::parse().command {
         Command::Demo(args) => demo::run(&args),
         Command::Test => test::run(),
         Command::Dist(args) => dist::run(&args).map(|_| ()),
         Command::CheckDist => check_dist::run(),
+        Command::CheckStandalone => standalone::check(root),
         Command::Bench { names } => bench::run(&names),
-        Command::NewStorageLayer { name } => new_storage_layer::run(root, &name),
+        Command::NewStorageLayer {
+            name,
+            standalone: None,
+        } => new_storage_layer::run(root, &name),
+        Command::NewStorageLayer {
+            name,
+            standalone: Some(dir),
+        } => standalone::run(root, &name, &caller.join(dir)),
     }
 }

@@ -7,12 +7,16 @@ use anyhow::{Context as _, ensure};
 /// The root package, whose features select the storage layers.
 const ROOT_PACKAGE: &str = "clusterpedia";
 
-/// The storage layer features of the root package: every feature named `<layer>-storage` that
-/// enables exactly one optional dependency, sorted.
-pub(crate) fn storage_features() -> anyhow::Result<Vec<String>> {
+/// `cargo metadata` of the workspace of the current directory, without the dependencies when
+/// `no_deps`.
+pub fn metadata(no_deps: bool) -> anyhow::Result<serde_json::Value> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(&cargo)
-        .args(["metadata", "--no-deps", "--format-version", "1"])
+    let mut command = Command::new(&cargo);
+    command.args(["metadata", "--format-version", "1"]);
+    if no_deps {
+        command.arg("--no-deps");
+    }
+    let output = command
         .output()
         .with_context(|| format!("cannot run {cargo} metadata"))?;
     ensure!(
@@ -20,8 +24,13 @@ pub(crate) fn storage_features() -> anyhow::Result<Vec<String>> {
         "cargo metadata failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).context("parse the output of cargo metadata")?;
+    serde_json::from_slice(&output.stdout).context("parse the output of cargo metadata")
+}
+
+/// The storage layer features of the root package: every feature named `<layer>-storage` that
+/// enables exactly one optional dependency, sorted.
+pub fn storage_features() -> anyhow::Result<Vec<String>> {
+    let metadata = metadata(true)?;
     let package = metadata["packages"]
         .as_array()
         .and_then(|packages| packages.iter().find(|p| p["name"] == ROOT_PACKAGE))

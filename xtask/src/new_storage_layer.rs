@@ -13,7 +13,7 @@ use std::process::Command;
 use anyhow::{Context as _, bail, ensure};
 
 /// The crate everything is copied from.
-const SAMPLE_DIR: &str = "storage-sample";
+pub(crate) const SAMPLE_DIR: &str = "storage-sample";
 
 /// The name the scaffold check creates (with a dash, to catch names that are not identifiers).
 const CHECK_NAME: &str = "scaffold-check";
@@ -62,21 +62,21 @@ fn insert_after_last(text: &str, is_layer_line: fn(&str) -> bool, line: &str) ->
 }
 
 /// The names of a new layer, in each form the sample's names take.
-struct Names {
+pub(crate) struct Names {
     /// The layer name (`--storage-name`), e.g. `my-store`.
-    layer: String,
+    pub(crate) layer: String,
     /// For Rust identifiers and SQL: `my_store`.
-    snake: String,
+    pub(crate) snake: String,
     /// For Rust types: `MyStore`.
     camel: String,
     /// For environment variables: `MY_STORE`.
-    upper: String,
+    pub(crate) upper: String,
 }
 
 impl Names {
     /// The names of layer `name`, checked: lowercase letters, digits and single dashes,
     /// starting with a letter and ending with a letter or digit (a DNS label, at most 40 long).
-    fn new(name: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(name: &str) -> anyhow::Result<Self> {
         let valid = !name.is_empty()
             && name.len() <= 40
             && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -130,7 +130,7 @@ impl Names {
 
     /// `text` with every name of the sample replaced, in one pass (a replacement is never
     /// replaced again).
-    fn rename(&self, text: &str) -> String {
+    pub(crate) fn rename(&self, text: &str) -> String {
         let replacements = self.replacements();
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
@@ -245,7 +245,7 @@ fn refuse_taken(root: &Path, names: &Names, crate_dir: &str) -> anyhow::Result<(
 }
 
 /// The sample's files (path relative to its directory, text), without build output.
-fn sample_files(dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
+pub(crate) fn sample_files(dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let mut files = Vec::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {
@@ -396,7 +396,7 @@ fn copy_workspace(from: &Path, to: &Path) -> anyhow::Result<()> {
 }
 
 /// Runs cargo in `dir` with the target directory `target`, failing on a non-zero exit.
-fn cargo_in(dir: &Path, target: &Path, args: &[&str]) -> anyhow::Result<()> {
+pub(crate) fn cargo_in(dir: &Path, target: &Path, args: &[&str]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("$ cargo {}   (in {})", args.join(" "), dir.display());
     let status = Command::new(&cargo)

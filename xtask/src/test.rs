@@ -1,11 +1,7 @@
 //! `cargo xtask test`: the whole test suite, as CI runs it.
 
-use std::process::Command;
-
-use anyhow::{Context as _, bail};
-
 /// Runs the workspace tests with every feature, then the feature matrix, then the scaffold check
-/// of `cargo xtask new-storage-layer`, the demo check, and `cargo xtask check-dist`.
+/// of `cargo xtask new-storage-layer` (in the workspace and standalone), the demo check, and `cargo xtask check-dist`.
 pub(crate) fn run() -> anyhow::Result<()> {
     cargo(&["test", "--workspace", "--all-features", "--all-targets"])?;
     cargo(&["test", "--workspace", "--all-features", "--doc"])?;
@@ -23,6 +19,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
         ])?;
     }
     crate::new_storage_layer::check(std::path::Path::new("."))?;
+    // A layer in a project of its own, outside the workspace: built, conformance on SQLite,
+    // listed by its binaries, shipped by its own `cargo xtask dist`.
+    crate::standalone::check(std::path::Path::new("."))?;
     // The README's first command: every kubectl command the demo prints must work, end to end
     // (simulated clusters → synchro → storage → apiserver → kubectl), on both default layers.
     for storage in ["internal", "memory"] {
@@ -35,15 +34,4 @@ pub(crate) fn run() -> anyhow::Result<()> {
 }
 
 /// Runs cargo (the one that runs xtask) with `args`, failing on a non-zero exit.
-pub(crate) fn cargo(args: &[&str]) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("$ cargo {}", args.join(" "));
-    let status = Command::new(&cargo)
-        .args(args)
-        .status()
-        .with_context(|| format!("cannot run {cargo}"))?;
-    if !status.success() {
-        bail!("cargo {} failed ({status})", args.join(" "));
-    }
-    Ok(())
-}
+pub(crate) use xtask::cargo;

@@ -1,0 +1,61 @@
+//! The library half of the repository automation: what a storage layer kept in a repository of
+//! its own reuses, so that there is one implementation. Its `cargo xtask` is a package of its
+//! workspace whose `main` is [`project_main`] (`cargo xtask new-storage-layer <name>
+//! --standalone <dir>` writes it); this repository's `cargo xtask` is `src/main.rs`.
+
+pub mod dist;
+pub mod manifest;
+
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+
+/// Runs cargo (the one that runs xtask) with `args` in the current directory, failing on a
+/// non-zero exit.
+pub fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .status()
+        .with_context(|| format!("cannot run {cargo}"))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The tasks of a standalone storage layer project.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+struct ProjectCli {
+    #[command(subcommand)]
+    command: ProjectCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectCommand {
+    /// Build this layer's distribution, as clusterpedia's `cargo xtask dist` does for its own
+    /// layers: the binaries, tarballs, SHA256SUMS, a manifest, an OCI image per component and
+    /// chart values, in dist/<clusterpedia version>-<layer>/.
+    Dist(dist::DistArgs),
+}
+
+/// The `main` of a standalone layer project's `cargo xtask`, whose workspace root is `root`:
+/// runs the task and prints its error.
+pub fn project_main(root: &std::path::Path) -> std::process::ExitCode {
+    let cli = ProjectCli::parse();
+    let result = std::env::set_current_dir(root)
+        .with_context(|| format!("cd {}", root.display()))
+        .and_then(|()| match cli.command {
+            ProjectCommand::Dist(args) => dist::run_project(&args).map(|_| ()),
+        });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
