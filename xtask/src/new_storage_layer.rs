@@ -399,7 +399,7 @@ fn copy_workspace(from: &Path, to: &Path) -> anyhow::Result<()> {
 pub(crate) fn cargo_in(dir: &Path, target: &Path, args: &[&str]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("$ cargo {}   (in {})", args.join(" "), dir.display());
-    let status = Command::new(&cargo)
+    let status = xtask::cargo_command()
         .args(args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target)

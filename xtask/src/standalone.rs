@@ -54,11 +54,10 @@ pub(crate) fn run(root: &Path, name: &str, dir: &Path) -> anyhow::Result<()> {
         std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
     }
     // rustfmt wraps the renamed lines that grew.
-    let formatted =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["fmt", "--all"])
-            .current_dir(&dir)
-            .status();
+    let formatted = xtask::cargo_command()
+        .args(["fmt", "--all"])
+        .current_dir(&dir)
+        .status();
     if !formatted.is_ok_and(|status| status.success()) {
         eprintln!("warning: `cargo fmt` failed in {}", dir.display());
     }
