@@ -211,7 +211,7 @@ pub fn run(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
 /// that the charts' default tag for `storage.name` is this distribution.
 pub fn run_project(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
     let started = Instant::now();
-    let metadata = crate::manifest::metadata(false)?;
+    let metadata = crate::manifest::metadata(Path::new("."), false)?;
     let manifest = std::path::absolute("Cargo.toml").context("the project's Cargo.toml")?;
     let packages = metadata["packages"]
         .as_array()

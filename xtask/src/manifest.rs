@@ -7,12 +7,13 @@ use anyhow::{Context as _, ensure};
 /// The root package, whose features select the storage layers.
 const ROOT_PACKAGE: &str = "clusterpedia";
 
-/// `cargo metadata` of the workspace of the current directory, without the dependencies when
-/// `no_deps`.
-pub fn metadata(no_deps: bool) -> anyhow::Result<serde_json::Value> {
+/// `cargo metadata` of the workspace of `dir`, without the dependencies when `no_deps`.
+pub fn metadata(dir: &std::path::Path, no_deps: bool) -> anyhow::Result<serde_json::Value> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(&cargo);
-    command.args(["metadata", "--format-version", "1"]);
+    command
+        .current_dir(dir)
+        .args(["metadata", "--format-version", "1"]);
     if no_deps {
         command.arg("--no-deps");
     }
@@ -30,7 +31,7 @@ pub fn metadata(no_deps: bool) -> anyhow::Result<serde_json::Value> {
 /// The storage layer features of the root package: every feature named `<layer>-storage` that
 /// enables exactly one optional dependency, sorted.
 pub fn storage_features() -> anyhow::Result<Vec<String>> {
-    let metadata = metadata(true)?;
+    let metadata = metadata(std::path::Path::new("."), true)?;
     let package = metadata["packages"]
         .as_array()
         .and_then(|packages| packages.iter().find(|p| p["name"] == ROOT_PACKAGE))

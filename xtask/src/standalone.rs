@@ -179,11 +179,7 @@ fn project_manifest(
     version: &str,
     repository: &str,
 ) -> anyhow::Result<String> {
-    let cwd = std::env::current_dir()?;
-    std::env::set_current_dir(root)?;
-    let metadata = crate::manifest::metadata(true);
-    std::env::set_current_dir(cwd)?;
-    let metadata = metadata?;
+    let metadata = xtask::manifest::metadata(root, true)?;
     let sample = metadata["packages"]
         .as_array()
         .and_then(|packages| packages.iter().find(|p| p["name"] == SAMPLE_DIR))
@@ -520,6 +516,30 @@ fn set_times(dir: &Path, time: SystemTime) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_conformance_suite_requires_exactly_its_storage_api() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let metadata = xtask::manifest::metadata(&root, true).expect("metadata");
+        let conformance = metadata["packages"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["name"] == "storage-conformance"))
+            .expect("storage-conformance");
+        assert_eq!(conformance["version"], env!("CARGO_PKG_VERSION"));
+        let requirement = conformance["dependencies"]
+            .as_array()
+            .and_then(|d| {
+                d.iter()
+                    .find(|d| d["name"] == "storage-api" && d["kind"].is_null())
+            })
+            .expect("a storage-api dependency")["req"]
+            .clone();
+        assert_eq!(
+            requirement,
+            format!("={}", env!("CARGO_PKG_VERSION")),
+            "storage-conformance/Cargo.toml: storage-api's version must be \"=<workspace version>\""
+        );
+    }
 
     #[test]
     fn relative_paths_go_up_then_down() {
