@@ -67,6 +67,8 @@ struct Layer {
     name: String,
     /// The package whose binaries are shipped.
     package: String,
+    /// Its version.
+    package_version: String,
     /// The cargo features it is built with, without the default ones; none: the defaults.
     features: Vec<String>,
 }
@@ -157,7 +159,7 @@ pub fn run(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
         vec![layer]
     };
     let release = Release::new(
-        workspace_version()?,
+        workspace_version(Path::new("."))?,
         env!("CARGO_PKG_REPOSITORY").to_owned(),
         true,
     )?;
@@ -239,6 +241,7 @@ pub fn run_project(args: &DistArgs) -> anyhow::Result<Vec<Distribution>> {
     let mut layer = Layer {
         name: String::new(),
         package: package.clone(),
+        package_version: root["version"].as_str().unwrap_or_default().to_owned(),
         features: Vec::new(),
     };
     let bin_dir = build(&layer, &args.profile)?;
@@ -309,6 +312,7 @@ fn write_distribution(
         "dirty": release.dirty,
         "layer": layer.name,
         "package": layer.package,
+        "packageVersion": layer.package_version,
         "features": layer.features,
         "target": release.target,
         "profile": args.profile,
@@ -373,6 +377,7 @@ fn step(message: &str) {
 fn layers_of_root_package(root: &Path) -> anyhow::Result<Vec<Layer>> {
     let text = std::fs::read_to_string(root.join("Cargo.toml")).context("read Cargo.toml")?;
     let documented = documented_layer_names(&text);
+    let version = workspace_version(root)?;
     Ok(crate::manifest::storage_features()?
         .into_iter()
         .map(|feature| {
@@ -383,6 +388,7 @@ fn layers_of_root_package(root: &Path) -> anyhow::Result<Vec<Layer>> {
             Layer {
                 name,
                 package: ROOT_PACKAGE.to_owned(),
+                package_version: version.clone(),
                 features: vec![feature],
             }
         })
@@ -429,8 +435,8 @@ fn components() -> anyhow::Result<Vec<String>> {
 }
 
 /// `version` of `[workspace.package]`.
-fn workspace_version() -> anyhow::Result<String> {
-    let text = std::fs::read_to_string("Cargo.toml").context("read Cargo.toml")?;
+fn workspace_version(root: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).context("read Cargo.toml")?;
     let mut in_package = false;
     for line in text.lines() {
         let line = line.trim();
