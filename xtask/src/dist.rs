@@ -285,7 +285,7 @@ fn components() -> anyhow::Result<Vec<String>> {
 }
 
 /// `version` of `[workspace.package]`.
-fn workspace_version() -> anyhow::Result<String> {
+pub(crate) fn workspace_version() -> anyhow::Result<String> {
     let text = std::fs::read_to_string("Cargo.toml").context("read Cargo.toml")?;
     let mut in_package = false;
     for line in text.lines() {

@@ -32,7 +32,11 @@ enum Command {
     /// Check what ships: `dist --profile dev --storage internal` and its images (skopeo, umoci,
     /// the unpacked binaries run), then every chart (helm lint, golden renders, install into
     /// kube-sim). `UPDATE_GOLDEN=1` rewrites the golden files.
-    CheckDist,
+    CheckDist {
+        /// Only the charts (lint, golden renders, install into kube-sim): no dist build.
+        #[arg(long)]
+        charts_only: bool,
+    },
     /// Run the benchmarks (all, or those named) and write their results to docs/benchmarks.md.
     Bench {
         /// Benchmarks to run, e.g. `memory-per-object`; all when none is given.
@@ -56,7 +60,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(&args),
         Command::Test => test::run(),
         Command::Dist(args) => dist::run(&args).map(|_| ()),
-        Command::CheckDist => check_dist::run(),
+        Command::CheckDist { charts_only } => check_dist::run(charts_only),
         Command::Bench { names } => bench::run(&names),
         Command::NewStorageLayer { name } => new_storage_layer::run(root, &name),
     }

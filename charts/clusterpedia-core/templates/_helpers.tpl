@@ -299,13 +299,14 @@ readinessProbe:
   protocol: TCP
 {{- end -}}
 
-{{/* clustersynchro-manager serves /healthz and /metrics (plain HTTP) on its metrics port. */}}
+{{/* clustersynchro-manager serves /livez, /readyz (the storage answers and the manager runs) and
+/metrics (plain HTTP) on its metrics port. */}}
 {{- define "clusterpedia.synchro.probes" -}}
 livenessProbe:
-  httpGet: {path: /healthz, port: metrics}
+  httpGet: {path: /livez, port: metrics}
   periodSeconds: 10
   failureThreshold: 3
 readinessProbe:
-  httpGet: {path: /healthz, port: metrics}
+  httpGet: {path: /readyz, port: metrics}
   periodSeconds: 5
 {{- end -}}
