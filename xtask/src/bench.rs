@@ -74,6 +74,12 @@ const BENCHMARKS: &[Benchmark] = &[
             "kube-sim",
         ]),
     },
+    Benchmark {
+        name: "apiserver-rss",
+        title: "apiserver process: peak RSS of `limit=0` over 100,000 pods, 1 and 4 at once",
+        cargo_args: &["bench", "--package", "clusterpedia", "--bench", "list_rss"],
+        prepare: None,
+    },
 ];
 
 /// Runs the benchmarks named in `only` (all when empty).
