@@ -281,6 +281,7 @@ fn binding_apiserver_drains_a_streamed_list_on_sigterm_and_exits_0() {
         env!("CARGO_BIN_EXE_binding-apiserver"),
         &["--clusters-config", &clusters, "--metrics-port", "0"],
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A client slower than `--shutdown-grace-period`: the process does not wait for it longer
