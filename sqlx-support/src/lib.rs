@@ -147,8 +147,15 @@ impl RetryPolicy {
 }
 
 /// Whether the database cancelled the statement at its statement timeout (or a cancel request):
-/// PostgreSQL `57014`, MariaDB 1969, MySQL 3024.
+/// PostgreSQL `57014`, MariaDB 1969, MySQL 3024, SQLite `SQLITE_INTERRUPT` (9: a progress
+/// handler, which a layer sets for its statement deadline, interrupted it).
 pub fn is_statement_timeout(error: &dyn DatabaseError) -> bool {
+    if let Some(sqlite) = error.try_downcast_ref::<SqliteError>() {
+        return sqlite
+            .code()
+            .and_then(|code| code.parse::<i64>().ok())
+            .is_some_and(|extended| extended & 0xff == 9);
+    }
     if let Some(mysql) = error.try_downcast_ref::<MySqlDatabaseError>() {
         return matches!(mysql.number(), 1969 | 3024);
     }

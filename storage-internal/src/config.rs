@@ -109,7 +109,8 @@ pub struct InternalConfig {
     pub metrics: MetricsConfig,
     /// The longest one SQL statement may run (Go duration; default 30s, `0`: no limit): set on
     /// every connection (PostgreSQL `statement_timeout`, MariaDB `max_statement_time`, MySQL
-    /// `max_execution_time`); a statement cancelled by it is a `504 Timeout`.
+    /// `max_execution_time`); on SQLite list statements are interrupted by a progress handler
+    /// at that time. A statement cancelled by it is a `504 Timeout`.
     #[serde(deserialize_with = "scalar_string")]
     pub statement_timeout: Option<String>,
 }

@@ -251,6 +251,9 @@ pub(crate) struct Db {
     pool: Pool,
     dialect: Dialect,
     errors: ErrorPolicy,
+    /// The statement deadline enforced in process on SQLite (the other databases enforce it
+    /// themselves).
+    sqlite_deadline: Option<Duration>,
 }
 
 impl Db {
@@ -265,7 +268,15 @@ impl Db {
             pool,
             dialect,
             errors,
+            sqlite_deadline: None,
         }
+    }
+
+    /// On SQLite, interrupts a cancellable statement ([`Db::fetch_cancellable`]) still running
+    /// after `timeout` (SQLite has no statement timeout of its own).
+    pub(crate) fn with_sqlite_deadline(mut self, timeout: Option<Duration>) -> Self {
+        self.sqlite_deadline = timeout;
+        self
     }
 
     /// The dialect of the database.
@@ -300,42 +311,88 @@ impl Db {
         result.map_err(|e| self.error(what, e))
     }
 
-    /// [`Db::fetch`] for queries that may run long (list pages and counts): on PostgreSQL,
-    /// when the caller drops the future before the answer (the client went away, the request
-    /// timed out), the statement is cancelled with `pg_cancel_backend` from a separate
-    /// connection, and its connection is closed instead of going back to the pool (so the
-    /// cancel cannot hit another query). Elsewhere the same as [`Db::fetch`].
+    /// [`Db::fetch`] for queries that may run long (list pages and counts): when the caller
+    /// drops the future before the answer (the client went away, the request timed out), the
+    /// statement is cancelled from a separate connection (PostgreSQL `pg_cancel_backend`,
+    /// MySQL/MariaDB `KILL QUERY`), and its connection is closed instead of going back to the
+    /// pool (so the cancel cannot hit another query). On SQLite a progress handler interrupts
+    /// the statement at the statement deadline ([`Db::with_sqlite_deadline`]) or when the
+    /// future is dropped (the connection is then closed too).
     pub(crate) async fn fetch_cancellable(
         &self,
         what: &str,
         sql: &Sql,
         cols: &[Col],
     ) -> Result<Vec<Row>> {
-        let Pool::Postgres(pool) = &self.pool else {
-            return self.fetch(what, sql, cols).await;
-        };
-        let started = std::time::Instant::now();
-        let result = async {
-            let mut conn = pool.acquire().await?;
-            let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-                .fetch_one(&mut *conn)
-                .await?;
-            let mut guard = CancelOnDrop {
-                conn: Some(conn),
-                pool: pool.clone(),
-                pid,
+        macro_rules! cancellable {
+            ($pool:expr, $id_query:expr, $kind:ident) => {
+                async {
+                    let mut conn = $pool.acquire().await?;
+                    let id: i64 = sqlx::query_scalar($id_query).fetch_one(&mut *conn).await?;
+                    let mut guard = CancelOnDrop {
+                        conn: Some(Conn::$kind(conn, $pool.clone())),
+                        id,
+                    };
+                    let rows = match guard.conn.as_mut() {
+                        Some(Conn::$kind(conn, _)) => fetch_on(&mut **conn, sql, cols).await,
+                        _ => Ok(Vec::new()),
+                    };
+                    // Answered: the connection goes back to the pool.
+                    drop(guard.conn.take());
+                    rows
+                }
             };
-            let rows = match guard.conn.as_mut() {
-                Some(conn) => fetch_on(&mut **conn, sql, cols).await,
-                None => Ok(Vec::new()),
-            };
-            // Answered: the connection goes back to the pool.
-            drop(guard.conn.take());
-            rows
         }
-        .await;
+        let started = std::time::Instant::now();
+        let result = match &self.pool {
+            Pool::Postgres(pool) => {
+                cancellable!(pool, "SELECT pg_backend_pid()::bigint", Postgres).await
+            }
+            Pool::MySql(pool) => {
+                cancellable!(pool, "SELECT CAST(CONNECTION_ID() AS SIGNED)", MySql).await
+            }
+            Pool::Sqlite(pool) => self.fetch_interruptible(pool, sql, cols).await,
+        };
         self.trace(what, sql, started.elapsed());
         result.map_err(|e| self.error(what, e))
+    }
+
+    /// The SQLite part of [`Db::fetch_cancellable`].
+    async fn fetch_interruptible(
+        &self,
+        pool: &sqlx::SqlitePool,
+        sql: &Sql,
+        cols: &[Col],
+    ) -> std::result::Result<Vec<Row>, sqlx::Error> {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let mut conn = pool.acquire().await?;
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let deadline = self.sqlite_deadline.map(|t| std::time::Instant::now() + t);
+        {
+            let flag = cancelled.clone();
+            // Every 1,000 virtual machine instructions (a few microseconds).
+            conn.lock_handle()
+                .await?
+                .set_progress_handler(1000, move || {
+                    !flag.load(Ordering::Relaxed)
+                        && deadline.is_none_or(|d| std::time::Instant::now() < d)
+                });
+        }
+        let mut guard = InterruptOnDrop {
+            conn: Some(conn),
+            cancelled,
+        };
+        let rows = match guard.conn.as_mut() {
+            Some(conn) => fetch_on(&mut **conn, sql, cols).await,
+            None => Ok(Vec::new()),
+        };
+        if let Some(mut conn) = guard.conn.take() {
+            // Answered (or interrupted): the connection goes back to the pool without the
+            // handler.
+            conn.lock_handle().await?.remove_progress_handler();
+        }
+        rows
     }
 
     /// Runs a statement; returns the number of rows it affected.
@@ -420,12 +477,19 @@ impl Db {
     }
 }
 
-/// A PostgreSQL connection running a statement; dropped before the statement answered, it
-/// cancels the statement and closes the connection (off the pool).
+/// A pooled connection running a cancellable statement, with its pool (for a separate
+/// connection to cancel from).
+enum Conn {
+    Postgres(sqlx::pool::PoolConnection<Postgres>, sqlx::PgPool),
+    MySql(sqlx::pool::PoolConnection<MySql>, sqlx::MySqlPool),
+}
+
+/// A connection running a statement; dropped before the statement answered, it cancels the
+/// statement (by the server's id of the connection) from a separate connection and closes the
+/// connection (off the pool).
 struct CancelOnDrop {
-    conn: Option<sqlx::pool::PoolConnection<Postgres>>,
-    pool: sqlx::PgPool,
-    pid: i32,
+    conn: Option<Conn>,
+    id: i64,
 }
 
 impl Drop for CancelOnDrop {
@@ -437,26 +501,80 @@ impl Drop for CancelOnDrop {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        let id = self.id;
         // Off the pool: it is closed once the statement is cancelled, never reused.
-        let conn = conn.detach();
-        let options = self.pool.connect_options();
-        let pid = self.pid;
-        runtime.spawn(async move {
-            match options.connect().await {
-                Ok(mut canceller) => {
-                    let cancelled = sqlx::query("SELECT pg_cancel_backend($1)")
-                        .bind(pid)
-                        .execute(&mut canceller)
-                        .await;
-                    if let Err(error) = cancelled {
-                        tracing::debug!(%error, pid, "cannot cancel an abandoned query");
+        match conn {
+            Conn::Postgres(conn, pool) => {
+                let conn = conn.detach();
+                let options = pool.connect_options();
+                runtime.spawn(async move {
+                    match options.connect().await {
+                        Ok(mut canceller) => {
+                            let cancelled = sqlx::query("SELECT pg_cancel_backend($1::int)")
+                                .bind(id)
+                                .execute(&mut canceller)
+                                .await;
+                            if let Err(error) = cancelled {
+                                tracing::debug!(%error, id, "cannot cancel an abandoned query");
+                            }
+                            let _ = canceller.close().await;
+                        }
+                        Err(error) => {
+                            tracing::debug!(%error, id, "cannot cancel an abandoned query");
+                        }
                     }
-                    let _ = canceller.close().await;
-                }
-                Err(error) => tracing::debug!(%error, pid, "cannot cancel an abandoned query"),
+                    let _ = conn.close().await;
+                });
             }
-            let _ = conn.close().await;
-        });
+            Conn::MySql(conn, pool) => {
+                let conn = conn.detach();
+                let options = pool.connect_options();
+                runtime.spawn(async move {
+                    match options.connect().await {
+                        Ok(mut canceller) => {
+                            // An integer the server gave: safe to write into the statement
+                            // (KILL takes no parameter).
+                            let cancelled = sqlx::query(AssertSqlSafe(format!("KILL QUERY {id}")))
+                                .execute(&mut canceller)
+                                .await;
+                            if let Err(error) = cancelled {
+                                tracing::debug!(%error, id, "cannot cancel an abandoned query");
+                            }
+                            let _ = canceller.close().await;
+                        }
+                        Err(error) => {
+                            tracing::debug!(%error, id, "cannot cancel an abandoned query");
+                        }
+                    }
+                    let _ = conn.close().await;
+                });
+            }
+        }
+    }
+}
+
+/// A SQLite connection running an interruptible statement; dropped before the statement
+/// answered, it interrupts the statement (its progress handler reads the flag) and closes the
+/// connection (off the pool: it still has the handler).
+struct InterruptOnDrop {
+    conn: Option<sqlx::pool::PoolConnection<Sqlite>>,
+    cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        use sqlx::Connection as _;
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        self.cancelled
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let conn = conn.detach();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = conn.close().await;
+            });
+        }
     }
 }
 

@@ -210,7 +210,7 @@ impl InternalStorageFactory {
             connection.recoverable_postgres.clone(),
             connection.recoverable_mysql.clone(),
         );
-        let db = Db::new(pool, errors);
+        let db = Db::new(pool, errors).with_sqlite_deadline(settings.statement_timeout);
         schema::migrate(&db).await?;
         tracing::info!(database = dialect.name(), at = %target, "internal storage ready");
         Ok(Self { db, target })

@@ -72,6 +72,32 @@ async fn postgres_cancels_an_expensive_query_at_the_statement_timeout() {
         config.statement_timeout = Some("100ms".into());
     })
     .await;
+    expensive_query_is_cut_at_the_statement_timeout(factory).await;
+}
+
+#[tokio::test]
+async fn mariadb_cancels_an_expensive_query_at_the_statement_timeout() {
+    let factory = support::mysql_with(|config| {
+        config.statement_timeout = Some("100ms".into());
+    })
+    .await;
+    expensive_query_is_cut_at_the_statement_timeout(factory).await;
+}
+
+/// SQLite has no statement timeout: a progress handler interrupts the list statement (before,
+/// the query ran to its end, however long).
+#[tokio::test]
+async fn sqlite_interrupts_an_expensive_query_at_the_statement_timeout() {
+    let factory = support::sqlite_with(|config| {
+        config.statement_timeout = Some("50ms".into());
+    })
+    .await;
+    expensive_query_is_cut_at_the_statement_timeout(factory).await;
+}
+
+/// The expensive list on `factory` (statement timeout ≤ 100 ms) is a `504` naming the
+/// statement timeout, and every pooled connection answers a cheap query after it.
+async fn expensive_query_is_cut_at_the_statement_timeout(factory: support::ScratchFactory) {
     let pods = load(&factory).await;
 
     let options = parse_list_options(EXPENSIVE, &RequestScope::default()).expect("parses");
@@ -139,6 +165,56 @@ async fn postgres_cancels_the_query_of_a_dropped_request() {
         active = count_active(&mut admin).await;
     }
     lock.rollback().await.expect("unlock");
+    assert_eq!(active, 0, "the abandoned query still runs");
+    factory.shutdown().await.expect("shutdown");
+}
+
+/// The same on MariaDB/MySQL: the list waits on a table lock held by another session; its
+/// future is dropped after 200 ms, and `KILL QUERY` leaves no statement of the layer running
+/// (before, it ran until the lock was released or the statement timeout).
+#[tokio::test]
+async fn mariadb_cancels_the_query_of_a_dropped_request() {
+    use sqlx::{AssertSqlSafe, Connection as _, Executor as _};
+    let factory = support::mysql_with(|config| {
+        config.statement_timeout = Some("0".into());
+    })
+    .await;
+    let pods = load(&factory).await;
+    let options = parse_list_options(EXPENSIVE, &RequestScope::default()).expect("parses");
+    let name = factory.probe().name();
+    let url = support::mysql_url();
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+    let mut locker = sqlx::MySqlConnection::connect(&format!("{base}/{name}"))
+        .await
+        .expect("locker");
+    locker
+        .execute(AssertSqlSafe("LOCK TABLES resources WRITE".to_owned()))
+        .await
+        .expect("lock");
+
+    let dropped = tokio::time::timeout(Duration::from_millis(200), pods.list(&options)).await;
+    assert!(dropped.is_err(), "the list was not cut");
+    let mut admin = sqlx::MySqlConnection::connect(&url).await.expect("admin");
+    let count_active = async |admin: &mut sqlx::MySqlConnection| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT CAST(count(*) AS SIGNED) FROM information_schema.processlist \
+             WHERE db = ? AND command IN ('Query', 'Execute') AND info LIKE 'SELECT p.%'",
+        )
+        .bind(&name)
+        .fetch_one(admin)
+        .await
+        .expect("processlist")
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut active = count_active(&mut admin).await;
+    while active > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        active = count_active(&mut admin).await;
+    }
+    locker
+        .execute(AssertSqlSafe("UNLOCK TABLES".to_owned()))
+        .await
+        .expect("unlock");
     assert_eq!(active, 0, "the abandoned query still runs");
     factory.shutdown().await.expect("shutdown");
 }

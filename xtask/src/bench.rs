@@ -74,6 +74,18 @@ const BENCHMARKS: &[Benchmark] = &[
             "kube-sim",
         ]),
     },
+    Benchmark {
+        name: "apiserver-limits",
+        title: "apiserver process at 100,000 pods: peak RSS of `limit=0`, the costliest allowed query, 45 slow clients",
+        cargo_args: &[
+            "bench",
+            "--package",
+            "clusterpedia",
+            "--bench",
+            "apiserver_limits",
+        ],
+        prepare: None,
+    },
 ];
 
 /// Runs the benchmarks named in `only` (all when empty).

@@ -25,11 +25,17 @@ const GOLDEN_NAMESPACE: &str = "clusterpedia-system";
 /// The release name of the golden files.
 const RELEASE: &str = "clusterpedia";
 
-/// Runs every check.
-pub(crate) fn run() -> anyhow::Result<()> {
+/// Runs every check (only those of the charts with `charts_only`).
+pub(crate) fn run(charts_only: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let work = target_dir().join("check-dist");
     std::fs::create_dir_all(&work)?;
+    if charts_only {
+        let tag = format!("{}-internal", crate::dist::workspace_version(Path::new("."))?);
+        check_charts(&work, &tag)?;
+        eprintln!("check-dist: charts done in {:.0?}", started.elapsed());
+        return Ok(());
+    }
     let distributions = crate::dist::run(&DistArgs {
         storage: "internal".into(),
         profile: "dev".into(),
@@ -45,7 +51,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     }
     check_container_behaviour(distribution, &work)?;
     eprintln!("check-dist: images checked in {:.0?}", started.elapsed());
-    check_charts(&work, distribution)?;
+    check_charts(&work, &distribution.tag)?;
     eprintln!("check-dist: done in {:.0?}", started.elapsed());
     Ok(())
 }
@@ -464,7 +470,7 @@ fn check_schemas() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_charts(work: &Path, dist: &Distribution) -> anyhow::Result<()> {
+fn check_charts(work: &Path, tag: &str) -> anyhow::Result<()> {
     let helm = helm()?;
     check_crd_copies()?;
     check_schemas()?;
@@ -548,7 +554,7 @@ fn check_charts(work: &Path, dist: &Distribution) -> anyhow::Result<()> {
     );
     // The chart's default image is the distribution `dist` writes.
     let rendered = std::fs::read_to_string("charts/clusterpedia/tests/golden/default.yaml")?;
-    let image = format!("/binding-apiserver:{}", dist.tag);
+    let image = format!("/binding-apiserver:{tag}");
     if !rendered.contains(&image) {
         bail!("charts/clusterpedia's default render does not run the dist image {image}");
     }
@@ -896,6 +902,104 @@ fn install_into_kube_sim(
     eprintln!(
         "check-dist: helm uninstall: everything removed but the CRDs (helm.sh/resource-policy: keep)"
     );
+    // The Go original's clusterpedia-core values file, image lines changed: a real install.
+    // The kept CRDs belong to the release above: removed first, as a user moving over would.
+    kubectl(&[
+        "delete",
+        "customresourcedefinition",
+        "pediaclusters.cluster.clusterpedia.io",
+        "clustersyncresources.cluster.clusterpedia.io",
+    ])?;
+    install_upstream_values(helm, work, &kubeconfig, &releases, &resources, &kubectl)?;
+    Ok(())
+}
+
+/// `helm install` of charts/clusterpedia-core with `ci/upstream-values.yaml` (a values file of
+/// the original chart, only `storage.image` changed) into kube-sim: the apiserver and the
+/// clustersynchro-manager Deployments run the distribution's images, with the storage
+/// configuration and `DB_PASSWORD` of the file; then `helm uninstall`.
+fn install_upstream_values(
+    helm: &Path,
+    work: &Path,
+    kubeconfig: &Path,
+    releases: &str,
+    resources: &std::collections::BTreeMap<(String, String), (String, bool)>,
+    kubectl: &dyn Fn(&[&str]) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    const RELEASE_UPSTREAM: &str = "upstream";
+    const NAMESPACE: &str = "clusterpedia-upstream";
+    let file = work.join("upstream-namespace.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+            .to_string(),
+    )?;
+    kubectl(&[
+        "create",
+        "--raw",
+        "/api/v1/namespaces",
+        "-f",
+        &file.to_string_lossy(),
+    ])?;
+    let helm_sql = |args: &[&str]| -> anyhow::Result<Output> {
+        output(
+            helm_command(helm, work)
+                .env("HELM_DRIVER", "sql")
+                .env("HELM_DRIVER_SQL_CONNECTION_STRING", releases)
+                .args(args)
+                .arg("--kubeconfig")
+                .arg(kubeconfig),
+        )
+    };
+    helm_sql(&[
+        "install",
+        RELEASE_UPSTREAM,
+        "charts/clusterpedia-core",
+        "-n",
+        NAMESPACE,
+        "-f",
+        "charts/clusterpedia-core/ci/upstream-values.yaml",
+        "--disable-openapi-validation",
+    ])
+    .context("helm install charts/clusterpedia-core -f ci/upstream-values.yaml into kube-sim")?;
+    let probe = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {}});
+    let path = create_path(&probe, resources, NAMESPACE)?;
+    let deployments: serde_json::Value = serde_json::from_str(&kubectl(&["get", "--raw", &path])?)?;
+    let mut seen = Vec::new();
+    for deployment in deployments["items"].as_array().into_iter().flatten() {
+        let name = deployment["metadata"]["name"].as_str().unwrap_or_default();
+        let pod = &deployment["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        let image = container["image"].as_str().unwrap_or_default();
+        let component = image
+            .rsplit_once(':')
+            .and_then(|(repo, _)| repo.rsplit_once('/'))
+            .map(|(_, c)| c)
+            .unwrap_or_default();
+        if image != format!("ghcr.io/clusterpedia-rs/{component}:0.1.0-internal") {
+            bail!("upstream values: {name} runs {image}, not the distribution's image");
+        }
+        let env = container["env"].to_string();
+        let args = container["args"].to_string();
+        if !env.contains("internalstorage-password") || !args.contains("--storage-config=") {
+            bail!("upstream values: {name} lacks DB_PASSWORD or --storage-config: {env} {args}");
+        }
+        seen.push(format!(
+            "{name} ({image}, replicas {})",
+            deployment["spec"]["replicas"]
+        ));
+    }
+    if seen.len() != 2 {
+        bail!(
+            "upstream values: want the apiserver and clustersynchro-manager Deployments, got {seen:?}"
+        );
+    }
+    eprintln!(
+        "check-dist: helm install charts/clusterpedia-core -f ci/upstream-values.yaml (the original's values, image lines changed): {}",
+        seen.join(", ")
+    );
+    helm_sql(&["uninstall", RELEASE_UPSTREAM, "-n", NAMESPACE])
+        .context("helm uninstall upstream")?;
     Ok(())
 }
 

@@ -434,8 +434,8 @@ fn components() -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
-/// `version` of `[workspace.package]`.
-fn workspace_version(root: &Path) -> anyhow::Result<String> {
+/// `version` of `[workspace.package]` in `root`'s Cargo.toml.
+pub fn workspace_version(root: &Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(root.join("Cargo.toml")).context("read Cargo.toml")?;
     let mut in_package = false;
     for line in text.lines() {

@@ -32,7 +32,11 @@ enum Command {
     /// Check what ships: `dist --profile dev --storage internal` and its images (skopeo, umoci,
     /// the unpacked binaries run), then every chart (helm lint, golden renders, install into
     /// kube-sim). `UPDATE_GOLDEN=1` rewrites the golden files.
-    CheckDist,
+    CheckDist {
+        /// Only the charts (lint, golden renders, install into kube-sim): no dist build.
+        #[arg(long)]
+        charts_only: bool,
+    },
     /// Check `new-storage-layer --standalone` (part of `test`): generate a layer project outside
     /// the workspace, run its conformance suite on SQLite, check that its binaries list its
     /// layer, and build its distribution with its own `cargo xtask dist --profile dev`.
@@ -68,7 +72,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(&args),
         Command::Test => test::run(),
         Command::Dist(args) => dist::run(&args).map(|_| ()),
-        Command::CheckDist => check_dist::run(),
+        Command::CheckDist { charts_only } => check_dist::run(charts_only),
         Command::CheckStandalone => standalone::check(root),
         Command::Bench { names } => bench::run(&names),
         Command::NewStorageLayer {

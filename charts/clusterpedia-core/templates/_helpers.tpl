@@ -138,6 +138,8 @@ work here), "<fullname>-<storage.name>-config" when storage.config is set.
 {{- define "clusterpedia.synchro.args" -}}
 - --worker-number={{ .Values.clustersynchroManager.workerNumber }}
 - --metrics-port={{ .Values.clustersynchroManager.metricsPort }}
+{{- /* The binary listens on 127.0.0.1 by default; the kubelet's probes and Prometheus reach the pod IP. */}}
+- --metrics-host=$(POD_IP)
 {{- with .Values.clustersynchroManager.featureGates }}
 - --feature-gates={{ range $i, $k := keys . | sortAlpha }}{{ if $i }},{{ end }}{{ $k }}={{ get $.Values.clustersynchroManager.featureGates $k }}{{ end }}
 {{- end }}
@@ -149,6 +151,10 @@ work here), "<fullname>-<storage.name>-config" when storage.config is set.
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
+- name: POD_IP
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
 {{- with include "clusterpedia.storage.componentEnv" . }}
 {{ . }}
 {{- end }}
@@ -299,13 +305,14 @@ readinessProbe:
   protocol: TCP
 {{- end -}}
 
-{{/* clustersynchro-manager serves /healthz and /metrics (plain HTTP) on its metrics port. */}}
+{{/* clustersynchro-manager serves /livez, /readyz (the storage answers and the manager runs) and
+/metrics (plain HTTP) on its metrics port. */}}
 {{- define "clusterpedia.synchro.probes" -}}
 livenessProbe:
-  httpGet: {path: /healthz, port: metrics}
+  httpGet: {path: /livez, port: metrics}
   periodSeconds: 10
   failureThreshold: 3
 readinessProbe:
-  httpGet: {path: /healthz, port: metrics}
+  httpGet: {path: /readyz, port: metrics}
   periodSeconds: 5
 {{- end -}}

@@ -196,10 +196,7 @@ async fn search(state: &AppState, query: &RequestQuery, name: &str) -> Result<Re
     let representation = query.representation()?;
     let include = query.include_object()?;
     let mut options = query.list_options(&RequestScope::default())?;
-    // As for resources, a page asked for holds at most MAX_LIMIT items (with a continue
-    // token). A list without a limit is still answered in one body: `resourceTypes`, which
-    // comes before the items, names the types of all of them.
-    options.limit = options.limit.map(|limit| limit.min(MAX_LIMIT));
+    cut_to_a_page(&mut options, MAX_LIMIT);
     let storage = state.catalog.collection_storage(&collection).await?;
     let result = storage.list(&types, &options).await?;
     let page = &result.page;
@@ -241,6 +238,17 @@ async fn search(state: &AppState, query: &RequestQuery, name: &str) -> Result<Re
     }
     out.push(b'}');
     Ok(json(out))
+}
+
+/// As for resources, a page holds at most `max_limit` items, with a continue token for the
+/// rest; here a list without a limit is cut too (not streamed: `resourceTypes`, which comes
+/// before the items, names the types of all of them, so the whole list would have to be read
+/// first), so that a request's memory does not grow with the collection.
+fn cut_to_a_page(options: &mut storage_api::ListOptions, max_limit: u64) {
+    if options.limit.is_none() {
+        options.with_continue = true;
+    }
+    options.limit = Some(options.limit.unwrap_or(max_limit).min(max_limit));
 }
 
 /// The table of a collection's objects.

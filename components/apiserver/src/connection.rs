@@ -123,6 +123,105 @@ where
     }
 }
 
+/// How long a closing connection keeps reading (and discarding) what the client still sends.
+const LINGER: Duration = Duration::from_secs(10);
+
+/// A connection that closes like a lingering close: on shutdown its write side is closed first
+/// (TLS `close_notify`, then TCP FIN), then what the client still sends is read and discarded
+/// until it closes too (or [`LINGER`] passes). Closing a socket with unread input makes the
+/// kernel answer with a reset, and a reset makes the client's kernel drop the response bytes it
+/// had received but the client had not read yet: at shutdown, a slow client lost the end of a
+/// streamed list that had been sent whole (HTTP/2 clients keep sending `WINDOW_UPDATE`s).
+pub(crate) struct Linger<T> {
+    inner: T,
+    state: LingerState,
+}
+
+enum LingerState {
+    Open,
+    Draining(std::pin::Pin<Box<tokio::time::Sleep>>),
+    Closed,
+}
+
+impl<T> Linger<T> {
+    /// Wraps a connection.
+    pub(crate) fn new(inner: T) -> Self {
+        Self {
+            inner,
+            state: LingerState::Open,
+        }
+    }
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Linger<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Linger<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                LingerState::Open => {
+                    std::task::ready!(std::pin::Pin::new(&mut this.inner).poll_shutdown(cx))?;
+                    this.state = LingerState::Draining(Box::pin(tokio::time::sleep(LINGER)));
+                }
+                LingerState::Draining(deadline) => {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        this.state = LingerState::Closed;
+                        continue;
+                    }
+                    let mut scratch = [0u8; 4096];
+                    let mut buf = tokio::io::ReadBuf::new(&mut scratch);
+                    match std::pin::Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
+                        Poll::Ready(Ok(())) if !buf.filled().is_empty() => {}
+                        Poll::Ready(_) => this.state = LingerState::Closed,
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                LingerState::Closed => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,6 +90,12 @@ pub struct ApiserverOptions {
     /// replica that made them.
     #[arg(long, value_name = "FILE")]
     pub continue_token_key_file: Option<PathBuf>,
+
+    /// On SIGTERM (or Ctrl-C) the server stops accepting connections, ends watches and lets
+    /// the requests in flight (streamed lists included) finish for at most this long, then
+    /// exits 0. Keep it under the pod's terminationGracePeriodSeconds (30s in the charts).
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = storage_api::duration::parse_flag)]
+    pub shutdown_grace_period: Duration,
 }
 
 impl Default for ApiserverOptions {
@@ -112,6 +118,7 @@ impl Default for ApiserverOptions {
             request_timeout: Duration::from_secs(60),
             max_expensive_requests_inflight: 8,
             continue_token_key_file: None,
+            shutdown_grace_period: Duration::from_secs(20),
         }
     }
 }

@@ -22,7 +22,7 @@ use tower::ServiceExt as _;
 
 use crate::auth::{Authenticator, PeerIdentity, user_from_certificate};
 use crate::catalog::Catalog;
-use crate::connection::{ConnectionActivity, ConnectionLimits, serve_until_idle};
+use crate::connection::{ConnectionActivity, ConnectionLimits, Linger, serve_until_idle};
 use crate::inflight::InflightLimit;
 use crate::metrics::Metrics;
 use crate::options::ApiserverOptions;
@@ -31,8 +31,6 @@ use crate::routes::router;
 use crate::state::AppState;
 use crate::tls;
 
-/// How long shutdown waits for open connections to finish their requests.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// HTTP/2 streams per connection (the original's limit).
 const MAX_CONCURRENT_STREAMS: u32 = 1000;
 
@@ -63,6 +61,7 @@ pub struct Server {
     shutdown: tokio::sync::watch::Sender<bool>,
     max_connections: u32,
     limits: ConnectionLimits,
+    shutdown_grace: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -139,6 +138,7 @@ impl Server {
                 header_timeout: options.request_header_timeout,
                 idle_timeout: options.idle_connection_timeout,
             },
+            shutdown_grace: options.shutdown_grace_period,
         })
     }
 
@@ -154,7 +154,7 @@ impl Server {
     }
 
     /// Serves until `signal` completes, then stops accepting, ends watches and waits (at most
-    /// 10 s) for open requests to finish.
+    /// `--shutdown-grace-period`) for the requests in flight to finish.
     pub async fn serve(self, signal: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let Self {
             listener,
@@ -165,6 +165,7 @@ impl Server {
             shutdown,
             max_connections,
             limits,
+            shutdown_grace,
             ..
         } = self;
         tracing::info!(address = %local_addr, "serving https");
@@ -253,7 +254,7 @@ impl Server {
                         }
                     });
                 let connection = builder.serve_connection(
-                    TokioIo::new(StatusOnParseError::new(tls)),
+                    TokioIo::new(StatusOnParseError::new(Linger::new(tls))),
                     TowerToHyperService::new(service),
                 );
                 let connection = async {
@@ -267,13 +268,20 @@ impl Server {
             });
         }
         drop(listener);
-        tracing::info!("shutting down: no new connections, ending watches");
+        tracing::info!(
+            grace = ?shutdown_grace,
+            "shutting down: no new connections, ending watches, letting requests in flight finish"
+        );
         let _ = shutdown.send(true);
-        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        if tokio::time::timeout(shutdown_grace, graceful.shutdown())
             .await
             .is_err()
         {
-            tracing::warn!("some connections were still open after {SHUTDOWN_GRACE:?}");
+            tracing::warn!(
+                "some requests were still in flight after the shutdown grace period ({shutdown_grace:?}); stopping anyway"
+            );
+        } else {
+            tracing::info!("every request in flight finished");
         }
         refresher.abort();
         Ok(())

@@ -86,10 +86,14 @@ async fn shutdown_signal() {
 /// config, `$KUBECONFIG`, `~/.kube/config`).
 pub async fn run(options: SynchroOptions, storage: Arc<dyn StorageFactory>) -> anyhow::Result<()> {
     let metrics = Arc::new(metrics::Metrics::new());
+    let readiness = metrics::Readiness::new(storage.clone());
     if options.metrics_port != 0 {
         let addr = SocketAddr::new(options.metrics_host, options.metrics_port);
         let listener_metrics = metrics.clone();
-        let server = tokio::spawn(async move { metrics::serve(addr, listener_metrics).await });
+        let listener_readiness = readiness.clone();
+        let server = tokio::spawn(async move {
+            metrics::serve(addr, listener_metrics, listener_readiness).await
+        });
         // Fail fast when the port is taken; otherwise leave the server running.
         tokio::time::sleep(Duration::from_millis(50)).await;
         if server.is_finished() {
@@ -110,10 +114,12 @@ pub async fn run(options: SynchroOptions, storage: Arc<dyn StorageFactory>) -> a
             Arc::new(status::LogStatusWriter),
             None,
         );
+        readiness.set_running(true);
         let result = tokio::select! {
             r = source::file::run(manager.clone(), path, CLUSTERS_FILE_INTERVAL) => r,
             () = shutdown_signal() => Ok(()),
         };
+        readiness.set_running(false);
         tracing::info!("shutting down the cluster synchros");
         manager.shutdown().await;
         return result;
@@ -150,7 +156,9 @@ pub async fn run(options: SynchroOptions, storage: Arc<dyn StorageFactory>) -> a
         Arc::new(source::host::HostStatusWriter::new(client.clone())),
         secrets,
     );
+    readiness.set_running(true);
     let result = source::host::run(manager.clone(), client, shutdown_signal()).await;
+    readiness.set_running(false);
     tracing::info!("shutting down the cluster synchros");
     manager.shutdown().await;
     result

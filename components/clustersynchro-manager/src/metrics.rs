@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -10,7 +11,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use storage_api::Gvr;
+use storage_api::{Gvr, StorageFactory};
 
 /// The labels of every resource synchro metric.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -189,10 +190,54 @@ pub struct ResourceMetrics {
     pub storage_duration: Histogram,
 }
 
-/// Serves `/metrics` and `/healthz` on `addr` until the process ends.
-pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
+/// What `/readyz` checks: the storage answers and the manager runs.
+#[derive(Clone)]
+pub struct Readiness {
+    storage: Arc<dyn StorageFactory>,
+    running: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readiness")
+            .field("running", &self.running.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Readiness {
+    /// Readiness of a manager on `storage`, not yet running.
+    pub fn new(storage: Arc<dyn StorageFactory>) -> Self {
+        Self {
+            storage,
+            running: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Marks the manager as running (`true`) or stopped / shutting down (`false`).
+    pub fn set_running(&self, running: bool) {
+        self.running.store(running, Ordering::Relaxed);
+    }
+
+    /// The failed checks (`storage`, `manager`), empty when ready.
+    async fn failures(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        if let Err(e) = self.storage.check_ready().await {
+            failures.push(format!("[-]storage failed: {e}"));
+        }
+        if !self.running.load(Ordering::Relaxed) {
+            failures.push("[-]manager failed: the cluster synchros are not running".to_owned());
+        }
+        failures
+    }
+}
+
+/// The routes of the metrics server: `/metrics`, `/livez` (the process serves), `/readyz` (the
+/// storage answers and the manager runs: `ok`, else `500` with one line per failed check) and
+/// `/healthz` (as `/livez`).
+pub fn router(metrics: Arc<Metrics>, readiness: Readiness) -> axum::Router {
     use axum::routing::get;
-    let app = axum::Router::new()
+    axum::Router::new()
         .route(
             "/metrics",
             get(move || {
@@ -208,12 +253,38 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()
                 }
             }),
         )
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/livez", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let readiness = readiness.clone();
+                async move {
+                    let failures = readiness.failures().await;
+                    if failures.is_empty() {
+                        (http::StatusCode::OK, "ok".to_owned())
+                    } else {
+                        (
+                            http::StatusCode::INTERNAL_SERVER_ERROR,
+                            format!("{}\nreadyz check failed\n", failures.join("\n")),
+                        )
+                    }
+                }
+            }),
+        )
+}
+
+/// Serves [`router`] on `addr` until the process ends.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}"))?;
     tracing::info!(%addr, "metrics server listening");
-    axum::serve(listener, app).await?;
+    axum::serve(listener, router(metrics, readiness)).await?;
     Ok(())
 }
 
@@ -244,5 +315,48 @@ mod tests {
         );
         metrics.remove(&labels);
         assert!(!metrics.encode().contains("cluster=\"c1\""));
+    }
+
+    /// `GET path` on `app`: the status and the body.
+    async fn get(app: &axum::Router, path: &str) -> (u16, String) {
+        use http_body_util::BodyExt as _;
+        use tower::ServiceExt as _;
+        let response = app
+            .clone()
+            .oneshot(
+                http::Request::get(path)
+                    .body(axum::body::Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// `/livez` answers while the process serves; `/readyz` only once the manager runs (and
+    /// the storage answers), and no more when it shuts down.
+    #[tokio::test]
+    async fn livez_and_readyz() {
+        let readiness = Readiness::new(Arc::new(
+            storage_api::testing::ReferenceStorageFactory::new(),
+        ));
+        let app = router(Arc::new(Metrics::new()), readiness.clone());
+        assert_eq!(get(&app, "/livez").await, (200, "ok".into()));
+        assert_eq!(get(&app, "/healthz").await, (200, "ok".into()));
+        let (status, body) = get(&app, "/readyz").await;
+        assert_eq!(status, 500);
+        assert!(body.contains("[-]manager failed"), "{body}");
+        assert!(!body.contains("storage"), "{body}");
+        readiness.set_running(true);
+        assert_eq!(get(&app, "/readyz").await, (200, "ok".into()));
+        readiness.set_running(false);
+        assert_eq!(get(&app, "/readyz").await.0, 500);
     }
 }

@@ -34,13 +34,15 @@ pub struct SynchroOptions {
     pub sharding_name: String,
 
     /// The address the metrics server listens on. It serves `/metrics` (cluster names, sync
-    /// state and object counts per resource) and `/healthz` over plain HTTP without
+    /// state and object counts per resource), `/livez`, `/readyz` (the storage answers and the
+    /// manager runs) and `/healthz` over plain HTTP without
     /// authentication, so only this host can reach it by default; to let Prometheus or a probe
     /// reach it from elsewhere, pass e.g. `--metrics-host 0.0.0.0`.
     #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
     pub metrics_host: IpAddr,
 
-    /// The port of the metrics server (`/metrics`, `/healthz`); 0 disables it.
+    /// The port of the metrics server (`/metrics`, `/livez`, `/readyz`, `/healthz`); 0 disables
+    /// it.
     #[arg(long, value_name = "PORT", default_value_t = 8081)]
     pub metrics_port: u16,
 
