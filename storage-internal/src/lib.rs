@@ -48,6 +48,7 @@
 //! # let _ = factory; Ok(()) }
 //! ```
 
+mod changelog;
 pub mod config;
 mod db;
 pub mod dialect;
@@ -60,6 +61,7 @@ mod resource;
 mod rows;
 mod schema;
 mod sql;
+mod watch;
 mod write;
 
 pub use config::{Connection, InternalConfig};

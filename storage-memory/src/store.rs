@@ -40,7 +40,7 @@ use storage_api::{
 use tokio::sync::broadcast;
 
 use crate::config::MemoryConfig;
-use crate::resource_version::RevisionSlot;
+use storage_api::resource_version::RevisionSlot;
 
 /// The state shared by a factory and every storage and watch it made.
 pub(crate) struct Shared {

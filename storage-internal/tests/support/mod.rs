@@ -280,6 +280,11 @@ pub async fn postgres_with(tune: impl FnOnce(&mut InternalConfig)) -> ScratchFac
 
 /// A fresh layer on a new MySQL/MariaDB database.
 pub async fn mysql() -> ScratchFactory {
+    mysql_with(|_| {}).await
+}
+
+/// [`mysql`] with the configuration adjusted by `tune`.
+pub async fn mysql_with(tune: impl FnOnce(&mut InternalConfig)) -> ScratchFactory {
     let url = mysql_url();
     let mut admin = sqlx::MySqlConnection::connect(&url)
         .await
@@ -312,14 +317,21 @@ pub async fn mysql() -> ScratchFactory {
     };
     config.conn_pool.max_open_conns = Some(4);
     config.conn_pool.max_idle_conns = Some(1);
+    tune(&mut config);
     connect(config, Scratch::MySqlDatabase { url, database }).await
 }
 
 /// A fresh layer on a new SQLite file.
 pub async fn sqlite() -> ScratchFactory {
+    sqlite_with(|_| {}).await
+}
+
+/// [`sqlite`] with the configuration adjusted by `tune`.
+pub async fn sqlite_with(tune: impl FnOnce(&mut InternalConfig)) -> ScratchFactory {
     let dir = std::env::temp_dir().join(fresh_name());
     std::fs::create_dir_all(&dir).expect("temporary directory");
-    let config = InternalConfig::sqlite(&dir.join("internal.db"));
+    let mut config = InternalConfig::sqlite(&dir.join("internal.db"));
+    tune(&mut config);
     connect(config, Scratch::SqliteDir(dir)).await
 }
 

@@ -1,22 +1,25 @@
-//! Rewriting `metadata.resourceVersion` inside an object's JSON without re-serializing it.
+//! Rewriting `metadata.resourceVersion` inside an object's JSON without re-serializing it: the
+//! one rule every watch-capable layer follows.
 //!
-//! Every write of the memory layer stamps the object with the layer's own revision, so that what
-//! `get`, `list` and `watch` return carries a resource version a client can watch from. The JSON
+//! A layer that serves watch returns objects carrying its own resource version (the memory
+//! layer stamps each write with its revision, `internal` stamps on read with the revision of
+//! the row's last change), so that `get`, `list` and `watch` answers carry a resource version a
+//! client can watch from. The JSON
 //! is never parsed into a DOM for that: [`RevisionSlot::locate`] finds, once and outside the
 //! store lock, the byte range the value occupies (or where to insert it), and
 //! [`RevisionSlot::stamp`] splices the revision in with two `memcpy`s while the lock is held.
 
+use crate::error::{Result, StorageError};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use storage_api::{Result, StorageError};
 
 /// The key written into `metadata`.
 const KEY: &str = "resourceVersion";
 
 /// Where the resource version of one object's JSON lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RevisionSlot {
+pub enum RevisionSlot {
     /// `metadata.resourceVersion` exists: its value (quotes included) spans `start..end`.
     Replace {
         /// First byte of the value.
@@ -68,8 +71,8 @@ impl RevisionSlot {
     /// Finds where `metadata.resourceVersion` is (or goes) in `raw`, an object's JSON.
     ///
     /// Fails (`422 Invalid`) when `raw` is not a JSON object with an object `metadata`; objects
-    /// that went through [`storage_api::ResourceObject::parse`] always have one.
-    pub(crate) fn locate(raw: &[u8]) -> Result<Self> {
+    /// that went through [`crate::ResourceObject::parse`] always have one.
+    pub fn locate(raw: &[u8]) -> Result<Self> {
         let invalid = |what: String| StorageError::invalid("object", what);
         let outer: Outer<'_> = serde_json::from_slice(raw)
             .map_err(|e| invalid(format!("cannot read the object's metadata: {e}")))?;
@@ -104,7 +107,7 @@ impl RevisionSlot {
     ///
     /// `raw` must be the bytes this slot was located in (else `500 Internal`). The result is
     /// allocated at its exact size, so that the stored [`Bytes`] wastes nothing.
-    pub(crate) fn stamp(self, raw: &[u8], revision: u64) -> Result<Bytes> {
+    pub fn stamp(self, raw: &[u8], revision: u64) -> Result<Bytes> {
         let digits = revision.to_string();
         let (cut, resume, member) = match self {
             Self::Replace { start, end } => (start, end, false),
@@ -140,7 +143,7 @@ impl RevisionSlot {
 }
 
 /// A copy of `raw` with `metadata.resourceVersion` set to `revision`.
-pub(crate) fn with_revision(raw: &[u8], revision: u64) -> Result<Bytes> {
+pub fn with_revision(raw: &[u8], revision: u64) -> Result<Bytes> {
     RevisionSlot::locate(raw)?.stamp(raw, revision)
 }
 
