@@ -348,5 +348,15 @@ async fn retention_by_age_expires_old_versions() {
     let mut stream = storage.watch(&from(&before_new)).await.expect("watch");
     let events = take(&mut stream, 1).await;
     assert_eq!(events[0].1, "c1/new");
+    // What get returns carries the layer's version, and the member's in an annotation.
+    let object = storage.get("c1", "default", "new").await.expect("get");
+    let value: serde_json::Value = serde_json::from_slice(&object.raw).expect("json");
+    assert_eq!(value["metadata"]["resourceVersion"], events[0].2.as_str());
+    assert_eq!(
+        value["metadata"]["annotations"]
+            [storage_api::resource_version::MEMBER_RESOURCE_VERSION_ANNOTATION],
+        "1"
+    );
+    assert_eq!(object.fields.resource_version, "1");
     factory.shutdown().await.expect("shutdown");
 }
