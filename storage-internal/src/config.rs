@@ -1205,6 +1205,32 @@ mysql:
     }
 
     #[test]
+    fn watch_settings_have_defaults_and_named_errors() {
+        let connection = InternalConfig::from_yaml("type: sqlite\ndsn: /tmp/x.db\n")
+            .and_then(|c| c.connection())
+            .expect("defaults");
+        assert_eq!(connection.watch, WatchSettings::default());
+        let connection = InternalConfig::from_yaml(
+            "type: sqlite\ndsn: /tmp/x.db\nwatch: {maxAge: 10m, maxCount: 500, pollInterval: 1s, bookmarkInterval: 5s}\n",
+        )
+        .and_then(|c| c.connection())
+        .expect("set");
+        assert_eq!(connection.watch.retention.max_count, 500);
+        assert_eq!(connection.watch.retention.max_age, Duration::from_secs(600));
+        assert_eq!(connection.watch.poll_interval, Duration::from_secs(1));
+        assert_eq!(connection.watch.bookmark_interval, Duration::from_secs(5));
+        assert!(
+            error_of("type: sqlite\ndsn: x\nwatch: {maxCount: 0}\n").contains("watch.maxCount")
+        );
+        assert!(
+            error_of("type: sqlite\ndsn: x\nwatch: {pollInterval: soon}\n")
+                .contains("watch.pollInterval")
+        );
+        assert!(error_of("type: sqlite\ndsn: x\nwatch: {maxAge: 0s}\n").contains("watch.maxAge"));
+        assert!(error_of("type: sqlite\ndsn: x\nwatch: {retention: 1}\n").contains("retention"));
+    }
+
+    #[test]
     fn environment_overrides_the_file() {
         let config =
             InternalConfig::from_yaml("type: mysql\nhost: a\ndatabase: d\n").expect("parses");
