@@ -676,28 +676,19 @@ kubectl_suite!(memory, || {
 });
 
 /// `kubectl get -w --watch-only`: kubectl lists, then watches from the list's resource
-/// version; a change made through the storage API then arrives as a one-row table (memory:
-/// the layer with watch).
-#[test]
-fn memory_watch_streams_table_rows() {
-    let Some(kube) = memory::kube() else {
-        return;
-    };
-    let configmap = kube
-        .of("configmaps", "")
+/// version; a change made through the storage API then arrives as a one-row table. Returns
+/// the table and the changed object.
+fn watch_one_change(kube: &Kube, resource: &str, args: &[&str]) -> (String, ResourceObject) {
+    let gvr = Gvr::new("", "v1", resource);
+    let object = kube
+        .of(resource, "")
         .into_iter()
         .find(|o| o.fields.namespace == "payments")
-        .expect("a configmap")
+        .expect("an object in payments")
         .clone();
     let (lines, _) = std::thread::scope(|scope| {
-        let watching = scope.spawn(|| {
-            kube.stream(
-                "clusterpedia",
-                &["get", "configmaps", "-n", "payments", "--watch-only"],
-                2,
-                std::time::Duration::from_secs(20),
-            )
-        });
+        let watching = scope
+            .spawn(|| kube.stream("clusterpedia", args, 2, std::time::Duration::from_secs(20)));
         // Let kubectl list and start watching, then change the object.
         std::thread::sleep(std::time::Duration::from_secs(3));
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -709,25 +700,62 @@ fn memory_watch_streams_table_rows() {
                 .harness
                 .factory
                 .new_resource_storage(storage_api::ResourceStorageConfig {
-                    gvr: Gvr::new("", "v1", "configmaps"),
-                    kind: "ConfigMap".into(),
+                    gvr,
+                    kind: object.fields.kind.to_string(),
                     namespaced: true,
                 })
                 .await
                 .expect("storage");
             storage
-                .apply(vec![storage_api::Change::Upsert(configmap.clone())])
+                .apply(vec![storage_api::Change::Upsert(object.clone())])
                 .await
                 .expect("update");
         });
         (watching.join().expect("kubectl"), ())
     });
-    let text = lines.join("\n");
+    (lines.join("\n"), object)
+}
+
+/// `kubectl get -w --watch-only` on memory (a layer with watch): the change arrives as a
+/// one-row table with the CLUSTER column.
+#[test]
+fn memory_watch_streams_table_rows() {
+    let Some(kube) = memory::kube() else {
+        return;
+    };
+    let args = ["get", "configmaps", "-n", "payments", "--watch-only"];
+    let (text, configmap) = watch_one_change(kube, "configmaps", &args);
     assert_eq!(header(&text), ["CLUSTER", "NAME", "DATA", "AGE"], "{text}");
     let row = &rows(&text)[1];
     assert_eq!(
         (row[0], row[1]),
         (&*configmap.fields.cluster, configmap.fields.name.as_str())
+    );
+}
+
+/// `kubectl get pods -A -w --watch-only` on `internal` (its change log): a change arrives as a
+/// row with the NAMESPACE and CLUSTER columns.
+#[test]
+fn internal_watch_all_namespaces_streams_rows_with_the_cluster() {
+    let Some(kube) = internal_sqlite::kube() else {
+        return;
+    };
+    let args = ["get", "pods", "-A", "--watch-only"];
+    let (text, pod) = watch_one_change(kube, "pods", &args);
+    assert_eq!(
+        header(&text)[..3],
+        ["NAMESPACE", "CLUSTER", "NAME"],
+        "{text}"
+    );
+    let row = &rows(&text)[1];
+    assert_eq!(
+        (row[0], row[1], row[2]),
+        (
+            pod.fields.namespace.as_str(),
+            &*pod.fields.cluster,
+            pod.fields.name.as_str()
+        ),
+        "{text}"
     );
 }
 

@@ -24,6 +24,7 @@ pub mod evaluator;
 pub mod object;
 pub mod query;
 pub mod registry;
+pub mod resource_version;
 pub mod status;
 mod storage;
 #[cfg(feature = "testing")]

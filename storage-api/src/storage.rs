@@ -115,6 +115,12 @@ pub enum WatchEvent {
         /// The resource version reached.
         resource_version: String,
     },
+    /// The bookmark that ends the initial events of a `sendInitialEvents=true` watch (written
+    /// with the annotation `k8s.io/initial-events-end: "true"`); the apiserver produces it.
+    InitialEventsEnd {
+        /// The resource version of the initial state.
+        resource_version: String,
+    },
 }
 
 /// A watch: an endless stream of events; an `Err` item (e.g. [`StorageError::Expired`]) ends it.

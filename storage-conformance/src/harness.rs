@@ -739,8 +739,9 @@ pub fn identity(object: &ResourceObject) -> String {
     )
 }
 
-/// An object's JSON as the suite compares it: `metadata.resourceVersion` removed (watch-capable
-/// layers write their own), and an events annotation parsed and ordered by event uid (the
+/// An object's JSON as the suite compares it: `metadata.resourceVersion` and the member-version
+/// annotation removed (watch-capable layers write their own version and keep the member's in
+/// that annotation; an emptied `annotations` goes too), and an events annotation parsed and ordered by event uid (the
 /// order of an object's events is not specified).
 pub fn normalized(object: &ResourceObject) -> Value {
     let mut value: Value = match serde_json::from_slice(&object.raw) {
@@ -749,6 +750,16 @@ pub fn normalized(object: &ResourceObject) -> Value {
     };
     if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.remove("resourceVersion");
+        // The member's version, kept by watch-capable layers that replace the one above.
+        if let Some(annotations) = metadata
+            .get_mut("annotations")
+            .and_then(Value::as_object_mut)
+        {
+            annotations.remove(storage_api::resource_version::MEMBER_RESOURCE_VERSION_ANNOTATION);
+            if annotations.is_empty() {
+                metadata.remove("annotations");
+            }
+        }
         if let Some(annotations) = metadata
             .get_mut("annotations")
             .and_then(Value::as_object_mut)

@@ -17,7 +17,13 @@
 //! log: {stdout: true, level: Warn, slowThreshold: 200ms}
 //! postgres: {recoverableErrCodes: ["57P03"]}
 //! mysql: {recoverableErrNumbers: [1317]}
+//! watch: {maxAge: 1h, maxCount: 100000, pollInterval: 250ms, bookmarkInterval: 1m}
 //! ```
+//!
+//! `watch` (not in the original) sets the change log's retention (changes older than `maxAge`
+//! or beyond the last `maxCount` are pruned; watching from before them is `410 Expired`), how
+//! often MySQL/SQLite watchers poll the log (PostgreSQL is woken by `NOTIFY` and polls at that
+//! interval only as a fallback), and how often a watch that allows bookmarks gets one.
 //!
 //! Every key of the original is accepted, so that its configuration files keep working; a few
 //! only matter to Go drivers (`network`, most `mysql.*` driver switches, `log.logger`,
@@ -113,6 +119,43 @@ pub struct InternalConfig {
     /// at that time. A statement cancelled by it is a `504 Timeout`.
     #[serde(deserialize_with = "scalar_string")]
     pub statement_timeout: Option<String>,
+    /// Watch: the change log's retention and how watchers are woken.
+    pub watch: WatchConfig,
+}
+
+/// `watch`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct WatchConfig {
+    /// The oldest change kept (Go duration; default 1h).
+    #[serde(deserialize_with = "scalar_string")]
+    pub max_age: Option<String>,
+    /// Changes kept at most (default 100000; at least 1).
+    pub max_count: Option<u64>,
+    /// How often the change log is read while someone watches (Go duration; default 250ms).
+    #[serde(deserialize_with = "scalar_string")]
+    pub poll_interval: Option<String>,
+    /// How often a watch that allows bookmarks gets one (Go duration; default 1m).
+    #[serde(deserialize_with = "scalar_string")]
+    pub bookmark_interval: Option<String>,
+}
+
+/// The validated `watch` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WatchSettings {
+    pub(crate) retention: crate::changelog::Retention,
+    pub(crate) poll_interval: Duration,
+    pub(crate) bookmark_interval: Duration,
+}
+
+impl Default for WatchSettings {
+    fn default() -> Self {
+        Self {
+            retention: crate::changelog::Retention::default(),
+            poll_interval: Duration::from_millis(250),
+            bookmark_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 /// `connPool`.
@@ -246,6 +289,7 @@ pub struct Connection {
     pub(crate) mysql_session: Vec<(String, String)>,
     pub(crate) recoverable_postgres: Vec<String>,
     pub(crate) recoverable_mysql: Vec<u16>,
+    pub(crate) watch: WatchSettings,
 }
 
 /// The driver options of one database (no `Debug`: sqlx's shows the password).
@@ -295,6 +339,7 @@ impl fmt::Debug for InternalConfig {
             postgres,
             metrics,
             statement_timeout,
+            watch,
         } = self;
         f.debug_struct("InternalConfig")
             .field("db_type", db_type)
@@ -316,6 +361,7 @@ impl fmt::Debug for InternalConfig {
             .field("postgres", postgres)
             .field("metrics", metrics)
             .field("statement_timeout", statement_timeout)
+            .field("watch", watch)
             .finish()
     }
 }
@@ -330,6 +376,7 @@ impl fmt::Debug for Connection {
             mysql_session,
             recoverable_postgres,
             recoverable_mysql,
+            watch,
         } = self;
         f.debug_struct("Connection")
             .field("dialect", dialect)
@@ -338,6 +385,7 @@ impl fmt::Debug for Connection {
             .field("mysql_session", mysql_session)
             .field("recoverable_postgres", recoverable_postgres)
             .field("recoverable_mysql", recoverable_mysql)
+            .field("watch", watch)
             .finish_non_exhaustive()
     }
 }
@@ -439,6 +487,43 @@ impl InternalConfig {
             mysql_session,
             recoverable_postgres: self.postgres.recoverable_err_codes.clone(),
             recoverable_mysql: self.mysql.recoverable_err_numbers.clone(),
+            watch: self.watch_settings()?,
+        })
+    }
+
+    fn watch_settings(&self) -> Result<WatchSettings> {
+        let defaults = WatchSettings::default();
+        let w = &self.watch;
+        let positive = |key: &str, value: Option<Duration>, default: Duration| match value {
+            None => Ok(default),
+            Some(d) if d.is_zero() => {
+                Err(StorageError::config(format!("{key}: must be more than 0")))
+            }
+            Some(d) => Ok(d),
+        };
+        let max_count = w.max_count.unwrap_or(defaults.retention.max_count);
+        if max_count == 0 {
+            return Err(StorageError::config("watch.maxCount: must be at least 1"));
+        }
+        Ok(WatchSettings {
+            retention: crate::changelog::Retention {
+                max_count,
+                max_age: positive(
+                    "watch.maxAge",
+                    duration_of("watch.maxAge", w.max_age.as_ref())?,
+                    defaults.retention.max_age,
+                )?,
+            },
+            poll_interval: positive(
+                "watch.pollInterval",
+                duration_of("watch.pollInterval", w.poll_interval.as_ref())?,
+                defaults.poll_interval,
+            )?,
+            bookmark_interval: positive(
+                "watch.bookmarkInterval",
+                duration_of("watch.bookmarkInterval", w.bookmark_interval.as_ref())?,
+                defaults.bookmark_interval,
+            )?,
         })
     }
 
@@ -1118,6 +1203,32 @@ mysql:
                 .contains("connMaxLifetime")
         );
         assert!(error_of("type: sqlite\n").contains("dsn: missing"));
+    }
+
+    #[test]
+    fn watch_settings_have_defaults_and_named_errors() {
+        let connection = InternalConfig::from_yaml("type: sqlite\ndsn: /tmp/x.db\n")
+            .and_then(|c| c.connection())
+            .expect("defaults");
+        assert_eq!(connection.watch, WatchSettings::default());
+        let connection = InternalConfig::from_yaml(
+            "type: sqlite\ndsn: /tmp/x.db\nwatch: {maxAge: 10m, maxCount: 500, pollInterval: 1s, bookmarkInterval: 5s}\n",
+        )
+        .and_then(|c| c.connection())
+        .expect("set");
+        assert_eq!(connection.watch.retention.max_count, 500);
+        assert_eq!(connection.watch.retention.max_age, Duration::from_secs(600));
+        assert_eq!(connection.watch.poll_interval, Duration::from_secs(1));
+        assert_eq!(connection.watch.bookmark_interval, Duration::from_secs(5));
+        assert!(
+            error_of("type: sqlite\ndsn: x\nwatch: {maxCount: 0}\n").contains("watch.maxCount")
+        );
+        assert!(
+            error_of("type: sqlite\ndsn: x\nwatch: {pollInterval: soon}\n")
+                .contains("watch.pollInterval")
+        );
+        assert!(error_of("type: sqlite\ndsn: x\nwatch: {maxAge: 0s}\n").contains("watch.maxAge"));
+        assert!(error_of("type: sqlite\ndsn: x\nwatch: {retention: 1}\n").contains("retention"));
     }
 
     #[test]

@@ -457,6 +457,50 @@ impl Db {
         Ok(Tx { db: self, inner })
     }
 
+    /// Starts a read-only transaction whose statements all read one snapshot of the database
+    /// (PostgreSQL `REPEATABLE READ`, InnoDB's consistent snapshot; SQLite's read transaction
+    /// is one snapshot from its first read). On PostgreSQL, dropped before it is finished (the
+    /// client went away), its running statement is cancelled as by [`Db::fetch_cancellable`].
+    pub(crate) async fn snapshot(&self, what: &str) -> Result<Snapshot<'_>> {
+        let inner = match &self.pool {
+            Pool::Postgres(pool) => {
+                let result = async {
+                    let mut conn = pool.acquire().await?;
+                    let id: i64 = sqlx::query_scalar("SELECT pg_backend_pid()::bigint")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                        .await?;
+                    Ok::<_, sqlx::Error>(CancelOnDrop {
+                        conn: Some(Conn::Postgres(conn, pool.clone())),
+                        id,
+                    })
+                }
+                .await;
+                SnapshotInner::Postgres(result.map_err(|e| self.error(what, e))?)
+            }
+            Pool::MySql(pool) => SnapshotInner::Tx(Tx {
+                db: self,
+                inner: pool
+                    .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                    .await
+                    .map(TxInner::MySql)
+                    .map_err(|e| self.error(what, e))?,
+            }),
+            Pool::Sqlite(_) => SnapshotInner::Tx(self.begin(what).await?),
+        };
+        Ok(Snapshot { db: self, inner })
+    }
+
+    /// Whether [`Db::close`] was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        match &self.pool {
+            Pool::Postgres(pool) => pool.is_closed(),
+            Pool::MySql(pool) => pool.is_closed(),
+            Pool::Sqlite(pool) => pool.is_closed(),
+        }
+    }
+
     /// Closes every connection (waits for those in use to be returned).
     pub(crate) async fn close(&self) {
         match &self.pool {
@@ -482,6 +526,75 @@ impl Db {
 enum Conn {
     Postgres(sqlx::pool::PoolConnection<Postgres>, sqlx::PgPool),
     MySql(sqlx::pool::PoolConnection<MySql>, sqlx::MySqlPool),
+}
+
+/// Where a list reads: the pool (each statement on its own), or an open transaction (one
+/// snapshot for the list and the resource version it is served at).
+pub(crate) enum Reader<'r, 'a> {
+    /// The pool; long queries are cancelled when abandoned ([`Db::fetch_cancellable`]).
+    Pool(&'a Db),
+    /// A snapshot.
+    Snapshot(&'r mut Snapshot<'a>),
+}
+
+impl Reader<'_, '_> {
+    /// Runs a query and decodes its rows as `cols`.
+    pub(crate) async fn fetch(&mut self, what: &str, sql: &Sql, cols: &[Col]) -> Result<Vec<Row>> {
+        match self {
+            Self::Pool(db) => db.fetch_cancellable(what, sql, cols).await,
+            Self::Snapshot(snapshot) => snapshot.fetch(what, sql, cols).await,
+        }
+    }
+}
+
+/// A read-only transaction on one snapshot ([`Db::snapshot`]).
+pub(crate) struct Snapshot<'a> {
+    db: &'a Db,
+    inner: SnapshotInner<'a>,
+}
+
+enum SnapshotInner<'a> {
+    /// A connection in a transaction, cancelled when dropped.
+    Postgres(CancelOnDrop),
+    Tx(Tx<'a>),
+}
+
+impl Snapshot<'_> {
+    /// Runs a query in the snapshot.
+    pub(crate) async fn fetch(&mut self, what: &str, sql: &Sql, cols: &[Col]) -> Result<Vec<Row>> {
+        let started = std::time::Instant::now();
+        let result = match &mut self.inner {
+            SnapshotInner::Postgres(guard) => match guard.conn.as_mut() {
+                Some(Conn::Postgres(conn, _)) => fetch_on(&mut **conn, sql, cols)
+                    .await
+                    .map_err(|e| self.db.error(what, e)),
+                _ => Err(StorageError::Internal {
+                    message: "the snapshot is over".into(),
+                    source: None,
+                }),
+            },
+            SnapshotInner::Tx(tx) => tx.fetch(what, sql, cols).await,
+        };
+        self.db.trace(what, sql, started.elapsed());
+        result
+    }
+
+    /// Ends the snapshot (its connection goes back to the pool).
+    pub(crate) async fn finish(self, what: &str) -> Result<()> {
+        match self.inner {
+            SnapshotInner::Postgres(mut guard) => {
+                if let Some(Conn::Postgres(conn, _)) = guard.conn.as_mut() {
+                    conn.execute("COMMIT")
+                        .await
+                        .map_err(|e| self.db.error(what, e))?;
+                }
+                // Answered: the connection goes back to the pool.
+                drop(guard.conn.take());
+                Ok(())
+            }
+            SnapshotInner::Tx(tx) => tx.commit(what).await,
+        }
+    }
 }
 
 /// A connection running a statement; dropped before the statement answered, it cancels the
@@ -602,6 +715,16 @@ impl Tx<'_> {
             TxInner::Postgres(tx) => execute_on(&mut **tx, sql).await,
             TxInner::MySql(tx) => execute_on(&mut **tx, sql).await,
             TxInner::Sqlite(tx) => execute_on(&mut **tx, sql).await,
+        };
+        result.map_err(|e| self.db.error(what, e))
+    }
+
+    /// Runs a query in the transaction and decodes its rows as `cols`.
+    pub(crate) async fn fetch(&mut self, what: &str, sql: &Sql, cols: &[Col]) -> Result<Vec<Row>> {
+        let result = match &mut self.inner {
+            TxInner::Postgres(tx) => fetch_on(&mut **tx, sql, cols).await,
+            TxInner::MySql(tx) => fetch_on(&mut **tx, sql, cols).await,
+            TxInner::Sqlite(tx) => fetch_on(&mut **tx, sql, cols).await,
         };
         result.map_err(|e| self.db.error(what, e))
     }

@@ -65,12 +65,12 @@ impl Dialect {
             Self::Postgres => {
                 "r.cluster, r.api_group, r.api_version, r.resource, r.kind, r.namespace, r.name, \
                  r.uid, r.owner_uid, r.resource_version, r.created_at, r.deleted_at, \
-                 r.labels::text, r.object::text"
+                 r.labels::text, r.object::text, r.revision"
             }
             Self::MySql | Self::Sqlite => {
                 "r.cluster, r.api_group, r.api_version, r.resource, r.kind, r.namespace, r.name, \
                  r.uid, r.owner_uid, r.resource_version, r.created_at, r.deleted_at, \
-                 r.labels, r.object"
+                 r.labels, r.object, r.revision"
             }
         }
     }

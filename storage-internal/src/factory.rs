@@ -15,6 +15,7 @@ use storage_api::{
     object::namespaced_name,
 };
 
+use crate::changelog::{self, ChangeLog};
 use crate::config::{ConnectOptions, Connection, InternalConfig, default_sqlite_path};
 use crate::db::{Col, Db, Pool};
 use crate::dialect::Dialect;
@@ -23,12 +24,16 @@ use crate::events;
 use crate::query::{ListQuery, Scope};
 use crate::resource::{InternalCollectionStorage, InternalResourceStorage};
 use crate::schema;
+use crate::sql::Sql;
+use crate::watch::Hub;
 
 /// The `internal` layer: one connection pool shared by every storage it makes.
 #[derive(Debug, Clone)]
 pub struct InternalStorageFactory {
     db: Db,
     target: String,
+    log: ChangeLog,
+    hub: Arc<Hub>,
 }
 
 /// The registry's constructor: the configuration file when given (with the `DB_*`
@@ -213,7 +218,17 @@ impl InternalStorageFactory {
         let db = Db::new(pool, errors).with_sqlite_deadline(settings.statement_timeout);
         schema::migrate(&db).await?;
         tracing::info!(database = dialect.name(), at = %target, "internal storage ready");
-        Ok(Self { db, target })
+        let log = ChangeLog {
+            retention: connection.watch.retention,
+            clock: Arc::default(),
+        };
+        let hub = Hub::new(db.clone(), connection.watch.clone());
+        Ok(Self {
+            db,
+            target,
+            log,
+            hub,
+        })
     }
 
     /// The database family.
@@ -264,7 +279,7 @@ impl InternalStorageFactory {
 #[async_trait]
 impl StorageFactory for InternalStorageFactory {
     fn supported_verbs(&self) -> &'static [Verb] {
-        &[Verb::Get, Verb::List]
+        &[Verb::Get, Verb::List, Verb::Watch]
     }
 
     async fn resource_versions(
@@ -375,6 +390,8 @@ impl StorageFactory for InternalStorageFactory {
         Ok(Arc::new(InternalResourceStorage::new(
             self.db.clone(),
             config,
+            self.log.clone(),
+            self.hub.clone(),
         )))
     }
 
@@ -389,26 +406,24 @@ impl StorageFactory for InternalStorageFactory {
     }
 
     async fn clean_cluster(&self, cluster: &str) -> Result<()> {
-        let mut sql = self.db.sql();
-        sql.push("DELETE FROM resources WHERE cluster = ")
-            .bind(cluster);
-        self.db.execute("clean cluster", &sql).await.map(drop)
+        self.clean("clean cluster", &|sql: &mut Sql| {
+            sql.push(" WHERE r.cluster = ").bind(cluster);
+        })
+        .await
     }
 
     async fn clean_cluster_resource(&self, cluster: &str, gvr: &Gvr) -> Result<()> {
-        let mut sql = self.db.sql();
-        sql.push("DELETE FROM resources WHERE cluster = ")
-            .bind(cluster)
-            .push(" AND api_group = ")
-            .bind(&gvr.group)
-            .push(" AND api_version = ")
-            .bind(&gvr.version)
-            .push(" AND resource = ")
-            .bind(&gvr.resource);
-        self.db
-            .execute("clean cluster resource", &sql)
-            .await
-            .map(drop)
+        self.clean("clean cluster resource", &|sql: &mut Sql| {
+            sql.push(" WHERE r.cluster = ")
+                .bind(cluster)
+                .push(" AND r.api_group = ")
+                .bind(&gvr.group)
+                .push(" AND r.api_version = ")
+                .bind(&gvr.version)
+                .push(" AND r.resource = ")
+                .bind(&gvr.resource);
+        })
+        .await
     }
 
     async fn check_ready(&self) -> Result<()> {
@@ -432,6 +447,24 @@ impl InternalStorageFactory {
         ListQuery::new(self.db.dialect(), options, Scope::Resource(&gvr))?
             .explain(&self.db)
             .await
+    }
+
+    /// Deletes the rows matching `condition` (on alias `r`), recording a deletion in the
+    /// change log for each, in one transaction.
+    async fn clean(&self, what: &str, condition: &(dyn Fn(&mut Sql) + Sync)) -> Result<()> {
+        let mut tx = self.db.begin(what).await?;
+        let mut appender = changelog::lock(&mut tx).await?;
+        appender.push_deletions_where(&mut tx, condition).await?;
+        let mut sql = self.db.sql();
+        sql.push(if self.db.dialect() == Dialect::MySql {
+            "DELETE r FROM resources r"
+        } else {
+            "DELETE FROM resources AS r"
+        });
+        condition(&mut sql);
+        tx.execute(what, &sql).await?;
+        appender.finish(&mut tx, None, &self.log).await?;
+        tx.commit(what).await
     }
 
     /// The database handle.

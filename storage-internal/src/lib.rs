@@ -20,6 +20,10 @@
 //!   / `update` / `delete` / `record_events` keep the original's semantics. Connection loss and
 //!   timeouts are [`storage_api::StorageError::Unavailable`] (the synchro retries), a unique
 //!   violation is `AlreadyExists`.
+//! - **Watch**: every write transaction also appends to a change log whose revision is the
+//!   layer's resource version, global to the database (see the `changelog` and `watch`
+//!   modules, and docs/storage-internal.md): resume without gap or duplicate, `410` beyond the
+//!   retention, PostgreSQL `LISTEN`/`NOTIFY`, polling on MySQL and SQLite.
 //! - **Schema**: versioned migrations per dialect, applied at start-up.
 //!
 //! # Configuration
@@ -48,6 +52,7 @@
 //! # let _ = factory; Ok(()) }
 //! ```
 
+mod changelog;
 pub mod config;
 mod db;
 pub mod dialect;
@@ -60,6 +65,7 @@ mod resource;
 mod rows;
 mod schema;
 mod sql;
+mod watch;
 mod write;
 
 pub use config::{Connection, InternalConfig};

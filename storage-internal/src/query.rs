@@ -37,7 +37,7 @@ use storage_api::query::paging::{Listed, Pager};
 use storage_api::query::{ContinuePosition, ListOptions, OrderField, OwnerQuery, SortValue};
 use storage_api::{Gvr, ListPage, ResourceObject, Result, StorageError};
 
-use crate::db::{Col, Db, Row};
+use crate::db::{Col, Db, Reader, Row};
 use crate::dialect::Dialect;
 use crate::events;
 use crate::rows::{Interner, NO_RESOURCE_VERSION, NO_TIME, OBJECT_COLS, object_from_row};
@@ -441,6 +441,15 @@ impl<'a> ListQuery<'a> {
 
     /// Runs the list: the page, its continue token and, when asked, the remaining count.
     pub(crate) async fn run(&self, db: &Db, interner: &mut Interner) -> Result<ListPage> {
+        self.run_on(&mut Reader::Pool(db), interner).await
+    }
+
+    /// [`ListQuery::run`] on `reader` (e.g. a snapshot transaction).
+    pub(crate) async fn run_on(
+        &self,
+        db: &mut Reader<'_, '_>,
+        interner: &mut Interner,
+    ) -> Result<ListPage> {
         let o = self.options;
         let what = "list";
         let fetch = self.pager.fetch_limit();
@@ -448,13 +457,11 @@ impl<'a> ListQuery<'a> {
             Vec::new()
         } else {
             let sql = self.page_sql(fetch, o.inject_events)?;
-            db.fetch_cancellable(what, &sql, &self.page_cols(o.inject_events))
+            db.fetch(what, &sql, &self.page_cols(o.inject_events))
                 .await?
         };
         let counted = if self.pager.counts_remaining() {
-            let rows = db
-                .fetch_cancellable(what, &self.count_sql()?, &[Col::Int])
-                .await?;
+            let rows = db.fetch(what, &self.count_sql()?, &[Col::Int]).await?;
             Some(rows.first().map_or(0, |r| r.int(0)).max(0) as u64)
         } else {
             None

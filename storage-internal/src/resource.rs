@@ -8,14 +8,16 @@ use storage_api::collection::{CollectionResource, CollectionResourceType};
 use storage_api::{
     Change, CollectionPage, CollectionResourceStorage, Gvr, ListOptions, ListPage, ObjectEvent,
     ObjectKey, ResourceObject, ResourceStorage, ResourceStorageConfig, Result, StorageError,
-    StoredResourceType,
+    StoredResourceType, WatchStream,
 };
 
-use crate::db::Db;
+use crate::changelog::{self, ChangeLog};
+use crate::db::{Db, Reader};
 use crate::events;
 use crate::factory::InternalStorageFactory;
 use crate::query::{ListQuery, Scope};
 use crate::rows::{Interner, OBJECT_COLS, object_from_row};
+use crate::watch::{self, Hub};
 use crate::write;
 
 /// The storage of one resource across every cluster.
@@ -24,13 +26,40 @@ pub struct InternalResourceStorage {
     db: Db,
     config: ResourceStorageConfig,
     gvr: Arc<Gvr>,
+    log: ChangeLog,
+    hub: Arc<Hub>,
 }
 
 impl InternalResourceStorage {
-    pub(crate) fn new(db: Db, config: ResourceStorageConfig) -> Self {
+    pub(crate) fn new(
+        db: Db,
+        config: ResourceStorageConfig,
+        log: ChangeLog,
+        hub: Arc<Hub>,
+    ) -> Self {
         let gvr = Arc::new(config.gvr.clone());
-        Self { db, config, gvr }
+        Self {
+            db,
+            config,
+            gvr,
+            log,
+            hub,
+        }
     }
+}
+
+/// A list read in one snapshot with the change log's revision at that snapshot: a watch from
+/// that revision continues exactly where the list ends.
+async fn list_at(db: &Db, gvr: &Arc<Gvr>, options: &ListOptions) -> Result<(ListPage, i64)> {
+    let query = ListQuery::new(db.dialect(), options, Scope::Resource(gvr))?;
+    let mut snapshot = db.snapshot("list").await?;
+    let mut reader = Reader::Snapshot(&mut snapshot);
+    let state = changelog::state_on(&mut reader, db.dialect()).await?;
+    let page = query
+        .run_on(&mut reader, &mut Interner::with_gvr(gvr))
+        .await?;
+    snapshot.finish("list").await?;
+    Ok((page, state.revision))
 }
 
 #[async_trait]
@@ -67,25 +96,35 @@ impl ResourceStorage for InternalResourceStorage {
     }
 
     async fn list(&self, options: &ListOptions) -> Result<ListPage> {
-        ListQuery::new(self.db.dialect(), options, Scope::Resource(&self.gvr))?
-            .run(&self.db, &mut Interner::with_gvr(&self.gvr))
-            .await
+        let (mut page, revision) = list_at(&self.db, &self.gvr, options).await?;
+        page.resource_version = Some(revision.to_string());
+        Ok(page)
+    }
+
+    async fn watch(&self, options: &ListOptions) -> Result<WatchStream> {
+        let db = self.db.clone();
+        let gvr = self.gvr.clone();
+        watch::watch(&self.hub, self.gvr.clone(), options, |filters| async move {
+            let (page, revision) = list_at(&db, &gvr, &filters).await?;
+            Ok((page.items, revision))
+        })
+        .await
     }
 
     async fn create(&self, object: ResourceObject) -> Result<()> {
-        write::create(&self.db, &self.gvr, object).await
+        write::create(&self.db, &self.log, &self.gvr, object).await
     }
 
     async fn update(&self, object: ResourceObject) -> Result<()> {
-        write::update(&self.db, &self.gvr, object).await
+        write::update(&self.db, &self.log, &self.gvr, object).await
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<()> {
-        write::delete(&self.db, &self.gvr, key).await
+        write::delete(&self.db, &self.log, &self.gvr, key).await
     }
 
     async fn apply(&self, changes: Vec<Change>) -> Result<()> {
-        write::apply(&self.db, &self.gvr, changes).await
+        write::apply(&self.db, &self.log, &self.gvr, changes).await
     }
 
     async fn record_events(&self, events: Vec<ObjectEvent>) -> Result<()> {

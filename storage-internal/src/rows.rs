@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use storage_api::object::Labels;
+use storage_api::resource_version::{with_member_version, with_revision};
 use storage_api::{Gvr, IndexedFields, ResourceObject, Result, StorageError};
 
 use crate::db::{Col, Row};
@@ -17,7 +18,7 @@ pub(crate) const NO_TIME: i64 = i64::MIN;
 pub(crate) const NO_RESOURCE_VERSION: i64 = -1;
 
 /// The column types of [`crate::dialect::Dialect::object_columns`], in order.
-pub(crate) const OBJECT_COLS: [Col; 14] = [
+pub(crate) const OBJECT_COLS: [Col; 15] = [
     Col::Text,   // cluster
     Col::Text,   // api_group
     Col::Text,   // api_version
@@ -32,6 +33,7 @@ pub(crate) const OBJECT_COLS: [Col; 14] = [
     Col::OptInt, // deleted_at
     Col::Text,   // labels
     Col::Text,   // object
+    Col::Int,    // revision (of the last change: the layer's resource version)
 ];
 
 /// The stored values of one object.
@@ -116,7 +118,9 @@ impl Interner {
     }
 }
 
-/// Rebuilds the object whose [`OBJECT_COLS`] start at column `at` of `row`.
+/// Rebuilds the object whose [`OBJECT_COLS`] start at column `at` of `row`; its
+/// `metadata.resourceVersion` is the layer's (the revision of the row's last change), its
+/// indexed `resource_version` the member's.
 pub(crate) fn object_from_row(
     row: &mut Row,
     at: usize,
@@ -143,8 +147,14 @@ pub(crate) fn object_from_row(
         deletion_timestamp: row.opt_int(at + 11),
         labels: Labels::new(labels),
     };
-    Ok(ResourceObject {
-        fields,
-        raw: Bytes::from(row.take_text(at + 13)),
-    })
+    let raw = Bytes::from(row.take_text(at + 13));
+    // Rows written before the change log (revision 0) keep the member's version.
+    let raw = match u64::try_from(row.int(at + 14)) {
+        Ok(revision) if revision > 0 => with_revision(
+            &with_member_version(raw, &fields.resource_version)?,
+            revision,
+        )?,
+        _ => raw,
+    };
+    Ok(ResourceObject { fields, raw })
 }

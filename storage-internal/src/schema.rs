@@ -21,21 +21,42 @@ const MIGRATIONS_TABLE: &str = "clusterpedia_schema_migrations";
 /// The migrations of `dialect`, in order.
 fn migrations(dialect: Dialect) -> Vec<Migration> {
     let files: &[(i64, &str, &'static str)] = match dialect {
-        Dialect::Postgres => &[(
-            1,
-            "resources",
-            include_str!("../migrations/postgres/0001_resources.sql"),
-        )],
-        Dialect::MySql => &[(
-            1,
-            "resources",
-            include_str!("../migrations/mysql/0001_resources.sql"),
-        )],
-        Dialect::Sqlite => &[(
-            1,
-            "resources",
-            include_str!("../migrations/sqlite/0001_resources.sql"),
-        )],
+        Dialect::Postgres => &[
+            (
+                1,
+                "resources",
+                include_str!("../migrations/postgres/0001_resources.sql"),
+            ),
+            (
+                14,
+                "change log",
+                include_str!("../migrations/postgres/0014_change_log.sql"),
+            ),
+        ],
+        Dialect::MySql => &[
+            (
+                1,
+                "resources",
+                include_str!("../migrations/mysql/0001_resources.sql"),
+            ),
+            (
+                14,
+                "change log",
+                include_str!("../migrations/mysql/0014_change_log.sql"),
+            ),
+        ],
+        Dialect::Sqlite => &[
+            (
+                1,
+                "resources",
+                include_str!("../migrations/sqlite/0001_resources.sql"),
+            ),
+            (
+                14,
+                "change log",
+                include_str!("../migrations/sqlite/0014_change_log.sql"),
+            ),
+        ],
     };
     files
         .iter()

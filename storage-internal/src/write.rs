@@ -6,13 +6,20 @@
 //! a fixed number of array parameters; `INSERT … VALUES (…), (…) ON DUPLICATE KEY UPDATE` on
 //! MySQL; `… ON CONFLICT … DO UPDATE` on SQLite), consecutive deletes one `DELETE` per chunk.
 //! An upsert never touches an object's events; a delete removes them with the row.
+//!
+//! Every write transaction also appends to the change log ([`crate::changelog`]): it locks the
+//! log first, reads the stored state of the keys it writes (one `SELECT` per 500 keys: the
+//! previous state of each change, `ADDED` or `MODIFIED`), and records one entry per change
+//! (a delete of an absent object records nothing).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use storage_api::{Change, Gvr, ObjectKey, ResourceObject, Result, StorageError};
 
-use crate::db::{Db, Tx};
-use crate::dialect::JsonKind;
+use crate::changelog::{self, ChangeLog, Op, now_millis};
+use crate::db::{Col, Db, Tx};
+use crate::dialect::{Dialect, JsonKind};
 use crate::rows::ObjectValues;
 use crate::sql::{Bind, Sql};
 
@@ -24,13 +31,13 @@ const BYTES_PER_STATEMENT: usize = 8 << 20;
 /// The columns written, in the order of [`push_values_row`].
 const COLUMNS: &str = "api_group, api_version, resource, cluster, namespace, name, kind, uid, \
                        owner_uid, resource_version, rv_number, created_at, deleted_at, synced_at, \
-                       labels, object";
+                       labels, object, revision";
 
 /// The unique key an upsert collides on.
 const KEY: &str = "(api_group, api_version, resource, cluster, namespace, name)";
 
 /// The columns an upsert replaces (all but the key and the events).
-const UPDATED: [&str; 10] = [
+const UPDATED: [&str; 11] = [
     "kind",
     "uid",
     "owner_uid",
@@ -41,14 +48,8 @@ const UPDATED: [&str; 10] = [
     "synced_at",
     "labels",
     "object",
+    "revision",
 ];
-
-/// Milliseconds since the Unix epoch, now.
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// Checks that `object` belongs to the storage of `gvr`.
 fn check_resource(gvr: &Gvr, object: &ResourceObject) -> Result<()> {
@@ -66,121 +67,196 @@ fn check_resource(gvr: &Gvr, object: &ResourceObject) -> Result<()> {
     }
 }
 
+/// What a write is allowed to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A batch of upserts and deletes.
+    Apply,
+    /// One object that must not be stored yet.
+    Create,
+    /// One object that must be stored already.
+    Update,
+}
+
 /// Applies a batch of changes in order, in one transaction.
-pub(crate) async fn apply(db: &Db, gvr: &Gvr, changes: Vec<Change>) -> Result<()> {
+pub(crate) async fn apply(db: &Db, log: &ChangeLog, gvr: &Gvr, changes: Vec<Change>) -> Result<()> {
+    write(db, log, gvr, changes, Mode::Apply).await
+}
+
+/// Inserts one object; [`StorageError::AlreadyExists`] when its key is taken.
+pub(crate) async fn create(
+    db: &Db,
+    log: &ChangeLog,
+    gvr: &Gvr,
+    object: ResourceObject,
+) -> Result<()> {
+    write(db, log, gvr, vec![Change::Upsert(object)], Mode::Create).await
+}
+
+/// Replaces one stored object; [`StorageError::NotFound`] when it is not stored.
+pub(crate) async fn update(
+    db: &Db,
+    log: &ChangeLog,
+    gvr: &Gvr,
+    object: ResourceObject,
+) -> Result<()> {
+    write(db, log, gvr, vec![Change::Upsert(object)], Mode::Update).await
+}
+
+/// Removes one object (absent: not an error).
+pub(crate) async fn delete(db: &Db, log: &ChangeLog, gvr: &Gvr, key: &ObjectKey) -> Result<()> {
+    write(db, log, gvr, vec![Change::Delete(key.clone())], Mode::Apply).await
+}
+
+/// The write path: one transaction that locks the change log, reads the stored state of the
+/// keys written (the previous state of each change, and whether it is an `ADDED` or a
+/// `MODIFIED`), writes the rows, each stamped with the revision of its last change, and the
+/// change log.
+async fn write(
+    db: &Db,
+    log: &ChangeLog,
+    gvr: &Gvr,
+    changes: Vec<Change>,
+    mode: Mode,
+) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
-    let what = "apply";
+    for change in &changes {
+        if let Change::Upsert(object) = change {
+            check_resource(gvr, object)?;
+        }
+    }
+    let what = match mode {
+        Mode::Apply => "apply",
+        Mode::Create => "create",
+        Mode::Update => "update",
+    };
     let mut tx = db.begin(what).await?;
-    let mut upserts: Vec<ResourceObject> = Vec::new();
+    let mut appender = changelog::lock(&mut tx).await?;
+    let keys: Vec<ObjectKey> = changes
+        .iter()
+        .map(|c| match c {
+            Change::Upsert(object) => object.fields.key(),
+            Change::Delete(key) => key.clone(),
+        })
+        .collect();
+    let mut current = stored_objects(&mut tx, gvr, &keys).await?;
+    if mode != Mode::Apply {
+        let key = &keys[0];
+        match (mode, current.contains_key(key)) {
+            (Mode::Create, true) => {
+                return Err(StorageError::AlreadyExists {
+                    what: format!("{gvr} {key}"),
+                });
+            }
+            (Mode::Update, false) => {
+                return Err(StorageError::not_found(format!("{gvr} {key}")));
+            }
+            _ => {}
+        }
+    }
+    let mut upserts: Vec<(ResourceObject, i64)> = Vec::new();
     let mut deletes: Vec<ObjectKey> = Vec::new();
     for change in changes {
         match change {
             Change::Upsert(object) => {
-                check_resource(gvr, &object)?;
                 if !deletes.is_empty() {
                     delete_keys(&mut tx, gvr, &std::mem::take(&mut deletes)).await?;
                 }
-                upserts.push(object);
+                let text = object_text(&object)?;
+                let key = object.fields.key();
+                let previous = current.insert(key, text.clone());
+                let op = if previous.is_some() {
+                    Op::Modified
+                } else {
+                    Op::Added
+                };
+                let revision = appender.push(op, object.fields.cluster.clone(), text, previous);
+                upserts.push((object, revision));
             }
             Change::Delete(key) => {
                 if !upserts.is_empty() {
-                    upsert(&mut tx, gvr, std::mem::take(&mut upserts), true).await?;
+                    upsert(&mut tx, gvr, std::mem::take(&mut upserts)).await?;
                 }
-                deletes.push(key);
+                if let Some(last) = current.remove(&key) {
+                    appender.push(Op::Deleted, Arc::from(key.cluster.as_str()), last, None);
+                    deletes.push(key);
+                }
             }
         }
     }
     if !upserts.is_empty() {
-        upsert(&mut tx, gvr, upserts, true).await?;
+        upsert(&mut tx, gvr, upserts).await?;
     }
     if !deletes.is_empty() {
         delete_keys(&mut tx, gvr, &deletes).await?;
     }
+    appender.finish(&mut tx, Some(gvr), log).await?;
     tx.commit(what).await
 }
 
-/// Inserts one object; [`StorageError::AlreadyExists`] when its key is taken.
-pub(crate) async fn create(db: &Db, gvr: &Gvr, object: ResourceObject) -> Result<()> {
-    check_resource(gvr, &object)?;
-    let key = object.fields.key();
-    let what = "create";
-    let mut tx = db.begin(what).await?;
-    match upsert(&mut tx, gvr, vec![object], false).await {
-        Err(StorageError::AlreadyExists { .. }) => Err(StorageError::AlreadyExists {
-            what: format!("{gvr} {key}"),
-        }),
-        other => other,
-    }?;
-    tx.commit(what).await
+/// The JSON text of an object.
+fn object_text(object: &ResourceObject) -> Result<String> {
+    std::str::from_utf8(&object.raw)
+        .map(str::to_owned)
+        .map_err(|e| {
+            StorageError::invalid(
+                "object",
+                format!("{}: JSON is not UTF-8: {e}", object.fields.key()),
+            )
+        })
 }
 
-/// Replaces one stored object; [`StorageError::NotFound`] when it is not stored.
-pub(crate) async fn update(db: &Db, gvr: &Gvr, object: ResourceObject) -> Result<()> {
-    check_resource(gvr, &object)?;
-    let values = ObjectValues::of(&object)?;
-    let mut sql = db.sql();
-    sql.push("UPDATE resources SET kind = ")
-        .bind(values.kind)
-        .push(", uid = ")
-        .bind(values.uid)
-        .push(", owner_uid = ")
-        .bind(values.owner_uid)
-        .push(", resource_version = ")
-        .bind(values.resource_version)
-        .push(", rv_number = ")
-        .bind(values.rv_number)
-        .push(", created_at = ")
-        .bind(values.created_at)
-        .push(", deleted_at = ")
-        .bind(values.deleted_at)
-        .push(", synced_at = ")
-        .bind(now_millis())
-        .push(", labels = ");
-    sql.dialect()
-        .push_json_value(&mut sql, values.labels, JsonKind::Binary);
-    sql.push(", object = ");
-    sql.dialect()
-        .push_json_value(&mut sql, values.object, JsonKind::Verbatim);
-    push_key_condition(
-        &mut sql,
-        gvr,
-        &values.cluster,
-        &values.namespace,
-        &values.name,
-    );
-    if db.execute("update", &sql).await? == 0 {
-        return Err(StorageError::not_found(format!(
-            "{gvr} {}",
-            object.fields.key()
-        )));
+/// The stored JSON of those of `keys` that are stored.
+async fn stored_objects(
+    tx: &mut Tx<'_>,
+    gvr: &Gvr,
+    keys: &[ObjectKey],
+) -> Result<HashMap<ObjectKey, String>> {
+    let mut unique: Vec<&ObjectKey> = keys.iter().collect();
+    unique.sort();
+    unique.dedup();
+    let mut found = HashMap::new();
+    for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = tx.sql();
+        let object = if sql.dialect() == Dialect::Postgres {
+            "object::text"
+        } else {
+            "object"
+        };
+        sql.push("SELECT cluster, namespace, name, ")
+            .push(object)
+            .push(" FROM resources WHERE api_group = ")
+            .bind(&gvr.group)
+            .push(" AND api_version = ")
+            .bind(&gvr.version)
+            .push(" AND resource = ")
+            .bind(&gvr.resource)
+            .push(" AND (");
+        sql.join(chunk, " OR ", |sql, key| {
+            sql.push("(cluster = ")
+                .bind(&key.cluster)
+                .push(" AND namespace = ")
+                .bind(&key.namespace)
+                .push(" AND name = ")
+                .bind(&key.name)
+                .push(")");
+        });
+        sql.push(")");
+        let rows = tx
+            .fetch(
+                "read stored objects",
+                &sql,
+                &[Col::Text, Col::Text, Col::Text, Col::Text],
+            )
+            .await?;
+        for mut row in rows {
+            let key = ObjectKey::new(row.text(0), row.text(1), row.text(2));
+            found.insert(key, row.take_text(3));
+        }
     }
-    Ok(())
-}
-
-/// Removes one object (absent: not an error).
-pub(crate) async fn delete(db: &Db, gvr: &Gvr, key: &ObjectKey) -> Result<()> {
-    let mut sql = db.sql();
-    sql.push("DELETE FROM resources");
-    push_key_condition(&mut sql, gvr, &key.cluster, &key.namespace, &key.name);
-    db.execute("delete", &sql).await.map(drop)
-}
-
-/// ` WHERE <resource> AND cluster = ? AND namespace = ? AND name = ?`.
-fn push_key_condition(sql: &mut Sql, gvr: &Gvr, cluster: &str, namespace: &str, name: &str) {
-    sql.push(" WHERE api_group = ")
-        .bind(&gvr.group)
-        .push(" AND api_version = ")
-        .bind(&gvr.version)
-        .push(" AND resource = ")
-        .bind(&gvr.resource)
-        .push(" AND cluster = ")
-        .bind(cluster)
-        .push(" AND namespace = ")
-        .bind(namespace)
-        .push(" AND name = ")
-        .bind(name);
+    Ok(found)
 }
 
 /// Deletes the objects of `keys`, in chunks.
@@ -209,23 +285,18 @@ async fn delete_keys(tx: &mut Tx<'_>, gvr: &Gvr, keys: &[ObjectKey]) -> Result<(
     Ok(())
 }
 
-/// Writes `objects` (the last one wins for a repeated key); inserts only (a taken key is an
-/// error) unless `replace`.
-async fn upsert(
-    tx: &mut Tx<'_>,
-    gvr: &Gvr,
-    objects: Vec<ResourceObject>,
-    replace: bool,
-) -> Result<()> {
+/// Writes `objects`, each with the revision of its change (the last one wins for a repeated
+/// key), replacing stored rows.
+async fn upsert(tx: &mut Tx<'_>, gvr: &Gvr, objects: Vec<(ResourceObject, i64)>) -> Result<()> {
     // One row per key: a statement may not touch a row twice.
     let mut last_of: HashMap<ObjectKey, usize> = HashMap::with_capacity(objects.len());
-    for (i, object) in objects.iter().enumerate() {
+    for (i, (object, _)) in objects.iter().enumerate() {
         last_of.insert(object.fields.key(), i);
     }
     let mut rows = Vec::with_capacity(last_of.len());
-    for (i, object) in objects.iter().enumerate() {
+    for (i, (object, revision)) in objects.iter().enumerate() {
         if last_of.get(&object.fields.key()) == Some(&i) {
-            rows.push(ObjectValues::of(object)?);
+            rows.push((ObjectValues::of(object)?, *revision));
         }
     }
     let synced_at = now_millis();
@@ -237,24 +308,23 @@ async fn upsert(
             && end - start < ROWS_PER_STATEMENT
             && (end == start || bytes < BYTES_PER_STATEMENT)
         {
-            bytes += rows[end].object.len();
+            bytes += rows[end].0.object.len();
             end += 1;
         }
         let mut sql = tx.sql();
-        push_upsert(&mut sql, gvr, &rows[start..end], synced_at, replace);
-        tx.execute(if replace { "upsert" } else { "create" }, &sql)
-            .await?;
+        push_upsert(&mut sql, gvr, &rows[start..end], synced_at);
+        tx.execute("upsert", &sql).await?;
         start = end;
     }
     Ok(())
 }
 
-/// The multi-row insert of `rows`, replacing existing rows when `replace`.
-fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[ObjectValues], synced_at: i64, replace: bool) {
+/// The multi-row upsert of `rows` (with their revisions).
+fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[(ObjectValues, i64)], synced_at: i64) {
     sql.push("INSERT INTO resources (").push(COLUMNS).push(") ");
     if sql.dialect().binds_arrays() {
         let text = |f: fn(&ObjectValues) -> &String| {
-            Bind::TextArray(rows.iter().map(|r| f(r).clone()).collect())
+            Bind::TextArray(rows.iter().map(|(r, _)| f(r).clone()).collect())
         };
         sql.push("SELECT ")
             .bind(&gvr.group)
@@ -267,7 +337,7 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[ObjectValues], synced_at: i64, 
                  u.resource_version, u.rv_number, u.created_at, u.deleted_at, ",
             )
             .bind(synced_at)
-            .push(", CAST(u.labels AS jsonb), CAST(u.object AS json) FROM UNNEST(")
+            .push(", CAST(u.labels AS jsonb), CAST(u.object AS json), u.revision FROM UNNEST(")
             .bind(text(|r| &r.cluster))
             .push("::text[], ")
             .bind(text(|r| &r.namespace))
@@ -282,34 +352,38 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[ObjectValues], synced_at: i64, 
             .push("::text[], ")
             .bind(text(|r| &r.resource_version))
             .push("::text[], ")
-            .bind(Bind::IntArray(rows.iter().map(|r| r.rv_number).collect()))
+            .bind(Bind::IntArray(
+                rows.iter().map(|(r, _)| r.rv_number).collect(),
+            ))
             .push("::bigint[], ")
-            .bind(Bind::IntArray(rows.iter().map(|r| r.created_at).collect()))
+            .bind(Bind::IntArray(
+                rows.iter().map(|(r, _)| r.created_at).collect(),
+            ))
             .push("::bigint[], ")
             .bind(Bind::OptIntArray(
-                rows.iter().map(|r| r.deleted_at).collect(),
+                rows.iter().map(|(r, _)| r.deleted_at).collect(),
             ))
             .push("::bigint[], ")
             .bind(text(|r| &r.labels))
             .push("::text[], ")
             .bind(text(|r| &r.object))
+            .push("::text[], ")
+            .bind(Bind::IntArray(rows.iter().map(|(_, rev)| *rev).collect()))
             .push(
-                "::text[]) AS u(cluster, namespace, name, kind, uid, owner_uid, \
-                 resource_version, rv_number, created_at, deleted_at, labels, object)",
+                "::bigint[]) AS u(cluster, namespace, name, kind, uid, owner_uid, \
+                 resource_version, rv_number, created_at, deleted_at, labels, object, revision)",
             );
     } else {
         sql.push("VALUES ");
-        sql.join(rows, ", ", |sql, row| {
-            push_values_row(sql, gvr, row, synced_at)
+        sql.join(rows, ", ", |sql, (row, revision)| {
+            push_values_row(sql, gvr, row, synced_at, *revision)
         });
     }
-    if replace {
-        sql.dialect().push_on_conflict_update(sql, KEY, &UPDATED);
-    }
+    sql.dialect().push_on_conflict_update(sql, KEY, &UPDATED);
 }
 
 /// `(?, ?, …)`: one row of [`COLUMNS`].
-fn push_values_row(sql: &mut Sql, gvr: &Gvr, row: &ObjectValues, synced_at: i64) {
+fn push_values_row(sql: &mut Sql, gvr: &Gvr, row: &ObjectValues, synced_at: i64, revision: i64) {
     sql.push("(")
         .bind(&gvr.group)
         .push(", ")
@@ -344,5 +418,5 @@ fn push_values_row(sql: &mut Sql, gvr: &Gvr, row: &ObjectValues, synced_at: i64)
     sql.push(", ");
     sql.dialect()
         .push_json_value(sql, row.object.clone(), JsonKind::Verbatim);
-    sql.push(")");
+    sql.push(", ").bind(revision).push(")");
 }

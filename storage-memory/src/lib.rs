@@ -55,7 +55,6 @@ mod config;
 mod factory;
 mod query;
 mod resource;
-mod resource_version;
 mod store;
 mod watch;
 

@@ -40,7 +40,7 @@ use storage_api::{
 use tokio::sync::broadcast;
 
 use crate::config::MemoryConfig;
-use crate::resource_version::RevisionSlot;
+use storage_api::resource_version::{RevisionSlot, with_member_version};
 
 /// The state shared by a factory and every storage and watch it made.
 pub(crate) struct Shared {
@@ -555,6 +555,8 @@ impl PreparedObject {
                 ),
             ));
         }
+        let mut object = object;
+        object.raw = with_member_version(object.raw, &object.fields.resource_version)?;
         let slot = RevisionSlot::locate(&object.raw)?;
         Ok(Self { object, slot })
     }

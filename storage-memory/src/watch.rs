@@ -34,8 +34,8 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::query::owner_parameter;
-use crate::resource_version::with_revision;
 use crate::store::{ChangeKind, ChangeReceiver, ChangeRecord, KeyRef, Scope, Shared, Store};
+use storage_api::resource_version::with_revision;
 
 /// Where a watch starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

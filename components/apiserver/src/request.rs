@@ -39,6 +39,11 @@ pub(crate) struct RequestQuery {
     include_object: Result<IncludeObject, ApiError>,
     /// The representation the `Accept` header asks for.
     representation: Result<Representation, ApiError>,
+    /// `sendInitialEvents` (the streaming list), and whether `resourceVersionMatch` is
+    /// `NotOlderThan` and `allowWatchBookmarks` true, which it requires.
+    send_initial_events: Option<bool>,
+    not_older_than: bool,
+    bookmarks: bool,
 }
 
 impl RequestQuery {
@@ -55,8 +60,16 @@ impl RequestQuery {
         let mut watch = None;
         let mut timeout = None;
         let mut include_object = Ok(IncludeObject::Metadata);
+        let mut send_initial_events = None;
+        let mut not_older_than = false;
+        let mut bookmarks = false;
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             match key.as_ref() {
+                "sendInitialEvents" if send_initial_events.is_none() => {
+                    send_initial_events = Some(value == "true" || value == "1");
+                }
+                "resourceVersionMatch" => not_older_than = value == "NotOlderThan",
+                "allowWatchBookmarks" => bookmarks = value == "true" || value == "1",
                 "watch" if watch.is_none() => {
                     watch = Some(value != "0" && !value.eq_ignore_ascii_case("false"));
                 }
@@ -73,6 +86,27 @@ impl RequestQuery {
             timeout: timeout.unwrap_or(Ok(DEFAULT_WATCH_TIMEOUT)),
             include_object,
             representation: Ok(Representation::Json),
+            send_initial_events,
+            not_older_than,
+            bookmarks,
+        }
+    }
+
+    /// Whether a watch asks for its initial events (`sendInitialEvents=true`, the streaming
+    /// list of Kubernetes 1.32): `400` unless it also sets `resourceVersionMatch=NotOlderThan`
+    /// and `allowWatchBookmarks=true`, as the kube-apiserver requires.
+    pub(crate) fn send_initial_events(&self) -> Result<bool, ApiError> {
+        match self.send_initial_events {
+            Some(true) if !self.not_older_than => Err(ApiError::bad_request(
+                "resourceVersionMatch: sendInitialEvents requires setting resourceVersionMatch \
+                 to NotOlderThan",
+            )),
+            Some(true) if !self.bookmarks => Err(ApiError::bad_request(
+                "allowWatchBookmarks: sendInitialEvents requires setting allowWatchBookmarks to \
+                 true",
+            )),
+            Some(true) => Ok(true),
+            _ => Ok(false),
         }
     }
 

@@ -283,7 +283,11 @@ async fn serve(state: &AppState, request: ResourceRequest<'_>) -> Result<Respons
     let options = query.list_options(&scope)?;
     if verb == "watch" {
         let timeout = query.timeout()?;
-        let events = storage.watch(&options).await?;
+        let events = if query.send_initial_events()? {
+            watch::with_initial_events(&*storage, &options).await?
+        } else {
+            storage.watch(&options).await?
+        };
         let renderer = watch::Renderer::new(
             &info,
             representation,

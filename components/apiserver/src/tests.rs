@@ -1344,3 +1344,74 @@ fn table_timing() {
     }
     eprintln!("metadata_of: {:?} per 500", started.elapsed() / 50);
 }
+
+/// `sendInitialEvents=true` (the streaming list): `ADDED` for every object, the bookmark
+/// annotated `k8s.io/initial-events-end: "true"` at the list's version, then live changes;
+/// without `resourceVersionMatch=NotOlderThan` or bookmarks it is a `400`.
+#[tokio::test]
+async fn send_initial_events_ends_with_the_annotated_bookmark() {
+    let world = world().await;
+    let factory = ReferenceStorageFactory::new();
+    load(&factory, &world.fixtures).await;
+    let app = app_over(Arc::new(factory.clone()), false).await;
+    let cluster = world.fixtures.clusters()[0].clone();
+    let gvr = Gvr::new("", "v1", "configmaps");
+    let base = format!("{PREFIX}/clusters/{cluster}/api/v1/configmaps?watch=1&timeoutSeconds=1");
+    let uri = format!(
+        "{base}&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+    );
+    let expected = fixture_names(&world.fixtures, &gvr, |o| *o.fields.cluster == *cluster).len();
+
+    let app2 = app.clone();
+    let uri2 = uri.clone();
+    let watching = tokio::spawn(async move { watch_lines(&app2, &uri2, "application/json").await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let storage = factory
+        .new_resource_storage(ResourceStorageConfig {
+            gvr: gvr.clone(),
+            kind: "ConfigMap".into(),
+            namespaced: true,
+        })
+        .await
+        .expect("storage");
+    let object = world
+        .fixtures
+        .of(&gvr)
+        .into_iter()
+        .find(|o| *o.fields.cluster == *cluster)
+        .expect("configmap")
+        .clone();
+    storage
+        .apply(vec![Change::Upsert(object.clone())])
+        .await
+        .expect("update");
+    let (status, events) = watching.await.expect("join");
+    assert_eq!(status, StatusCode::OK);
+    let types: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] != "BOOKMARK" || e["object"]["metadata"]["annotations"].is_object())
+        .map(|e| e["type"].as_str().expect("type"))
+        .collect();
+    let mut want = vec!["ADDED"; expected];
+    want.extend(["BOOKMARK", "MODIFIED"]);
+    assert_eq!(types, want, "{events:?}");
+    let end = events
+        .iter()
+        .find(|e| e["type"] == "BOOKMARK")
+        .expect("the initial-events-end bookmark");
+    assert_eq!(
+        end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    assert_eq!(end["object"]["kind"], "ConfigMap");
+    assert!(end["object"]["metadata"]["resourceVersion"].is_string());
+
+    for bad in [
+        format!("{base}&sendInitialEvents=true&allowWatchBookmarks=true"),
+        format!("{base}&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"),
+    ] {
+        get(&app, &bad)
+            .await
+            .status(400, "BadRequest", "sendInitialEvents requires");
+    }
+}

@@ -19,7 +19,9 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
 use kube_wire::watch::{EventType, event_line};
-use storage_api::{ListPage, ResourceObject, WatchEvent, WatchStream};
+use storage_api::{
+    ListOptions, ListPage, ResourceObject, ResourceStorage, WatchEvent, WatchStream,
+};
 
 use crate::discovery::ResourceInfo;
 use crate::error::ApiError;
@@ -78,22 +80,30 @@ impl Renderer {
         }
     }
 
-    fn bookmark(&self, resource_version: &str) -> Vec<u8> {
+    fn bookmark(&self, resource_version: &str, initial_events_end: bool) -> Vec<u8> {
         let mut out = Vec::new();
+        // The rest of `metadata` after the resource version.
+        let end: &[u8] = if initial_events_end {
+            b",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}"
+        } else {
+            b"}"
+        };
         match self.representation {
             Representation::Table(version) => {
                 out.extend_from_slice(b"{\"kind\":\"Table\",\"apiVersion\":\"");
                 out.extend_from_slice(version.api_version().as_bytes());
                 out.extend_from_slice(b"\",\"metadata\":{\"resourceVersion\":");
                 push_json_str(&mut out, resource_version);
-                out.extend_from_slice(b"},\"columnDefinitions\":[],\"rows\":[]}");
+                out.extend_from_slice(end);
+                out.extend_from_slice(b",\"columnDefinitions\":[],\"rows\":[]}");
             }
             Representation::PartialMetadata(version) => {
                 out.extend_from_slice(b"{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"");
                 out.extend_from_slice(version.api_version().as_bytes());
                 out.extend_from_slice(b"\",\"metadata\":{\"resourceVersion\":");
                 push_json_str(&mut out, resource_version);
-                out.extend_from_slice(b"}}");
+                out.extend_from_slice(end);
+                out.push(b'}');
             }
             Representation::Json => {
                 out.extend_from_slice(b"{\"kind\":");
@@ -102,7 +112,8 @@ impl Renderer {
                 push_json_str(&mut out, &self.api_version);
                 out.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
                 push_json_str(&mut out, resource_version);
-                out.extend_from_slice(b"}}");
+                out.extend_from_slice(end);
+                out.push(b'}');
             }
         }
         out
@@ -115,7 +126,10 @@ impl Renderer {
             WatchEvent::Modified(object) => Self::line(EventType::Modified, &self.object(object)?),
             WatchEvent::Deleted(object) => Self::line(EventType::Deleted, &self.object(object)?),
             WatchEvent::Bookmark { resource_version } => {
-                Self::line(EventType::Bookmark, &self.bookmark(resource_version))
+                Self::line(EventType::Bookmark, &self.bookmark(resource_version, false))
+            }
+            WatchEvent::InitialEventsEnd { resource_version } => {
+                Self::line(EventType::Bookmark, &self.bookmark(resource_version, true))
             }
             other => {
                 return Err(ApiError::internal(format!(
@@ -129,6 +143,33 @@ impl Renderer {
     pub(crate) fn error(error: &ApiError) -> Bytes {
         Self::line(EventType::Error, &error.to_json())
     }
+}
+
+/// A watch with its initial events (`sendInitialEvents=true`), for any layer that can watch:
+/// one list of the matching objects (its items become `ADDED`), the initial-events-end
+/// bookmark at the list's resource version, then the layer's watch from that version, which
+/// continues exactly where the list ends (the contract of `ListPage::resource_version`).
+pub(crate) async fn with_initial_events(
+    storage: &dyn ResourceStorage,
+    options: &ListOptions,
+) -> Result<WatchStream, ApiError> {
+    let mut list = options.filters_only();
+    list.resource_version = None;
+    let page = storage.list(&list).await?;
+    let resource_version = page.resource_version.ok_or_else(|| {
+        ApiError::internal("the storage layer serves watch but gave its list no resource version")
+    })?;
+    let mut from = options.clone();
+    from.resource_version = Some(resource_version.clone());
+    let live = storage.watch(&from).await?;
+    let initial = page
+        .items
+        .into_iter()
+        .map(|object| Ok(WatchEvent::Added(object)))
+        .chain(std::iter::once(Ok(WatchEvent::InitialEventsEnd {
+            resource_version,
+        })));
+    Ok(futures::stream::iter(initial).chain(live).boxed())
 }
 
 struct Streaming {

@@ -654,7 +654,9 @@ impl Watcher {
                             | WatchEvent::Deleted(o) => {
                                 *o.fields.gvr == self.gvr && evaluator.matches(o).unwrap_or(false)
                             }
-                            WatchEvent::Bookmark { .. } => false,
+                            WatchEvent::Bookmark { .. } | WatchEvent::InitialEventsEnd { .. } => {
+                                false
+                            }
                         }
                 });
                 match next {

@@ -1,22 +1,29 @@
-//! Rewriting `metadata.resourceVersion` inside an object's JSON without re-serializing it.
+//! Rewriting `metadata.resourceVersion` inside an object's JSON without re-serializing it: the
+//! one rule every watch-capable layer follows.
 //!
-//! Every write of the memory layer stamps the object with the layer's own revision, so that what
-//! `get`, `list` and `watch` return carries a resource version a client can watch from. The JSON
+//! A layer that serves watch returns objects carrying its own resource version (the memory
+//! layer stamps each write with its revision, `internal` stamps on read with the revision of
+//! the row's last change), so that `get`, `list` and `watch` answers carry a resource version a
+//! client can watch from. The JSON
 //! is never parsed into a DOM for that: [`RevisionSlot::locate`] finds, once and outside the
 //! store lock, the byte range the value occupies (or where to insert it), and
 //! [`RevisionSlot::stamp`] splices the revision in with two `memcpy`s while the lock is held.
 
+use crate::error::{Result, StorageError};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use storage_api::{Result, StorageError};
 
 /// The key written into `metadata`.
 const KEY: &str = "resourceVersion";
 
+/// The annotation that keeps the member cluster's own `metadata.resourceVersion` visible on
+/// objects served with a layer's resource version ([`with_member_version`]).
+pub const MEMBER_RESOURCE_VERSION_ANNOTATION: &str = "shadow.clusterpedia.io/resource-version";
+
 /// Where the resource version of one object's JSON lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RevisionSlot {
+pub enum RevisionSlot {
     /// `metadata.resourceVersion` exists: its value (quotes included) spans `start..end`.
     Replace {
         /// First byte of the value.
@@ -37,6 +44,12 @@ pub(crate) enum RevisionSlot {
 struct Outer<'a> {
     #[serde(borrow, default)]
     metadata: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Annotated<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
+    annotations: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -68,8 +81,8 @@ impl RevisionSlot {
     /// Finds where `metadata.resourceVersion` is (or goes) in `raw`, an object's JSON.
     ///
     /// Fails (`422 Invalid`) when `raw` is not a JSON object with an object `metadata`; objects
-    /// that went through [`storage_api::ResourceObject::parse`] always have one.
-    pub(crate) fn locate(raw: &[u8]) -> Result<Self> {
+    /// that went through [`crate::ResourceObject::parse`] always have one.
+    pub fn locate(raw: &[u8]) -> Result<Self> {
         let invalid = |what: String| StorageError::invalid("object", what);
         let outer: Outer<'_> = serde_json::from_slice(raw)
             .map_err(|e| invalid(format!("cannot read the object's metadata: {e}")))?;
@@ -104,7 +117,7 @@ impl RevisionSlot {
     ///
     /// `raw` must be the bytes this slot was located in (else `500 Internal`). The result is
     /// allocated at its exact size, so that the stored [`Bytes`] wastes nothing.
-    pub(crate) fn stamp(self, raw: &[u8], revision: u64) -> Result<Bytes> {
+    pub fn stamp(self, raw: &[u8], revision: u64) -> Result<Bytes> {
         let digits = revision.to_string();
         let (cut, resume, member) = match self {
             Self::Replace { start, end } => (start, end, false),
@@ -140,8 +153,88 @@ impl RevisionSlot {
 }
 
 /// A copy of `raw` with `metadata.resourceVersion` set to `revision`.
-pub(crate) fn with_revision(raw: &[u8], revision: u64) -> Result<Bytes> {
+pub fn with_revision(raw: &[u8], revision: u64) -> Result<Bytes> {
     RevisionSlot::locate(raw)?.stamp(raw, revision)
+}
+
+/// A copy of `raw` (a member object, with the member's `metadata.resourceVersion`) that also
+/// carries that version in the annotation [`MEMBER_RESOURCE_VERSION_ANNOTATION`], so that it
+/// stays visible once a watch-capable layer replaces `metadata.resourceVersion` with its own.
+/// `raw` is returned as is when it has no resource version or already has the annotation.
+/// The rule every watch-capable layer applies, before [`with_revision`].
+pub fn with_member_version(raw: Bytes, member_version: &str) -> Result<Bytes> {
+    if member_version.is_empty() {
+        return Ok(raw);
+    }
+    let invalid = |what: String| StorageError::invalid("object", what);
+    let outer: Outer<'_> = serde_json::from_slice(&raw)
+        .map_err(|e| invalid(format!("cannot read the object's metadata: {e}")))?;
+    let metadata = outer
+        .metadata
+        .ok_or_else(|| invalid("metadata is required".into()))?;
+    let text = metadata.get();
+    let meta_start = offset_in(&raw, text)
+        .ok_or_else(|| invalid("metadata is not part of the object".into()))?;
+    if !text.starts_with('{') {
+        return Err(invalid("metadata is not a JSON object".into()));
+    }
+    let annotated: Annotated<'_> = serde_json::from_str(text)
+        .map_err(|e| invalid(format!("cannot read metadata.annotations: {e}")))?;
+    let member = {
+        let mut out = Vec::with_capacity(64);
+        serde_json::to_writer(&mut out, MEMBER_RESOURCE_VERSION_ANNOTATION)
+            .and_then(|()| {
+                out.push(b':');
+                serde_json::to_writer(&mut out, member_version)
+            })
+            .map_err(|e| invalid(format!("cannot write the annotation: {e}")))?;
+        out
+    };
+    // (cut, resume, inserted bytes)
+    let (cut, resume, inserted) = match annotated.annotations {
+        Some(value) if value.get().starts_with('{') => {
+            let existing: std::collections::HashMap<String, serde::de::IgnoredAny> =
+                serde_json::from_str(value.get())
+                    .map_err(|e| invalid(format!("metadata.annotations: {e}")))?;
+            if existing.contains_key(MEMBER_RESOURCE_VERSION_ANNOTATION) {
+                return Ok(raw);
+            }
+            let at = meta_start
+                + offset_in(text.as_bytes(), value.get())
+                    .ok_or_else(|| invalid("metadata.annotations is misplaced".into()))?
+                + 1;
+            let mut inserted = member;
+            if !existing.is_empty() {
+                inserted.push(b',');
+            }
+            (at, at, inserted)
+        }
+        Some(value) if value.get() == "null" => {
+            let start = meta_start
+                + offset_in(text.as_bytes(), value.get())
+                    .ok_or_else(|| invalid("metadata.annotations is misplaced".into()))?;
+            let mut inserted = vec![b'{'];
+            inserted.extend_from_slice(&member);
+            inserted.push(b'}');
+            (start, start + 4, inserted)
+        }
+        Some(_) => return Err(invalid("metadata.annotations is not a JSON object".into())),
+        None => {
+            let at = meta_start + 1;
+            let mut inserted = b"\"annotations\":{".to_vec();
+            inserted.extend_from_slice(&member);
+            inserted.push(b'}');
+            if !text[1..].trim_start().starts_with('}') {
+                inserted.push(b',');
+            }
+            (at, at, inserted)
+        }
+    };
+    let mut out = Vec::with_capacity(raw.len() + inserted.len());
+    out.extend_from_slice(&raw[..cut]);
+    out.extend_from_slice(&inserted);
+    out.extend_from_slice(&raw[resume..]);
+    Ok(Bytes::from(out))
 }
 
 #[cfg(test)]
@@ -209,6 +302,50 @@ mod tests {
             let err = with_revision(raw.as_bytes(), 1).expect_err(raw);
             assert_eq!(err.status().code, 422, "{raw}: {err}");
         }
+    }
+
+    fn annotated(raw: &str, member: &str) -> serde_json::Value {
+        let out = with_member_version(Bytes::from(raw.to_owned()), member).expect("annotate");
+        serde_json::from_slice(&out).expect("still JSON")
+    }
+
+    #[test]
+    fn the_member_version_goes_into_an_annotation() {
+        let key = MEMBER_RESOURCE_VERSION_ANNOTATION;
+        let v = annotated(r#"{"metadata":{"name":"a","resourceVersion":"7"}}"#, "7");
+        assert_eq!(v["metadata"]["annotations"][key], "7");
+        assert_eq!(v["metadata"]["name"], "a");
+        let v = annotated(r#"{"metadata":{}}"#, "7");
+        assert_eq!(v["metadata"]["annotations"][key], "7");
+        let v = annotated(r#"{"metadata":{"annotations":{"x":"1"},"name":"a"}}"#, "8");
+        assert_eq!(v["metadata"]["annotations"][key], "8");
+        assert_eq!(v["metadata"]["annotations"]["x"], "1");
+        let v = annotated(r#"{"metadata":{"annotations":{ },"name":"a"}}"#, "9");
+        assert_eq!(v["metadata"]["annotations"][key], "9");
+        let v = annotated(r#"{"metadata":{"annotations":null,"name":"a"}}"#, "\"q");
+        assert_eq!(v["metadata"]["annotations"][key], "\"q");
+        // Idempotent, and then stamped with the layer's version.
+        let once = with_member_version(
+            Bytes::from_static(br#"{"metadata":{"resourceVersion":"5"}}"#),
+            "5",
+        )
+        .expect("once");
+        let twice = with_member_version(once.clone(), "5").expect("twice");
+        assert_eq!(once, twice);
+        let v: serde_json::Value =
+            serde_json::from_slice(&with_revision(&twice, 42).expect("stamp")).expect("json");
+        assert_eq!(v["metadata"]["resourceVersion"], "42");
+        assert_eq!(v["metadata"]["annotations"][key], "5");
+        // Nothing to keep: unchanged.
+        let raw = Bytes::from_static(br#"{"metadata":{"name":"a"}}"#);
+        assert_eq!(with_member_version(raw.clone(), "").expect("none"), raw);
+        assert!(
+            with_member_version(
+                Bytes::from_static(br#"{"metadata":{"annotations":[]}}"#),
+                "1"
+            )
+            .is_err()
+        );
     }
 
     #[test]
