@@ -21,11 +21,18 @@ const MIGRATIONS_TABLE: &str = "clusterpedia_schema_migrations";
 /// The migrations of `dialect`, in order.
 fn migrations(dialect: Dialect) -> Vec<Migration> {
     let files: &[(i64, &str, &'static str)] = match dialect {
-        Dialect::Postgres => &[(
-            1,
-            "resources",
-            include_str!("../migrations/postgres/0001_resources.sql"),
-        )],
+        Dialect::Postgres => &[
+            (
+                1,
+                "resources",
+                include_str!("../migrations/postgres/0001_resources.sql"),
+            ),
+            (
+                20,
+                "full text",
+                include_str!("../migrations/postgres/0020_full_text.sql"),
+            ),
+        ],
         Dialect::MySql => &[(
             1,
             "resources",
@@ -66,6 +73,13 @@ pub(crate) async fn migrate(db: &Db) -> Result<()> {
     })?;
     if db.dialect() == Dialect::Postgres {
         trigram_index(db).await;
+        let filled = crate::full_text::catch_up(db).await?;
+        if filled > 0 {
+            tracing::info!(
+                rows = filled,
+                "full-text search: filled in the words of stored objects"
+            );
+        }
     }
     Ok(())
 }

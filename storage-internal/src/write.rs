@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use storage_api::{Change, Gvr, ObjectKey, ResourceObject, Result, StorageError};
 
 use crate::db::{Db, Tx};
-use crate::dialect::JsonKind;
+use crate::dialect::{Dialect, JsonKind};
 use crate::rows::ObjectValues;
 use crate::sql::{Bind, Sql};
 
@@ -43,6 +43,25 @@ const UPDATED: [&str; 10] = [
     "object",
 ];
 
+/// PostgreSQL also writes the words of each object for full-text search ([`crate::full_text`]).
+const FULL_TEXT_COLUMNS: &str = ", search_vector, search_version";
+
+/// [`UPDATED`] and the full-text columns (PostgreSQL).
+const UPDATED_WITH_FULL_TEXT: [&str; 12] = [
+    "kind",
+    "uid",
+    "owner_uid",
+    "resource_version",
+    "rv_number",
+    "created_at",
+    "deleted_at",
+    "synced_at",
+    "labels",
+    "object",
+    "search_vector",
+    "search_version",
+];
+
 /// Milliseconds since the Unix epoch, now.
 fn now_millis() -> i64 {
     std::time::SystemTime::now()
@@ -66,25 +85,42 @@ fn check_resource(gvr: &Gvr, object: &ResourceObject) -> Result<()> {
     }
 }
 
+/// One change of a batch, ready to write.
+enum Step {
+    Upsert(ObjectValues),
+    Delete(ObjectKey),
+}
+
 /// Applies a batch of changes in order, in one transaction.
 pub(crate) async fn apply(db: &Db, gvr: &Gvr, changes: Vec<Change>) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
     let what = "apply";
-    let mut tx = db.begin(what).await?;
-    let mut upserts: Vec<ResourceObject> = Vec::new();
-    let mut deletes: Vec<ObjectKey> = Vec::new();
+    // The rows are made before the transaction, which then only waits on its statements.
+    let dialect = db.dialect();
+    let mut steps = Vec::with_capacity(changes.len());
     for change in changes {
-        match change {
+        steps.push(match change {
             Change::Upsert(object) => {
                 check_resource(gvr, &object)?;
+                Step::Upsert(ObjectValues::of(&object)?.with_search(dialect))
+            }
+            Change::Delete(key) => Step::Delete(key),
+        });
+    }
+    let mut tx = db.begin(what).await?;
+    let mut upserts: Vec<ObjectValues> = Vec::new();
+    let mut deletes: Vec<ObjectKey> = Vec::new();
+    for step in steps {
+        match step {
+            Step::Upsert(values) => {
                 if !deletes.is_empty() {
                     delete_keys(&mut tx, gvr, &std::mem::take(&mut deletes)).await?;
                 }
-                upserts.push(object);
+                upserts.push(values);
             }
-            Change::Delete(key) => {
+            Step::Delete(key) => {
                 if !upserts.is_empty() {
                     upsert(&mut tx, gvr, std::mem::take(&mut upserts), true).await?;
                 }
@@ -106,8 +142,9 @@ pub(crate) async fn create(db: &Db, gvr: &Gvr, object: ResourceObject) -> Result
     check_resource(gvr, &object)?;
     let key = object.fields.key();
     let what = "create";
+    let values = ObjectValues::of(&object)?.with_search(db.dialect());
     let mut tx = db.begin(what).await?;
-    match upsert(&mut tx, gvr, vec![object], false).await {
+    match upsert(&mut tx, gvr, vec![values], false).await {
         Err(StorageError::AlreadyExists { .. }) => Err(StorageError::AlreadyExists {
             what: format!("{gvr} {key}"),
         }),
@@ -119,7 +156,7 @@ pub(crate) async fn create(db: &Db, gvr: &Gvr, object: ResourceObject) -> Result
 /// Replaces one stored object; [`StorageError::NotFound`] when it is not stored.
 pub(crate) async fn update(db: &Db, gvr: &Gvr, object: ResourceObject) -> Result<()> {
     check_resource(gvr, &object)?;
-    let values = ObjectValues::of(&object)?;
+    let values = ObjectValues::of(&object)?.with_search(db.dialect());
     let mut sql = db.sql();
     sql.push("UPDATE resources SET kind = ")
         .bind(values.kind)
@@ -128,7 +165,7 @@ pub(crate) async fn update(db: &Db, gvr: &Gvr, object: ResourceObject) -> Result
         .push(", owner_uid = ")
         .bind(values.owner_uid)
         .push(", resource_version = ")
-        .bind(values.resource_version)
+        .bind(values.resource_version.clone())
         .push(", rv_number = ")
         .bind(values.rv_number)
         .push(", created_at = ")
@@ -140,6 +177,12 @@ pub(crate) async fn update(db: &Db, gvr: &Gvr, object: ResourceObject) -> Result
         .push(", labels = ");
     sql.dialect()
         .push_json_value(&mut sql, values.labels, JsonKind::Binary);
+    if let Some(search) = values.search {
+        sql.push(", search_vector = CAST(")
+            .bind(search)
+            .push(" AS tsvector), search_version = ")
+            .bind(values.resource_version.clone());
+    }
     sql.push(", object = ");
     sql.dialect()
         .push_json_value(&mut sql, values.object, JsonKind::Verbatim);
@@ -209,25 +252,26 @@ async fn delete_keys(tx: &mut Tx<'_>, gvr: &Gvr, keys: &[ObjectKey]) -> Result<(
     Ok(())
 }
 
-/// Writes `objects` (the last one wins for a repeated key); inserts only (a taken key is an
-/// error) unless `replace`.
+/// Writes the rows of `objects` (the last one wins for a repeated key); inserts only (a taken
+/// key is an error) unless `replace`.
 async fn upsert(
     tx: &mut Tx<'_>,
     gvr: &Gvr,
-    objects: Vec<ResourceObject>,
+    objects: Vec<ObjectValues>,
     replace: bool,
 ) -> Result<()> {
     // One row per key: a statement may not touch a row twice.
+    let key = |v: &ObjectValues| ObjectKey::new(&v.cluster, &v.namespace, &v.name);
     let mut last_of: HashMap<ObjectKey, usize> = HashMap::with_capacity(objects.len());
-    for (i, object) in objects.iter().enumerate() {
-        last_of.insert(object.fields.key(), i);
+    for (i, values) in objects.iter().enumerate() {
+        last_of.insert(key(values), i);
     }
-    let mut rows = Vec::with_capacity(last_of.len());
-    for (i, object) in objects.iter().enumerate() {
-        if last_of.get(&object.fields.key()) == Some(&i) {
-            rows.push(ObjectValues::of(object)?);
-        }
-    }
+    let rows: Vec<ObjectValues> = objects
+        .into_iter()
+        .enumerate()
+        .filter(|(i, values)| last_of.get(&key(values)) == Some(i))
+        .map(|(_, values)| values)
+        .collect();
     let synced_at = now_millis();
     let mut start = 0;
     while start < rows.len() {
@@ -251,7 +295,12 @@ async fn upsert(
 
 /// The multi-row insert of `rows`, replacing existing rows when `replace`.
 fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[ObjectValues], synced_at: i64, replace: bool) {
-    sql.push("INSERT INTO resources (").push(COLUMNS).push(") ");
+    sql.push("INSERT INTO resources (").push(COLUMNS);
+    let full_text = sql.dialect() == Dialect::Postgres;
+    if full_text {
+        sql.push(FULL_TEXT_COLUMNS);
+    }
+    sql.push(") ");
     if sql.dialect().binds_arrays() {
         let text = |f: fn(&ObjectValues) -> &String| {
             Bind::TextArray(rows.iter().map(|r| f(r).clone()).collect())
@@ -267,7 +316,11 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[ObjectValues], synced_at: i64, 
                  u.resource_version, u.rv_number, u.created_at, u.deleted_at, ",
             )
             .bind(synced_at)
-            .push(", CAST(u.labels AS jsonb), CAST(u.object AS json) FROM UNNEST(")
+            .push(", CAST(u.labels AS jsonb), CAST(u.object AS json)");
+        if full_text {
+            sql.push(", CAST(u.search AS tsvector), u.resource_version");
+        }
+        sql.push(" FROM UNNEST(")
             .bind(text(|r| &r.cluster))
             .push("::text[], ")
             .bind(text(|r| &r.namespace))
@@ -293,9 +346,15 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[ObjectValues], synced_at: i64, 
             .bind(text(|r| &r.labels))
             .push("::text[], ")
             .bind(text(|r| &r.object))
+            .push("::text[], ")
+            .bind(Bind::TextArray(
+                rows.iter()
+                    .map(|r| r.search.clone().unwrap_or_default())
+                    .collect(),
+            ))
             .push(
                 "::text[]) AS u(cluster, namespace, name, kind, uid, owner_uid, \
-                 resource_version, rv_number, created_at, deleted_at, labels, object)",
+                 resource_version, rv_number, created_at, deleted_at, labels, object, search)",
             );
     } else {
         sql.push("VALUES ");
@@ -304,7 +363,12 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[ObjectValues], synced_at: i64, 
         });
     }
     if replace {
-        sql.dialect().push_on_conflict_update(sql, KEY, &UPDATED);
+        let updated: &[&'static str] = if full_text {
+            &UPDATED_WITH_FULL_TEXT
+        } else {
+            &UPDATED
+        };
+        sql.dialect().push_on_conflict_update(sql, KEY, updated);
     }
 }
 
