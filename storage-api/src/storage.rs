@@ -132,6 +132,14 @@ pub trait StorageFactory: Send + Sync + 'static {
     /// The verbs every resource of this layer supports (advertised in discovery).
     fn supported_verbs(&self) -> &'static [Verb];
 
+    /// Whether this layer's lists answer a full-text search
+    /// ([`ListOptions::full_text`](crate::ListOptions::full_text), the `query` parameter). A
+    /// layer that does not refuses one with [`StorageError::full_text_unsupported`]; the
+    /// conformance suite checks either. By default, no.
+    fn supports_full_text(&self) -> bool {
+        false
+    }
+
     /// Called once for a cluster before its synchro starts writing (by default, nothing to do).
     async fn prepare_cluster(&self, cluster: &str) -> Result<()> {
         let _ = cluster;

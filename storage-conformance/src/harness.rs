@@ -442,6 +442,11 @@ impl Harness {
         self.factory.supported_verbs().contains(&Verb::Watch)
     }
 
+    /// Whether the layer declares full-text search (`supports_full_text()`).
+    pub fn supports_full_text(&self) -> bool {
+        self.factory.supports_full_text()
+    }
+
     /// The layer's storage of a fixture resource (created once, then reused).
     pub async fn storage(&mut self, gvr: &Gvr) -> Arc<dyn ResourceStorage> {
         if let Some(storage) = self.storages.get(gvr) {

@@ -81,8 +81,14 @@
 //!   writes up to [`checks::watch::EXPIRY_BOUND`] changes to find the window); a malformed one
 //!   `400`.
 //!
+//! - **Full-text search.** Checked only when `supports_full_text()` is true; otherwise every
+//!   full-text check asserts that a list with the `query` parameter answers `400` naming
+//!   `query` ([`StorageError::full_text_unsupported`]). Under the relevance order (no
+//!   `orderby`) items are compared as sets (the score is the layer's own) and the order through
+//!   paging; with an `orderby`, exactly.
+//!
 //! No check is ever skipped: there is no opt-out list. A check that does not apply to a layer
-//! (watch) asserts the layer's refusal instead.
+//! (watch, full-text search) asserts the layer's refusal instead.
 
 pub mod checks;
 pub mod fixtures;
@@ -289,6 +295,13 @@ macro_rules! __conformance_checks {
                 filtered,
                 expired,
                 malformed_resource_version,
+            }
+            full_text {
+                words_of_each_field,
+                all_words_any_case,
+                relevance_paging,
+                explicit_order,
+                follows_writes,
             }
             bad_input {
                 get_with_empty_or_unknown_keys,

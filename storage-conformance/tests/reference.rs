@@ -65,6 +65,24 @@ mod mutants {
         }
     }
 
+    /// A layer without full-text search passes every full-text check (each asserts the `400`).
+    #[test]
+    fn a_layer_without_full_text_passes_the_full_text_checks() {
+        fn factory() -> FactoryFuture {
+            Box::pin(async {
+                Arc::new(ReferenceStorageFactory::with_bug(
+                    ReferenceBug::WithoutFullText,
+                )) as _
+            })
+        }
+        for check in storage_conformance::all_checks()
+            .into_iter()
+            .filter(|c| c.theme == "full_text")
+        {
+            run(check.name, factory, check.run);
+        }
+    }
+
     mutants! {
         dedup_by_name: DedupByName fails crud::create_every_fixture_object with "the items differ";
         dedup_by_name_in_filters: DedupByName fails list_filters::clusters_namespaces_and_names with "missing (first 5)";
@@ -81,5 +99,8 @@ mod mutants {
         owner_ignores_group_resource: OwnerIgnoresGroupResource fails owner::owner_group_resource with "ownerGR=services";
         unadvertised_watch: UnadvertisedWatch fails watch::initial_and_live_events with "want an error with status 405";
         before_inclusive: BeforeInclusive fails list_filters::creation_time_ranges with "before=";
+        full_text_ignored: FullTextIgnored fails full_text::words_of_each_field with "query=quokka";
+        full_text_first_word_only: FullTextFirstWordOnly fails full_text::all_words_any_case with "query=quokka wombat";
+        unadvertised_full_text: UnadvertisedFullText fails full_text::words_of_each_field with "want an error with status 400";
     }
 }

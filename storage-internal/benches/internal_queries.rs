@@ -440,6 +440,46 @@ async fn run(dialect: &str, data: &Dataset) -> Results {
             plans.push((format!("{} `{}`", measure.name, measure.query), plan));
         }
     }
+    // Full-text search (`query`): PostgreSQL answers it, the others refuse it (400).
+    let full_text = [
+        Measure::new(
+            "full text: query=api (a common word), limit=500",
+            None,
+            None,
+            "query=api&limit=500",
+        ),
+        Measure::new(
+            "full text: query=api team 5 (three words), limit=500",
+            None,
+            None,
+            "query=api%20team%205&limit=500",
+        ),
+        Measure::new(
+            "full text: a pod's own name word (1 hit), limit=500",
+            None,
+            None,
+            &format!("query={suffix}&limit=500"),
+        ),
+    ];
+    for measure in &full_text {
+        let options = measure.options();
+        let value = if factory.supports_full_text() {
+            let t = time_list(pods_storage.as_ref(), &options).await;
+            format!("{:.2} / {:.2} ({} items)", t.p50, t.p99, t.items)
+        } else {
+            let refused = pods_storage.list(&options).await.expect_err("refused");
+            format!("refused ({})", refused.status().code)
+        };
+        rows.push((format!("{} — p50 / p99 ms", measure.name), value));
+        if dialect == "postgres" {
+            let plan = factory
+                .inner()
+                .explain(&Gvr::new("", "v1", "pods"), &options)
+                .await
+                .expect("explain");
+            plans.push((format!("{} `{}`", measure.name, measure.query), plan));
+        }
+    }
     // Deep paging: walk limit=500 pages; time page 1 and page 100 with their tokens.
     let first = Measure::new("", None, None, "limit=500").options();
     // Page 100 (or the middle page of a smaller data set).

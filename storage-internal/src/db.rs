@@ -30,6 +30,8 @@ pub(crate) enum Col {
     OptText,
     /// A boolean.
     Bool,
+    /// A non-null 64-bit float (PostgreSQL `double precision`).
+    Float,
 }
 
 /// One decoded column value.
@@ -43,6 +45,8 @@ pub(crate) enum Cell {
     Text(String),
     /// A boolean.
     Bool(bool),
+    /// A float.
+    Float(storage_api::query::Float),
 }
 
 /// One decoded row.
@@ -60,6 +64,14 @@ impl Row {
         match self.cell(i) {
             Cell::Int(n) => *n,
             _ => 0,
+        }
+    }
+
+    /// Column `i` as a float (0 when NULL or not a float).
+    pub(crate) fn float(&self, i: usize) -> f64 {
+        match self.cell(i) {
+            Cell::Float(f) => f.get(),
+            _ => 0.0,
         }
     }
 
@@ -122,6 +134,7 @@ macro_rules! decode_row {
                     .try_get_unchecked::<Option<String>, _>(i)?
                     .map_or(Cell::Null, Cell::Text),
                 Col::Bool => Cell::Bool(row.try_get::<bool, _>(i)?),
+                Col::Float => Cell::Float(row.try_get::<f64, _>(i)?.into()),
             };
             cells.push(cell);
         }
@@ -137,6 +150,7 @@ impl Backend for Postgres {
                 Bind::Text(v) => args.add(v.as_str())?,
                 Bind::Int(v) => args.add(*v)?,
                 Bind::OptInt(v) => args.add(*v)?,
+                Bind::Float(v) => args.add(v.get())?,
                 Bind::TextArray(v) => args.add(v.as_slice())?,
                 Bind::IntArray(v) => args.add(v.as_slice())?,
                 Bind::OptIntArray(v) => args.add(v.as_slice())?,
@@ -162,6 +176,7 @@ macro_rules! scalar_backend {
                         Bind::Text(v) => args.add(v.as_str())?,
                         Bind::Int(v) => args.add(*v)?,
                         Bind::OptInt(v) => args.add(*v)?,
+                        Bind::Float(v) => args.add(v.get())?,
                         Bind::TextArray(_) | Bind::IntArray(_) | Bind::OptIntArray(_) => {
                             return Err("array parameters are PostgreSQL-only".into());
                         }

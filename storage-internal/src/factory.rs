@@ -282,6 +282,11 @@ impl StorageFactory for InternalStorageFactory {
         &[Verb::Get, Verb::List, Verb::Watch]
     }
 
+    fn supports_full_text(&self) -> bool {
+        // PostgreSQL's tsvector and GIN index (crate::full_text); MySQL and SQLite refuse it.
+        self.db.dialect() == Dialect::Postgres
+    }
+
     async fn resource_versions(
         &self,
         cluster: &str,

@@ -59,6 +59,7 @@ pub mod dialect;
 mod error;
 mod events;
 mod factory;
+mod full_text;
 mod private;
 mod query;
 mod resource;

@@ -28,6 +28,12 @@
 //! Missing values sort lowest. Columns never hold NULL: an object without creation time
 //! stores [`NO_TIME`], one with a non-numeric resource version [`NO_RESOURCE_VERSION`]. Only
 //! field paths are NULL when missing; their comparisons spell out the NULL cases.
+//!
+//! # Full-text search (PostgreSQL)
+//!
+//! `search_vector @@ <tsquery>` through the GIN index ([`crate::full_text`]); the relevance key
+//! is `ts_rank` as `double precision`, so the score in a continue token (exact, its bits)
+//! compares exactly with the one PostgreSQL computes again. MySQL and SQLite refuse the query.
 
 use std::sync::Arc;
 
@@ -61,6 +67,8 @@ enum SortKind {
     Int { missing: i64 },
     /// A field path: text, NULL when missing.
     Path,
+    /// A NOT NULL float expression (the full-text relevance).
+    Float,
 }
 
 /// One field of the effective order.
@@ -95,6 +103,12 @@ impl<'a> ListQuery<'a> {
             Scope::Collection(types) => Listed::Collection(types),
         };
         let pager = Pager::new(options, listed)?;
+        if options.full_text.is_some() && dialect != Dialect::Postgres {
+            return Err(StorageError::full_text_unsupported(&format!(
+                "internal ({})",
+                dialect.name()
+            )));
+        }
         if let Some(order) = options.order_by.iter().find(|o| !has_sql_key(&o.field)) {
             return Err(StorageError::bad_request(
                 "orderby",
@@ -115,6 +129,7 @@ impl<'a> ListQuery<'a> {
                         missing: NO_RESOURCE_VERSION,
                     },
                     OrderField::Path(_) => SortKind::Path,
+                    OrderField::Relevance => SortKind::Float,
                     _ => SortKind::Text,
                 };
                 let pinned = match &order.field {
@@ -176,6 +191,12 @@ impl<'a> ListQuery<'a> {
             sql.push(" AND ");
             self.dialect.push_name_contains(sql, needle);
         }
+        if let Some(query) = &o.full_text {
+            // Refused by `ListQuery::new` on the other dialects.
+            sql.push(" AND r.search_vector @@ CAST(")
+                .bind(crate::full_text::query_text(query))
+                .push(" AS tsquery)");
+        }
         for requirement in o.field_selector.requirements() {
             sql.push(" AND ");
             self.dialect.push_field_requirement(sql, requirement)?;
@@ -211,6 +232,14 @@ impl<'a> ListQuery<'a> {
                 self.dialect.push_path_sort_value(sql, path);
                 sql
             }
+            OrderField::Relevance => match &self.options.full_text {
+                Some(query) => sql
+                    .push("CAST(ts_rank(r.search_vector, CAST(")
+                    .bind(crate::full_text::query_text(query))
+                    .push(" AS tsquery)) AS double precision)"),
+                // Only in the effective order of a full-text query.
+                None => sql.push("0"),
+            },
             // Refused by `ListQuery::new` (see `has_sql_key`).
             _ => sql.push("NULL"),
         };
@@ -386,6 +415,7 @@ impl<'a> ListQuery<'a> {
                 SortKind::Text => Col::Text,
                 SortKind::Int { .. } => Col::Int,
                 SortKind::Path => Col::OptText,
+                SortKind::Float => Col::Float,
             })
             .collect();
         cols.extend(OBJECT_COLS);
@@ -409,6 +439,7 @@ impl<'a> ListQuery<'a> {
                 SortKind::Path => row
                     .opt_text(i)
                     .map_or(SortValue::Null, |s| SortValue::Str(s.to_owned())),
+                SortKind::Float => SortValue::Float(row.float(i).into()),
             })
             .collect()
     }
@@ -441,10 +472,21 @@ impl<'a> ListQuery<'a> {
 
     /// Runs the list: the page, its continue token and, when asked, the remaining count.
     pub(crate) async fn run(&self, db: &Db, interner: &mut Interner) -> Result<ListPage> {
+        self.catch_up(db).await?;
         self.run_on(&mut Reader::Pool(db), interner).await
     }
 
-    /// [`ListQuery::run`] on `reader` (e.g. a snapshot transaction).
+    /// Before a full-text list: fills in the words of rows that have none yet, so that none is
+    /// missed (outside any snapshot the list then reads).
+    pub(crate) async fn catch_up(&self, db: &Db) -> Result<()> {
+        if self.options.full_text.is_some() {
+            crate::full_text::catch_up(db).await?;
+        }
+        Ok(())
+    }
+
+    /// [`ListQuery::run`] on `reader` (e.g. a snapshot transaction), after
+    /// [`ListQuery::catch_up`].
     pub(crate) async fn run_on(
         &self,
         db: &mut Reader<'_, '_>,
@@ -498,6 +540,7 @@ fn bind_of(key: &SortKey, value: &SortValue) -> Bind {
         (SortKind::Int { missing }, SortValue::Null) => Bind::Int(missing),
         (_, SortValue::Int(n)) => Bind::Int(*n),
         (_, SortValue::Str(s)) => Bind::Text(s.clone()),
+        (_, SortValue::Float(f)) => Bind::Float(*f),
         // A missing text (paths: handled by the callers) binds as the empty string.
         (_, SortValue::Null) => Bind::Text(String::new()),
     }

@@ -52,6 +52,7 @@ impl InternalResourceStorage {
 /// that revision continues exactly where the list ends.
 async fn list_at(db: &Db, gvr: &Arc<Gvr>, options: &ListOptions) -> Result<(ListPage, i64)> {
     let query = ListQuery::new(db.dialect(), options, Scope::Resource(gvr))?;
+    query.catch_up(db).await?;
     let mut snapshot = db.snapshot("list").await?;
     let mut reader = Reader::Snapshot(&mut snapshot);
     let state = changelog::state_on(&mut reader, db.dialect()).await?;

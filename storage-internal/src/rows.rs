@@ -51,6 +51,8 @@ pub(crate) struct ObjectValues {
     pub(crate) deleted_at: Option<i64>,
     pub(crate) labels: String,
     pub(crate) object: String,
+    /// PostgreSQL: the `tsvector` text of the object's words ([`crate::full_text`]).
+    pub(crate) search: Option<String>,
 }
 
 impl ObjectValues {
@@ -78,7 +80,17 @@ impl ObjectValues {
             deleted_at: f.deletion_timestamp,
             labels: serde_json::to_string(&labels).unwrap_or_else(|_| "{}".to_owned()),
             object: text.to_owned(),
+            search: None,
         })
+    }
+
+    /// These values with the words of the object for full-text search, where the dialect
+    /// stores them (PostgreSQL).
+    pub(crate) fn with_search(mut self, dialect: crate::dialect::Dialect) -> Self {
+        if dialect == crate::dialect::Dialect::Postgres {
+            self.search = Some(crate::full_text::vector_text(&self.object));
+        }
+        self
     }
 }
 

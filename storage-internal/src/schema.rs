@@ -32,6 +32,11 @@ fn migrations(dialect: Dialect) -> Vec<Migration> {
                 "change log",
                 include_str!("../migrations/postgres/0014_change_log.sql"),
             ),
+            (
+                20,
+                "full text",
+                include_str!("../migrations/postgres/0020_full_text.sql"),
+            ),
         ],
         Dialect::MySql => &[
             (
@@ -87,6 +92,13 @@ pub(crate) async fn migrate(db: &Db) -> Result<()> {
     })?;
     if db.dialect() == Dialect::Postgres {
         trigram_index(db).await;
+        let filled = crate::full_text::catch_up(db).await?;
+        if filled > 0 {
+            tracing::info!(
+                rows = filled,
+                "full-text search: filled in the words of stored objects"
+            );
+        }
     }
     Ok(())
 }

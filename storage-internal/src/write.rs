@@ -51,6 +51,26 @@ const UPDATED: [&str; 11] = [
     "revision",
 ];
 
+/// PostgreSQL also writes the words of each object for full-text search ([`crate::full_text`]).
+const FULL_TEXT_COLUMNS: &str = ", search_vector, search_version";
+
+/// [`UPDATED`] and the full-text columns (PostgreSQL).
+const UPDATED_WITH_FULL_TEXT: [&str; 13] = [
+    "kind",
+    "uid",
+    "owner_uid",
+    "resource_version",
+    "rv_number",
+    "created_at",
+    "deleted_at",
+    "synced_at",
+    "labels",
+    "object",
+    "revision",
+    "search_vector",
+    "search_version",
+];
+
 /// Checks that `object` belongs to the storage of `gvr`.
 fn check_resource(gvr: &Gvr, object: &ResourceObject) -> Result<()> {
     if *object.fields.gvr == *gvr {
@@ -296,7 +316,10 @@ async fn upsert(tx: &mut Tx<'_>, gvr: &Gvr, objects: Vec<(ResourceObject, i64)>)
     let mut rows = Vec::with_capacity(last_of.len());
     for (i, (object, revision)) in objects.iter().enumerate() {
         if last_of.get(&object.fields.key()) == Some(&i) {
-            rows.push((ObjectValues::of(object)?, *revision));
+            rows.push((
+                ObjectValues::of(object)?.with_search(tx.sql().dialect()),
+                *revision,
+            ));
         }
     }
     let synced_at = now_millis();
@@ -321,7 +344,12 @@ async fn upsert(tx: &mut Tx<'_>, gvr: &Gvr, objects: Vec<(ResourceObject, i64)>)
 
 /// The multi-row upsert of `rows` (with their revisions).
 fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[(ObjectValues, i64)], synced_at: i64) {
-    sql.push("INSERT INTO resources (").push(COLUMNS).push(") ");
+    sql.push("INSERT INTO resources (").push(COLUMNS);
+    let full_text = sql.dialect() == Dialect::Postgres;
+    if full_text {
+        sql.push(FULL_TEXT_COLUMNS);
+    }
+    sql.push(") ");
     if sql.dialect().binds_arrays() {
         let text = |f: fn(&ObjectValues) -> &String| {
             Bind::TextArray(rows.iter().map(|(r, _)| f(r).clone()).collect())
@@ -337,7 +365,11 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[(ObjectValues, i64)], synced_at
                  u.resource_version, u.rv_number, u.created_at, u.deleted_at, ",
             )
             .bind(synced_at)
-            .push(", CAST(u.labels AS jsonb), CAST(u.object AS json), u.revision FROM UNNEST(")
+            .push(", CAST(u.labels AS jsonb), CAST(u.object AS json), u.revision");
+        if full_text {
+            sql.push(", CAST(u.search AS tsvector), u.resource_version");
+        }
+        sql.push(" FROM UNNEST(")
             .bind(text(|r| &r.cluster))
             .push("::text[], ")
             .bind(text(|r| &r.namespace))
@@ -369,9 +401,16 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[(ObjectValues, i64)], synced_at
             .bind(text(|r| &r.object))
             .push("::text[], ")
             .bind(Bind::IntArray(rows.iter().map(|(_, rev)| *rev).collect()))
+            .push("::bigint[], ")
+            .bind(Bind::TextArray(
+                rows.iter()
+                    .map(|(r, _)| r.search.clone().unwrap_or_default())
+                    .collect(),
+            ))
             .push(
-                "::bigint[]) AS u(cluster, namespace, name, kind, uid, owner_uid, \
-                 resource_version, rv_number, created_at, deleted_at, labels, object, revision)",
+                "::text[]) AS u(cluster, namespace, name, kind, uid, owner_uid, \
+                 resource_version, rv_number, created_at, deleted_at, labels, object, revision, \
+                 search)",
             );
     } else {
         sql.push("VALUES ");
@@ -379,7 +418,12 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[(ObjectValues, i64)], synced_at
             push_values_row(sql, gvr, row, synced_at, *revision)
         });
     }
-    sql.dialect().push_on_conflict_update(sql, KEY, &UPDATED);
+    let updated: &[&'static str] = if full_text {
+        &UPDATED_WITH_FULL_TEXT
+    } else {
+        &UPDATED
+    };
+    sql.dialect().push_on_conflict_update(sql, KEY, updated);
 }
 
 /// `(?, ?, …)`: one row of [`COLUMNS`].

@@ -76,6 +76,11 @@ pub(crate) fn new_factory(config: Option<PathBuf>) -> FactoryFuture {
 
 #[async_trait]
 impl StorageFactory for MemoryStorageFactory {
+    fn supports_full_text(&self) -> bool {
+        // The reference evaluator answers it.
+        true
+    }
+
     fn supported_verbs(&self) -> &'static [Verb] {
         VERBS
     }

@@ -79,7 +79,7 @@ pub struct ApiserverOptions {
     pub request_timeout: Duration,
 
     /// The most expensive list requests served at once (field-path `orderby`, field selectors
-    /// on object fields, `fuzzyName`, long value lists; see docs/security.md); more get
+    /// on object fields, `fuzzyName`, full-text `query`, long value lists; see docs/security.md); more get
     /// `429 TooManyRequests`, while cheap requests are still served. 0: no separate limit.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub max_expensive_requests_inflight: usize,

@@ -1415,3 +1415,105 @@ async fn send_initial_events_ends_with_the_annotated_bookmark() {
             .status(400, "BadRequest", "sendInitialEvents requires");
     }
 }
+
+/// The full-text `query` parameter flows from the URL (and its search label) to the layer:
+/// the items holding every word, by relevance, paged without gap or duplicate, as JSON and as a
+/// Table; bad words and a layer without full-text search answer a `400` naming `query`.
+#[tokio::test]
+async fn full_text_search_through_the_api() {
+    use storage_api::query::full_text::{FullTextQuery, object_tokens};
+
+    let world = world().await;
+    let app = app().await;
+    let holding = |words: &str| {
+        let query = FullTextQuery::parse([words]).expect("words");
+        fixture_names(&world.fixtures, &pods(), |o| {
+            query.matches(&object_tokens(&o.to_value().expect("json")))
+        })
+    };
+    let want = holding("envoy registry");
+    assert!(want.len() > 3, "the fixtures have envoy sidecars: {want:?}");
+    let encoded = |pairs: &[(&str, &str)]| -> String {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    };
+    let all = get(
+        &app,
+        &format!(
+            "{PREFIX}/api/v1/pods?{}",
+            encoded(&[("query", "Envoy registry")])
+        ),
+    )
+    .await
+    .json();
+    let order = names(&all);
+    assert_eq!(order.iter().cloned().collect::<BTreeSet<_>>(), want);
+    let label = get(
+        &app,
+        &format!(
+            "{PREFIX}/api/v1/pods?{}",
+            encoded(&[(
+                "labelSelector",
+                "search.clusterpedia.io/query in (envoy,REGISTRY)"
+            )])
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(names(&label), order, "the search label means the same");
+
+    // Paging through the relevance order gives the unpaged order.
+    let mut seen = Vec::new();
+    let mut pairs = vec![
+        ("query", "envoy registry".to_owned()),
+        ("limit", "3".to_owned()),
+    ];
+    loop {
+        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let page = get(
+            &app,
+            &format!("{PREFIX}/api/v1/pods?{}", encoded(&borrowed)),
+        )
+        .await
+        .json();
+        seen.extend(names(&page));
+        match page["metadata"]["continue"].as_str() {
+            Some(token) => {
+                pairs.truncate(2);
+                pairs.push(("continue", token.to_owned()));
+            }
+            None => break,
+        }
+        assert!(seen.len() <= order.len(), "{seen:?}");
+    }
+    assert_eq!(seen, order);
+
+    let table = get_with(
+        &app,
+        &format!(
+            "{PREFIX}/api/v1/pods?{}",
+            encoded(&[("query", "envoy registry")])
+        ),
+        TABLE,
+    )
+    .await
+    .json();
+    assert_eq!(table["kind"], "Table");
+    assert_eq!(table["rows"].as_array().expect("rows").len(), order.len());
+
+    get(&app, &format!("{PREFIX}/api/v1/pods?query=---"))
+        .await
+        .status(400, "BadRequest", "query");
+    let factory =
+        ReferenceStorageFactory::with_bug(storage_api::testing::ReferenceBug::WithoutFullText);
+    load(&factory, &world.fixtures).await;
+    let without = app_over(Arc::new(factory), false).await;
+    get(&without, &format!("{PREFIX}/api/v1/pods?query=envoy"))
+        .await
+        .status(
+            400,
+            "BadRequest",
+            "full-text search is not supported by the reference storage layer",
+        );
+}

@@ -103,6 +103,10 @@ impl<F: StorageFactory + ?Sized, P: Probe> StorageFactory for Forwarding<F, P> {
         self.inner.supported_verbs()
     }
 
+    fn supports_full_text(&self) -> bool {
+        self.inner.supports_full_text()
+    }
+
     async fn prepare_cluster(&self, cluster: &str) -> Result<()> {
         self.inner.prepare_cluster(cluster).await
     }

@@ -60,6 +60,14 @@ pub enum ReferenceBug {
     WithoutWatch,
     /// Does not advertise watch, but serves it anyway.
     UnadvertisedWatch,
+    /// Not a bug: a layer without full-text search (refuses the `query` parameter).
+    WithoutFullText,
+    /// Does not advertise full-text search, but serves it anyway.
+    UnadvertisedFullText,
+    /// Lists ignore the full-text query.
+    FullTextIgnored,
+    /// A full-text query matches on its first word only.
+    FullTextFirstWordOnly,
 }
 
 #[derive(Default)]
@@ -202,7 +210,22 @@ fn list_page(
     candidates: Vec<&ResourceObject>,
     options: &ListOptions,
 ) -> Result<ListPage> {
+    if state.bug == ReferenceBug::WithoutFullText && options.full_text.is_some() {
+        return Err(StorageError::full_text_unsupported("reference"));
+    }
     let mut buggy = options.clone();
+    match state.bug {
+        ReferenceBug::FullTextIgnored => buggy.full_text = None,
+        ReferenceBug::FullTextFirstWordOnly => {
+            buggy.full_text = buggy.full_text.as_ref().and_then(|query| {
+                crate::query::full_text::FullTextQuery::parse(
+                    query.terms().iter().take(1).map(String::as_str),
+                )
+                .ok()
+            });
+        }
+        _ => {}
+    }
     match state.bug {
         ReferenceBug::OwnerIgnoresGroupResource => {
             if let Some(owner) = &mut buggy.owner {
@@ -314,6 +337,13 @@ impl StorageFactory for ReferenceStorageFactory {
             }
             _ => &[Verb::Get, Verb::List, Verb::Watch],
         }
+    }
+
+    fn supports_full_text(&self) -> bool {
+        !matches!(
+            self.lock().bug,
+            ReferenceBug::WithoutFullText | ReferenceBug::UnadvertisedFullText
+        )
     }
 
     async fn resource_versions(

@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod collections;
 pub mod crud;
 pub mod events;
+pub mod full_text;
 pub mod list_filters;
 pub mod order;
 pub mod owner;

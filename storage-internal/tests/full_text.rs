@@ -1,0 +1,140 @@
+//! Full-text search on the internal layer beyond the conformance suite: rows whose words were
+//! never written (stored before the full-text migration, or rewritten by an earlier version of
+//! the layer during a rolling upgrade) are still found exactly; MySQL and SQLite refuse the
+//! query naming the dialect.
+
+mod support;
+
+use std::sync::Arc;
+
+use sqlx::{AssertSqlSafe, Connection as _, Executor as _};
+use storage_api::query::params::{RequestScope, parse_list_options};
+use storage_api::{
+    Change, Gvr, ResourceObject, ResourceStorage, ResourceStorageConfig, StorageError,
+    StorageFactory,
+};
+
+fn pod(name: &str, rv: &str, image: &str) -> ResourceObject {
+    let value = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}"),
+                     "resourceVersion": rv},
+        "spec": {"containers": [{"name": "main", "image": image}]}});
+    ResourceObject::parse(
+        "c1".into(),
+        Arc::new(Gvr::new("", "v1", "pods")),
+        serde_json::to_vec(&value).expect("json").into(),
+    )
+    .expect("valid pod")
+}
+
+async fn pods(factory: &dyn StorageFactory) -> Arc<dyn ResourceStorage> {
+    factory
+        .new_resource_storage(ResourceStorageConfig {
+            gvr: Gvr::new("", "v1", "pods"),
+            kind: "Pod".into(),
+            namespaced: true,
+        })
+        .await
+        .expect("storage")
+}
+
+async fn search(storage: &dyn ResourceStorage, query: &str) -> Vec<String> {
+    let options = parse_list_options(query, &RequestScope::default()).expect("query");
+    let mut names: Vec<String> = storage
+        .list(&options)
+        .await
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+        .items
+        .iter()
+        .map(|o| o.fields.name.clone())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Rows without words (as the migration leaves the rows stored before it), and a row rewritten
+/// without its words (as an earlier version of the layer writes during a rolling upgrade), are
+/// found by their current words at the next full-text list, and not by their old ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rows_without_words_are_filled_in_before_answering() {
+    let factory = support::postgres().await;
+    let storage = pods(&factory).await;
+    storage
+        .apply(vec![
+            Change::Upsert(pod("a", "1", "nginx:1")),
+            Change::Upsert(pod("b", "1", "redis:7")),
+            Change::Upsert(pod("c", "1", "nginx:2")),
+        ])
+        .await
+        .expect("apply");
+    assert_eq!(search(&*storage, "query=nginx").await, ["a", "c"]);
+
+    let support::Scratch::PostgresSchema { url, schema } = factory.probe() else {
+        panic!("a PostgreSQL scratch schema");
+    };
+    let mut admin = sqlx::PgConnection::connect(url).await.expect("postgres");
+    // As before the migration: no words at all.
+    admin
+        .execute(AssertSqlSafe(format!(
+            "UPDATE {schema}.resources SET search_vector = NULL, search_version = NULL"
+        )))
+        .await
+        .expect("forget the words");
+    // As an earlier version writes: a new object and resource version, the words untouched.
+    let newer = pod("b", "2", "nginx:3");
+    let object = std::str::from_utf8(&newer.raw)
+        .expect("utf-8")
+        .replace('\'', "''");
+    admin
+        .execute(AssertSqlSafe(format!(
+            "UPDATE {schema}.resources SET object = '{object}', resource_version = '2', \
+             rv_number = 2 WHERE name = 'b'"
+        )))
+        .await
+        .expect("an earlier version's write");
+    admin.close().await.expect("close");
+
+    assert_eq!(search(&*storage, "query=nginx").await, ["a", "b", "c"]);
+    assert!(search(&*storage, "query=redis").await.is_empty());
+    // Once filled in, the words stay (nothing pending).
+    assert_eq!(search(&*storage, "query=nginx 3").await, ["b"]);
+    // The single-object writes write the words too.
+    storage
+        .update(pod("c", "5", "haproxy:1"))
+        .await
+        .expect("update");
+    storage
+        .create(pod("d", "1", "haproxy:2"))
+        .await
+        .expect("create");
+    assert_eq!(search(&*storage, "query=haproxy").await, ["c", "d"]);
+    assert_eq!(search(&*storage, "query=nginx").await, ["a", "b"]);
+    factory.shutdown().await.expect("shutdown");
+}
+
+async fn refused(factory: &dyn StorageFactory, dialect: &str) {
+    assert!(!factory.supports_full_text(), "{dialect}");
+    let storage = pods(factory).await;
+    let options = parse_list_options("query=nginx", &RequestScope::default()).expect("query");
+    match storage.list(&options).await {
+        Err(StorageError::BadRequest { parameter, message }) => {
+            assert_eq!(parameter, "query");
+            assert!(
+                message.contains(&format!("internal ({dialect})")),
+                "{message}"
+            );
+        }
+        other => panic!("{dialect}: want a 400 naming query, got {other:?}"),
+    }
+    factory.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_refuses_full_text_naming_the_dialect() {
+    refused(&support::mysql().await, "mysql").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_refuses_full_text_naming_the_dialect() {
+    refused(&support::sqlite().await, "sqlite").await;
+}
