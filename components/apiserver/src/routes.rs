@@ -13,8 +13,8 @@
 //! | `/apis/clusterpedia.io/v1beta1/resources[/clusters/<cluster>]/...` | Kubernetes API roots |
 //!
 //! The layers, outermost first: tracing, [`request::parse`] (the query and `Accept`, parsed
-//! once), [`metrics::track`], [`inflight::limit`], compression, then authentication on every
-//! route but health and metrics.
+//! once), [`metrics::track`], [`inflight::limit`], compression, then authentication and
+//! authorization ([`auth`], [`crate::authz`]) on every route but health and metrics.
 
 use std::sync::Arc;
 
@@ -62,7 +62,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let protected = Router::new()
         .route("/", any(dispatch))
         .route("/{*path}", any(dispatch))
-        .route_layer(from_fn_with_state(state.auth.clone(), auth::middleware));
+        .route_layer(from_fn_with_state(state.clone(), auth::middleware));
     Router::new()
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))

@@ -20,7 +20,6 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
-use crate::auth::{Authenticator, PeerIdentity, user_from_certificate};
 use crate::catalog::Catalog;
 use crate::connection::{ConnectionActivity, ConnectionLimits, serve_until_idle};
 use crate::inflight::InflightLimit;
@@ -30,6 +29,7 @@ use crate::oversized::{MAX_HEADER_BYTES, MAX_HEADERS, StatusOnParseError};
 use crate::routes::router;
 use crate::state::AppState;
 use crate::tls;
+use crate::tls::PeerVerifier;
 
 /// How long shutdown waits for open connections to finish their requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -63,6 +63,7 @@ pub struct Server {
     shutdown: tokio::sync::watch::Sender<bool>,
     max_connections: u32,
     limits: ConnectionLimits,
+    peers: Arc<PeerVerifier>,
 }
 
 impl std::fmt::Debug for Server {
@@ -86,14 +87,15 @@ impl Server {
     ) -> anyhow::Result<Self> {
         let tls = tls::configure(options)?;
         crate::token_key::install(options.continue_token_key_file.as_deref())?;
-        let authenticator =
-            Authenticator::new(options.token_auth_file.as_deref(), options.anonymous_auth)?;
+        let (authenticator, authorizer) = crate::auth::configure(options).await?;
         if options.token_auth_file.is_none()
             && options.client_ca_file.is_none()
+            && options.requestheader_client_ca_file.is_none()
+            && options.authentication_kubeconfig.is_none()
             && !options.anonymous_auth
         {
             tracing::warn!(
-                "no --token-auth-file, --client-ca-file or --anonymous-auth: every request will be refused (401)"
+                "no --token-auth-file, --client-ca-file, --requestheader-client-ca-file, --authentication-kubeconfig or --anonymous-auth: every request will be refused (401)"
             );
         }
         let catalog = Arc::new(Catalog::new(storage));
@@ -115,6 +117,7 @@ impl Server {
             .with_timeout(options.request_timeout),
             metrics,
             auth: Arc::new(authenticator),
+            authz: Arc::new(authorizer),
             shutdown: shutdown_receiver,
         });
         let listener = TcpListener::bind((options.bind_address, options.secure_port))
@@ -130,6 +133,7 @@ impl Server {
             listener,
             local_addr,
             acceptor: TlsAcceptor::from(tls.config),
+            peers: tls.peers,
             ca_pem: tls.ca_pem,
             catalog,
             app: router(state),
@@ -165,6 +169,7 @@ impl Server {
             shutdown,
             max_connections,
             limits,
+            peers,
             ..
         } = self;
         tracing::info!(address = %local_addr, "serving https");
@@ -215,6 +220,7 @@ impl Server {
             let app = app.clone();
             let builder = builder.clone();
             let watcher = graceful.watcher();
+            let peers = peers.clone();
             tokio::spawn(async move {
                 let _connection_slot = permit;
                 let activity = ConnectionActivity::new(limits);
@@ -232,13 +238,7 @@ impl Server {
                         return;
                     }
                 };
-                let identity = PeerIdentity(
-                    tls.get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|chain| chain.first())
-                        .and_then(|certificate| user_from_certificate(certificate)),
-                );
+                let identity = peers.identify(tls.get_ref().1.peer_certificates());
                 let requests = activity.clone();
                 let service =
                     tower::service_fn(move |mut request: Request<hyper::body::Incoming>| {

@@ -17,6 +17,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// The authenticators.
     pub(crate) auth: Arc<Authenticator>,
+    /// The authorizer.
+    pub(crate) authz: Arc<crate::authz::Authorizer>,
     /// Becomes `true` when the server shuts down (watches end).
     pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
     /// `--max-requests-inflight`.
