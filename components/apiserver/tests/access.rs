@@ -1,0 +1,301 @@
+//! Access control as an aggregated API server, with kube-sim as the host cluster: bearer tokens
+//! checked with `TokenReview`, requests authorized with `SubjectAccessReview` (evaluated from the
+//! host's RBAC objects), front-proxy identity headers honoured only over the front proxy's
+//! certificate with an allowed name.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt as _;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::Api;
+use kube::api::{DeleteParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube_sim::{FixtureSpec, Simulator, SimulatorHandle};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use serde_json::json;
+use storage_api::StorageFactory;
+use storage_api::testing::ReferenceStorageFactory;
+use storage_conformance::fixtures::{FixtureSpec as Objects, Fixtures};
+use support::{Client, Harness, RESOURCES};
+
+/// The name the front proxy's certificate must have.
+const PROXY_NAME: &str = "front-proxy-client";
+
+/// A CA and client certificates it signed, by Common Name.
+struct Pki {
+    ca_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Pki {
+    fn new(name: &str) -> Self {
+        let key = KeyPair::generate().expect("key");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, name);
+        let ca_pem = ca.self_signed(&key).expect("ca").pem();
+        Self {
+            ca_pem,
+            issuer: Issuer::new(ca, key),
+        }
+    }
+
+    /// A client certificate and key (PEM) for `name`.
+    fn client(&self, name: &str) -> (String, String) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &self.issuer).expect("sign");
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+async fn host() -> SimulatorHandle {
+    Simulator::builder()
+        .fixtures(FixtureSpec::empty())
+        .user("alice-token", "alice", &["dev"])
+        .user("bob-token", "bob", &[])
+        .start()
+        .await
+        .expect("host cluster")
+}
+
+async fn kube_client(sim: &SimulatorHandle) -> kube::Client {
+    let kubeconfig = Kubeconfig::from_yaml(&sim.kubeconfig_yaml("host")).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+/// Group `dev` may read everything of `clusterpedia.io` (as Clusterpedia's docs grant it).
+async fn grant_dev(sim: &SimulatorHandle) {
+    let client = kube_client(sim).await;
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    roles
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": "clusterpedia-reader"},
+                "rules": [{"apiGroups": ["clusterpedia.io"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+                          {"nonResourceURLs": ["/version", "/apis", "/apis/*", "/api", "/api/*"], "verbs": ["get"]}],
+            }))
+            .expect("role"),
+        )
+        .await
+        .expect("create role");
+    let bindings: Api<ClusterRoleBinding> = Api::all(client);
+    bindings
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                "metadata": {"name": "dev-reads-clusterpedia"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "clusterpedia-reader"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "dev"}],
+            }))
+            .expect("binding"),
+        )
+        .await
+        .expect("create binding");
+}
+
+fn server(sim: &SimulatorHandle, front_proxy_ca: &str, allowed_ttl: Duration) -> Harness {
+    let dir = support::temp_dir("host");
+    let kubeconfig = dir.join("host.kubeconfig");
+    sim.write_kubeconfig(&kubeconfig, "host")
+        .expect("kubeconfig");
+    let ca = dir.join("front-proxy-ca.crt");
+    std::fs::write(&ca, front_proxy_ca).expect("CA");
+    Harness::start(
+        || async { Arc::new(ReferenceStorageFactory::new()) as Arc<dyn StorageFactory> }.boxed(),
+        |factory| {
+            async move {
+                let fixtures = Fixtures::generate(&Objects::default());
+                support::load(&*factory, &fixtures.objects).await;
+            }
+            .boxed()
+        },
+        move |options, _| {
+            options.authentication_kubeconfig = Some(kubeconfig.clone());
+            options.authorization_kubeconfig = Some(kubeconfig);
+            options.requestheader_client_ca_file = Some(ca);
+            options.requestheader_allowed_names = vec![PROXY_NAME.into()];
+            options.authorization_webhook_cache_authorized_ttl = allowed_ttl;
+            options.authorization_webhook_cache_unauthorized_ttl = Duration::ZERO;
+        },
+    )
+}
+
+const PODS: &str = "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods?limit=1";
+
+#[tokio::test]
+async fn tokens_are_reviewed_and_requests_authorized_by_the_host_cluster() {
+    let sim = host().await;
+    grant_dev(&sim).await;
+    let proxy_pki = Pki::new("front-proxy-ca");
+    let harness = server(&sim, &proxy_pki.ca_pem, Duration::from_millis(300));
+    let client = harness.client();
+    let get = |token: &'static str| {
+        let client = client.clone();
+        async move {
+            let bearer = format!("Bearer {token}");
+            client
+                .get(PODS, &[("authorization", &bearer)])
+                .await
+                .expect("answer")
+        }
+    };
+
+    // Unauthenticated, or a token the host does not know: 401.
+    assert_eq!(client.get(PODS, &[]).await.expect("401").status, 401);
+    let unknown = get("nobody-token").await;
+    assert_eq!(unknown.status, 401);
+    assert_eq!(unknown.json()["reason"], "Unauthorized");
+
+    // alice (group dev) may; bob is authenticated but not allowed: 403 saying who and what.
+    let alice = get("alice-token").await;
+    assert_eq!(alice.status, 200, "{:?}", alice.body);
+    assert_eq!(alice.json()["items"].as_array().map(Vec::len), Some(1));
+    let bob = get("bob-token").await;
+    assert_eq!(bob.status, 403);
+    let status = bob.json();
+    assert_eq!(status["reason"], "Forbidden");
+    assert_eq!(
+        status["message"],
+        r#"resources.clusterpedia.io "api" is forbidden: User "bob" cannot get resource "resources/v1" in API group "clusterpedia.io" at the cluster scope"#
+    );
+    assert_eq!(status["details"]["group"], "clusterpedia.io");
+    let version = client
+        .get("/version", &[("authorization", "Bearer bob-token")])
+        .await
+        .expect("answer");
+    assert_eq!(version.status, 403);
+    assert_eq!(
+        version.json()["message"],
+        r#"forbidden: User "bob" cannot get path "/version""#
+    );
+    // Health is always served; the host's admin (system:masters) is never asked about.
+    assert_eq!(
+        client.get("/readyz", &[]).await.expect("readyz").status,
+        200
+    );
+    let admin = format!("Bearer {}", sim.token());
+    let answer = client
+        .get(PODS, &[("authorization", &admin)])
+        .await
+        .expect("admin");
+    assert_eq!(answer.status, 200);
+
+    // Forged identity headers without the front proxy's certificate: ignored.
+    let forged = [
+        ("authorization", "Bearer bob-token"),
+        ("x-remote-user", "alice"),
+        ("x-remote-group", "dev"),
+        ("x-remote-group", "system:masters"),
+    ];
+    assert_eq!(client.get(PODS, &forged).await.expect("403").status, 403);
+    assert_eq!(
+        client.get(PODS, &forged[1..]).await.expect("401").status,
+        401
+    );
+
+    // Over the front proxy's certificate with the allowed name, the headers name the user.
+    let (cert, key) = proxy_pki.client(PROXY_NAME);
+    let proxy = Client::build(harness.addr, &harness.ca_pem, Some((&cert, &key)), &[b"h2"]);
+    let as_alice = proxy
+        .get(
+            PODS,
+            &[("x-remote-user", "alice"), ("x-remote-group", "dev")],
+        )
+        .await
+        .expect("proxied");
+    assert_eq!(as_alice.status, 200, "{:?}", as_alice.body);
+    let as_bob = proxy
+        .get(PODS, &[("x-remote-user", "bob")])
+        .await
+        .expect("proxied");
+    assert_eq!(as_bob.status, 403);
+    assert!(
+        as_bob.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(r#"User "bob""#))
+    );
+    // The same CA with another name: the headers are ignored (no other credential: 401).
+    let (cert, key) = proxy_pki.client("someone-else");
+    let impostor = Client::build(harness.addr, &harness.ca_pem, Some((&cert, &key)), &[b"h2"]);
+    let answer = impostor
+        .get(
+            PODS,
+            &[("x-remote-user", "alice"), ("x-remote-group", "dev")],
+        )
+        .await
+        .expect("answer");
+    assert_eq!(answer.status, 401);
+    // Another CA's certificate does not get through the handshake.
+    let stranger_pki = Pki::new("stranger");
+    let (cert, key) = stranger_pki.client(PROXY_NAME);
+    let stranger = Client::build(harness.addr, &harness.ca_pem, Some((&cert, &key)), &[b"h2"]);
+    let refused = match stranger.connect().await {
+        Err(_) => true,
+        Ok(mut connection) => connection
+            .get(PODS, &[("x-remote-user", "alice")])
+            .await
+            .map_or(true, |a| a.status == 401),
+    };
+    assert!(refused);
+
+    // Revoking the binding on the host takes effect once the allowed answer expires (300 ms).
+    let bindings: Api<ClusterRoleBinding> = Api::all(kube_client(&sim).await);
+    bindings
+        .delete("dev-reads-clusterpedia", &DeleteParams::default())
+        .await
+        .expect("delete binding");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(get("alice-token").await.status, 403);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_host_cluster_refuses_and_says_nothing_secret() {
+    let sim = host().await;
+    grant_dev(&sim).await;
+    let proxy_pki = Pki::new("front-proxy-ca");
+    let harness = server(&sim, &proxy_pki.ca_pem, Duration::ZERO);
+    let client = harness.client();
+    sim.set_reachable(false).await;
+    let answer = client
+        .get(PODS, &[("authorization", "Bearer alice-token")])
+        .await
+        .expect("answer");
+    assert_eq!(answer.status, 401, "a token that cannot be reviewed");
+    let body = String::from_utf8_lossy(&answer.body).into_owned();
+    assert!(!body.contains("alice-token"), "{body}");
+    // Front-proxy users need no TokenReview: the authorization check fails with a 500.
+    let (cert, key) = proxy_pki.client(PROXY_NAME);
+    let proxy = Client::build(harness.addr, &harness.ca_pem, Some((&cert, &key)), &[b"h2"]);
+    let answer = proxy
+        .get(
+            PODS,
+            &[("x-remote-user", "alice"), ("x-remote-group", "dev")],
+        )
+        .await
+        .expect("answer");
+    assert_eq!(answer.status, 500);
+    assert_eq!(answer.json()["reason"], "InternalError");
+    sim.set_reachable(true).await;
+    let answer = proxy
+        .get(
+            PODS,
+            &[("x-remote-user", "alice"), ("x-remote-group", "dev")],
+        )
+        .await
+        .expect("answer");
+    assert_eq!(answer.status, 200);
+    sim.shutdown().await;
+}
