@@ -112,7 +112,7 @@ fn kubectl(kubectl: &Path, dir: &Path, context: &str, args: &[&str]) -> (bool, S
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_users_are_authorized_by_the_host_cluster() {
     let Some(binary) = kubectl_binary() else {
         eprintln!("kubectl is not installed (set KUBECTL): skipping");
@@ -182,6 +182,9 @@ async fn kubectl_users_are_authorized_by_the_host_cluster() {
 
     let (ok, _, stderr) = run("stranger", &["get", "pods", "-A"]).await;
     assert!(!ok);
-    assert!(stderr.contains("You must be logged in to the server"), "{stderr}");
+    assert!(
+        stderr.contains("You must be logged in to the server"),
+        "{stderr}"
+    );
     sim.shutdown().await;
 }

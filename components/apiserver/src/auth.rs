@@ -300,13 +300,48 @@ impl Authenticator {
     }
 }
 
-/// The authenticator and authorizer of the flags (the host cluster's clients are made here;
-/// nothing is asked before the first request).
+/// The CAs read from the host cluster's `extension-apiserver-authentication` ConfigMap (PEM).
+#[derive(Debug, Default)]
+pub(crate) struct LookedUp {
+    /// Its `client-ca-file`, used when `--client-ca-file` is not given.
+    pub(crate) client_ca: Option<String>,
+    /// Its `requestheader-client-ca-file`, used when `--requestheader-client-ca-file` is not
+    /// given (with its allowed names and headers).
+    pub(crate) requestheader_ca: Option<String>,
+}
+
+/// A JSON list of strings of the ConfigMap (`["a","b"]`).
+fn json_list(data: &BTreeMap<String, String>, key: &str) -> anyhow::Result<Vec<String>> {
+    match data.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(text).with_context(|| {
+            format!("kube-system/extension-apiserver-authentication: {key} is not a JSON list of strings")
+        }),
+    }
+}
+
+/// The host cluster's client of `flag` (a kubeconfig), or of the pod with
+/// `--delegate-in-cluster`.
+async fn host_client(
+    path: Option<&Path>,
+    flag: &str,
+    in_cluster: bool,
+) -> anyhow::Result<Option<crate::host::HostClient>> {
+    use crate::host::HostClient;
+    match path {
+        Some(path) => Ok(Some(HostClient::from_kubeconfig(path, flag).await?)),
+        None if in_cluster => Ok(Some(HostClient::in_cluster()?)),
+        None => Ok(None),
+    }
+}
+
+/// The authenticator and authorizer of the flags, and what was read from the host cluster's
+/// `extension-apiserver-authentication` ConfigMap. No review is made before the first request.
 pub(crate) async fn configure(
     options: &crate::options::ApiserverOptions,
-) -> anyhow::Result<(Authenticator, crate::authz::Authorizer)> {
+) -> anyhow::Result<(Authenticator, crate::authz::Authorizer, LookedUp)> {
     use crate::authz::{AuthorizationMode, Authorizer};
-    use crate::host::{AccessReviewer, HostClient, TokenReviewer};
+    use crate::host::{AccessReviewer, TokenReviewer};
 
     let mut authenticator =
         Authenticator::new(options.token_auth_file.as_deref(), options.anonymous_auth)?;
@@ -316,30 +351,67 @@ pub(crate) async fn configure(
         &options.requestheader_group_headers,
         &options.requestheader_extra_headers_prefix,
     )?;
-    if let Some(path) = &options.authentication_kubeconfig {
-        let client = HostClient::from_kubeconfig(path, "--authentication-kubeconfig").await?;
+    let mut looked_up = LookedUp::default();
+    let authentication = host_client(
+        options.authentication_kubeconfig.as_deref(),
+        "--authentication-kubeconfig",
+        options.delegate_in_cluster,
+    )
+    .await?;
+    if let Some(client) = &authentication {
         authenticator.token_review = Some(TokenReviewer::new(
-            client,
+            client.clone(),
             options.authentication_token_webhook_cache_ttl,
         ));
-    }
-    let mode = options
-        .authorization_mode
-        .unwrap_or(match options.authorization_kubeconfig {
-            Some(_) => AuthorizationMode::Webhook,
-            None => AuthorizationMode::AlwaysAllow,
-        });
-    let reviewer = match (mode, &options.authorization_kubeconfig) {
-        (AuthorizationMode::Webhook, Some(path)) => {
-            let client = HostClient::from_kubeconfig(path, "--authorization-kubeconfig").await?;
-            Some(AccessReviewer::new(
-                client,
-                options.authorization_webhook_cache_authorized_ttl,
-                options.authorization_webhook_cache_unauthorized_ttl,
-            ))
+        let wanted =
+            options.requestheader_client_ca_file.is_none() || options.client_ca_file.is_none();
+        if wanted && !options.authentication_skip_lookup {
+            let data = client.authentication_config().await?;
+            if options.client_ca_file.is_none() {
+                looked_up.client_ca = data.get("client-ca-file").cloned();
+            }
+            if options.requestheader_client_ca_file.is_none()
+                && let Some(ca) = data.get("requestheader-client-ca-file")
+            {
+                looked_up.requestheader_ca = Some(ca.clone());
+                authenticator.front_proxy = FrontProxy::new(
+                    &json_list(&data, "requestheader-allowed-names")?,
+                    &json_list(&data, "requestheader-username-headers")?,
+                    &json_list(&data, "requestheader-group-headers")?,
+                    &json_list(&data, "requestheader-extra-headers-prefix")?,
+                )?;
+                tracing::info!(
+                    allowed_names = ?authenticator.front_proxy.allowed_names,
+                    "front proxy configuration read from kube-system/extension-apiserver-authentication"
+                );
+            }
         }
+    }
+    let authorization = match options.authorization_mode {
+        Some(AuthorizationMode::AlwaysAllow) => None,
+        _ => {
+            host_client(
+                options.authorization_kubeconfig.as_deref(),
+                "--authorization-kubeconfig",
+                options.delegate_in_cluster,
+            )
+            .await?
+        }
+    };
+    let mode = options.authorization_mode.unwrap_or(match authorization {
+        Some(_) => AuthorizationMode::Webhook,
+        None => AuthorizationMode::AlwaysAllow,
+    });
+    let reviewer = match (mode, authorization) {
+        (AuthorizationMode::Webhook, Some(client)) => Some(AccessReviewer::new(
+            client,
+            options.authorization_webhook_cache_authorized_ttl,
+            options.authorization_webhook_cache_unauthorized_ttl,
+        )),
         (AuthorizationMode::Webhook, None) => {
-            bail!("--authorization-mode=Webhook needs --authorization-kubeconfig")
+            bail!(
+                "--authorization-mode=Webhook needs --authorization-kubeconfig or --delegate-in-cluster"
+            )
         }
         (AuthorizationMode::AlwaysAllow, _) => {
             tracing::warn!(
@@ -359,6 +431,7 @@ pub(crate) async fn configure(
                 .collect(),
             reviewer,
         },
+        looked_up,
     ))
 }
 

@@ -123,6 +123,40 @@ impl HostClient {
         Ok(Self { client })
     }
 
+    /// The client of the cluster this process runs in (the pod's service account).
+    pub(crate) fn in_cluster() -> anyhow::Result<Self> {
+        let mut config = kube::Config::incluster().context(
+            "--delegate-in-cluster: no in-cluster configuration (not running in a pod?)",
+        )?;
+        config.connect_timeout = Some(REVIEW_TIMEOUT);
+        config.read_timeout = Some(REVIEW_TIMEOUT);
+        config.write_timeout = Some(REVIEW_TIMEOUT);
+        let client = kube::Client::try_from(config).context("--delegate-in-cluster")?;
+        Ok(Self { client })
+    }
+
+    /// The data of the `kube-system/extension-apiserver-authentication` ConfigMap (empty when
+    /// it does not exist).
+    pub(crate) async fn authentication_config(&self) -> anyhow::Result<BTreeMap<String, String>> {
+        let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+            kube::Api::namespaced(self.client.clone(), "kube-system");
+        match tokio::time::timeout(
+            REVIEW_TIMEOUT,
+            api.get_opt("extension-apiserver-authentication"),
+        )
+        .await
+        {
+            Ok(Ok(found)) => Ok(found.and_then(|c| c.data).unwrap_or_default()),
+            Ok(Err(error)) => Err(anyhow::anyhow!(
+                "cannot read kube-system/extension-apiserver-authentication (pass --authentication-skip-lookup to do without): {}",
+                describe(&error)
+            )),
+            Err(_) => Err(anyhow::anyhow!(
+                "cannot read kube-system/extension-apiserver-authentication: the host cluster did not answer in time"
+            )),
+        }
+    }
+
     async fn create<T>(&self, path: &str, object: &T) -> Result<T, kube::Error>
     where
         T: serde::Serialize + serde::de::DeserializeOwned,

@@ -130,6 +130,33 @@ pub struct ApiserverOptions {
     #[arg(long, value_name = "FILE")]
     pub authentication_kubeconfig: Option<PathBuf>,
 
+    /// Without `--authentication-kubeconfig` or `--authorization-kubeconfig`, talk to the
+    /// cluster this server runs in with its pod's service account instead (what the Go
+    /// original does implicitly; the Helm chart sets it).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub delegate_in_cluster: bool,
+
+    /// Do not read the `kube-system/extension-apiserver-authentication` ConfigMap of the host
+    /// cluster. Otherwise, when `--requestheader-client-ca-file` (or `--client-ca-file`) is not
+    /// given and there is a host cluster, the front proxy's CA, allowed names and headers (and
+    /// the client CA) are read from it at start, as a Kubernetes aggregated API server does.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub authentication_skip_lookup: bool,
+
     /// How long the answers of `TokenReview` (successes and failures) are cached.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = storage_api::duration::parse_flag)]
     pub authentication_token_webhook_cache_ttl: Duration,
@@ -201,6 +228,8 @@ impl Default for ApiserverOptions {
             requestheader_group_headers: vec!["X-Remote-Group".into()],
             requestheader_extra_headers_prefix: vec!["X-Remote-Extra-".into()],
             authentication_kubeconfig: None,
+            delegate_in_cluster: false,
+            authentication_skip_lookup: false,
             authentication_token_webhook_cache_ttl: Duration::from_secs(10),
             authorization_kubeconfig: None,
             authorization_mode: None,

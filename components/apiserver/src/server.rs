@@ -85,13 +85,14 @@ impl Server {
         options: &ApiserverOptions,
         storage: Arc<dyn StorageFactory>,
     ) -> anyhow::Result<Self> {
-        let tls = tls::configure(options)?;
+        let (authenticator, authorizer, looked_up) = crate::auth::configure(options).await?;
+        let tls = tls::configure(options, &looked_up)?;
         crate::token_key::install(options.continue_token_key_file.as_deref())?;
-        let (authenticator, authorizer) = crate::auth::configure(options).await?;
         if options.token_auth_file.is_none()
             && options.client_ca_file.is_none()
             && options.requestheader_client_ca_file.is_none()
             && options.authentication_kubeconfig.is_none()
+            && !options.delegate_in_cluster
             && !options.anonymous_auth
         {
             tracing::warn!(

@@ -20,7 +20,7 @@ use rustls::server::danger::ClientCertVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::auth::{PeerIdentity, user_from_certificate};
+use crate::auth::{LookedUp, PeerIdentity, user_from_certificate};
 use crate::options::ApiserverOptions;
 
 /// The certificate file written in `--cert-dir`.
@@ -79,6 +79,24 @@ fn roots(path: &Path, flag: &str) -> anyhow::Result<RootCertStore> {
     Ok(roots)
 }
 
+/// The roots of a PEM read from the host cluster's ConfigMap (`flag` names its key).
+fn roots_of_pem(pem: &str, flag: &str) -> anyhow::Result<RootCertStore> {
+    let key = flag.trim_start_matches('-');
+    let mut roots = RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let certificate = certificate.with_context(|| {
+            format!("kube-system/extension-apiserver-authentication: {key} is not PEM")
+        })?;
+        roots
+            .add(certificate)
+            .with_context(|| format!("kube-system/extension-apiserver-authentication: {key}"))?;
+    }
+    if roots.is_empty() {
+        bail!("kube-system/extension-apiserver-authentication: {key} holds no certificate");
+    }
+    Ok(roots)
+}
+
 fn verifier(
     roots: RootCertStore,
     provider: &Arc<CryptoProvider>,
@@ -99,8 +117,9 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(provider)
 }
 
-/// Builds the TLS configuration from the flags.
-pub(crate) fn configure(options: &ApiserverOptions) -> anyhow::Result<Tls> {
+/// Builds the TLS configuration from the flags, and the CAs read from the host cluster when
+/// their flags are not given.
+pub(crate) fn configure(options: &ApiserverOptions, looked_up: &LookedUp) -> anyhow::Result<Tls> {
     let provider = provider();
     let (chain, key, ca_pem) = match (&options.tls_cert_file, &options.tls_private_key_file) {
         (Some(cert), Some(key)) => {
@@ -122,25 +141,27 @@ pub(crate) fn configure(options: &ApiserverOptions) -> anyhow::Result<Tls> {
         .context("TLS protocol versions")?;
     let mut peers = PeerVerifier::default();
     let mut all = RootCertStore::empty();
-    for (path, flag, slot) in [
+    for (path, pem, flag, slot) in [
         (
             &options.client_ca_file,
+            &looked_up.client_ca,
             "--client-ca-file",
             &mut peers.client_ca,
         ),
         (
             &options.requestheader_client_ca_file,
+            &looked_up.requestheader_ca,
             "--requestheader-client-ca-file",
             &mut peers.front_proxy_ca,
         ),
     ] {
-        if let Some(path) = path {
-            let roots = roots(path, flag)?;
-            all.roots.extend(roots.roots.iter().cloned());
-            *slot = Some(
-                verifier(roots, &provider).with_context(|| format!("{flag} {}", path.display()))?,
-            );
-        }
+        let roots = match (path, pem) {
+            (Some(path), _) => roots(path, flag)?,
+            (None, Some(pem)) => roots_of_pem(pem, flag)?,
+            (None, None) => continue,
+        };
+        all.roots.extend(roots.roots.iter().cloned());
+        *slot = Some(verifier(roots, &provider).with_context(|| flag.to_owned())?);
     }
     let builder = if all.is_empty() {
         builder.with_no_client_auth()
@@ -321,7 +342,7 @@ mod tests {
 
     #[test]
     fn configure_without_files_generates_a_certificate() {
-        let tls = configure(&ApiserverOptions::default()).expect("configure");
+        let tls = configure(&ApiserverOptions::default(), &LookedUp::default()).expect("configure");
         assert!(tls.ca_pem.is_some());
         assert_eq!(tls.config.alpn_protocols[0], b"h2");
     }

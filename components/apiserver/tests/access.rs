@@ -19,7 +19,7 @@ use serde_json::json;
 use storage_api::StorageFactory;
 use storage_api::testing::ReferenceStorageFactory;
 use storage_conformance::fixtures::{FixtureSpec as Objects, Fixtures};
-use support::{Client, Harness, RESOURCES};
+use support::{Client, Harness};
 
 /// The name the front proxy's certificate must have.
 const PROXY_NAME: &str = "front-proxy-client";
@@ -105,13 +105,19 @@ async fn grant_dev(sim: &SimulatorHandle) {
         .expect("create binding");
 }
 
-fn server(sim: &SimulatorHandle, front_proxy_ca: &str, allowed_ttl: Duration) -> Harness {
+/// The apiserver with `sim` as its host cluster (the test runtime must keep serving `sim` while
+/// this blocks: multi-threaded); the front proxy's CA from a file when given,
+/// else from the host's `extension-apiserver-authentication` ConfigMap.
+fn server(sim: &SimulatorHandle, front_proxy_ca: Option<&str>, allowed_ttl: Duration) -> Harness {
     let dir = support::temp_dir("host");
     let kubeconfig = dir.join("host.kubeconfig");
     sim.write_kubeconfig(&kubeconfig, "host")
         .expect("kubeconfig");
-    let ca = dir.join("front-proxy-ca.crt");
-    std::fs::write(&ca, front_proxy_ca).expect("CA");
+    let ca = front_proxy_ca.map(|pem| {
+        let ca = dir.join("front-proxy-ca.crt");
+        std::fs::write(&ca, pem).expect("CA");
+        ca
+    });
     Harness::start(
         || async { Arc::new(ReferenceStorageFactory::new()) as Arc<dyn StorageFactory> }.boxed(),
         |factory| {
@@ -124,8 +130,10 @@ fn server(sim: &SimulatorHandle, front_proxy_ca: &str, allowed_ttl: Duration) ->
         move |options, _| {
             options.authentication_kubeconfig = Some(kubeconfig.clone());
             options.authorization_kubeconfig = Some(kubeconfig);
-            options.requestheader_client_ca_file = Some(ca);
-            options.requestheader_allowed_names = vec![PROXY_NAME.into()];
+            if ca.is_some() {
+                options.requestheader_client_ca_file = ca;
+                options.requestheader_allowed_names = vec![PROXY_NAME.into()];
+            }
             options.authorization_webhook_cache_authorized_ttl = allowed_ttl;
             options.authorization_webhook_cache_unauthorized_ttl = Duration::ZERO;
         },
@@ -134,12 +142,12 @@ fn server(sim: &SimulatorHandle, front_proxy_ca: &str, allowed_ttl: Duration) ->
 
 const PODS: &str = "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods?limit=1";
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_reviewed_and_requests_authorized_by_the_host_cluster() {
     let sim = host().await;
     grant_dev(&sim).await;
     let proxy_pki = Pki::new("front-proxy-ca");
-    let harness = server(&sim, &proxy_pki.ca_pem, Duration::from_millis(300));
+    let harness = server(&sim, Some(&proxy_pki.ca_pem), Duration::from_millis(300));
     let client = harness.client();
     let get = |token: &'static str| {
         let client = client.clone();
@@ -261,12 +269,12 @@ async fn tokens_are_reviewed_and_requests_authorized_by_the_host_cluster() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_host_cluster_refuses_and_says_nothing_secret() {
     let sim = host().await;
     grant_dev(&sim).await;
     let proxy_pki = Pki::new("front-proxy-ca");
-    let harness = server(&sim, &proxy_pki.ca_pem, Duration::ZERO);
+    let harness = server(&sim, Some(&proxy_pki.ca_pem), Duration::ZERO);
     let client = harness.client();
     sim.set_reachable(false).await;
     let answer = client
@@ -297,5 +305,54 @@ async fn an_unreachable_host_cluster_refuses_and_says_nothing_secret() {
         .await
         .expect("answer");
     assert_eq!(answer.status, 200);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_front_proxy_configuration_is_read_from_the_host_cluster() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let sim = host().await;
+    grant_dev(&sim).await;
+    let proxy_pki = Pki::new("front-proxy-ca");
+    let client = kube_client(&sim).await;
+    // (kube-sim has the kube-system namespace, as a cluster has.)
+    let maps: Api<ConfigMap> = Api::namespaced(client, "kube-system");
+    maps.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "metadata": {"name": "extension-apiserver-authentication"},
+            "data": {
+                "requestheader-client-ca-file": proxy_pki.ca_pem,
+                "requestheader-allowed-names": format!("[\"{PROXY_NAME}\"]"),
+                "requestheader-username-headers": "[\"X-Remote-User\"]",
+                "requestheader-group-headers": "[\"X-Remote-Group\"]",
+                "requestheader-extra-headers-prefix": "[\"X-Remote-Extra-\"]",
+            },
+        }))
+        .expect("config map"),
+    )
+    .await
+    .expect("create config map");
+    let harness = server(&sim, None, Duration::from_secs(10));
+    let (cert, key) = proxy_pki.client(PROXY_NAME);
+    let proxy = Client::build(harness.addr, &harness.ca_pem, Some((&cert, &key)), &[b"h2"]);
+    let answer = proxy
+        .get(
+            PODS,
+            &[("x-remote-user", "alice"), ("x-remote-group", "dev")],
+        )
+        .await
+        .expect("answer");
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let (cert, key) = proxy_pki.client("not-allowed");
+    let impostor = Client::build(harness.addr, &harness.ca_pem, Some((&cert, &key)), &[b"h2"]);
+    let answer = impostor
+        .get(
+            PODS,
+            &[("x-remote-user", "alice"), ("x-remote-group", "dev")],
+        )
+        .await
+        .expect("answer");
+    assert_eq!(answer.status, 401);
     sim.shutdown().await;
 }
