@@ -91,12 +91,12 @@ impl Attributes {
             verb = "watch".into();
             parts = &parts[1..];
         }
-        if parts.first() == Some(&"namespaces") {
-            if let Some(namespace) = parts.get(1) {
-                resource.namespace = (*namespace).to_owned();
-                if parts.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&parts[2]) {
-                    parts = &parts[2..];
-                }
+        if parts.first() == Some(&"namespaces")
+            && let Some(namespace) = parts.get(1)
+        {
+            resource.namespace = (*namespace).to_owned();
+            if parts.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&parts[2]) {
+                parts = &parts[2..];
             }
         }
         if parts.len() >= 3 {

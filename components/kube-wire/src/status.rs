@@ -230,7 +230,10 @@ impl Status {
     pub fn forbidden(group: &str, resource: &str, name: &str, why: &str) -> Self {
         let message = match (resource.is_empty(), name.is_empty()) {
             (true, _) => format!("forbidden: {why}"),
-            (false, true) => format!("{} is forbidden: {why}", qualified_resource(group, resource)),
+            (false, true) => format!(
+                "{} is forbidden: {why}",
+                qualified_resource(group, resource)
+            ),
             (false, false) => format!(
                 "{} \"{name}\" is forbidden: {why}",
                 qualified_resource(group, resource)
