@@ -279,6 +279,7 @@ async fn serve(state: &AppState, request: ResourceRequest<'_>) -> Result<Respons
     let scope = RequestScope {
         cluster: cluster.map(str::to_owned),
         namespace: path.namespace.map(str::to_owned),
+        access: None,
     };
     let options = query.list_options(&scope)?;
     if verb == "watch" {
