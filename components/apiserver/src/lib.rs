@@ -32,6 +32,7 @@ mod health;
 mod host;
 mod inflight;
 mod list;
+mod member_rbac;
 mod metrics;
 mod negotiate;
 mod options;

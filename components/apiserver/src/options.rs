@@ -193,6 +193,21 @@ pub struct ApiserverOptions {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = storage_api::duration::parse_flag)]
     pub authorization_webhook_cache_unauthorized_ttl: Duration,
 
+    /// Per-user results: each user sees, in each member cluster, only the objects that
+    /// cluster's own RBAC lets the same user name and groups list (Roles, ClusterRoles and
+    /// their bindings as synced into storage; a cluster whose RBAC is not stored shows nothing).
+    /// Filtered inside the storage query (paging, counts and watches stay exact). RBAC changes
+    /// are seen within the synchro's delay plus 10 s.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub member_rbac_filter: bool,
+
     /// The file of the key that signs continue tokens (at least 32 bytes; surrounding
     /// whitespace is ignored). Replicas serving the same clients must share it. Without it a
     /// random key is made at start: tokens then do not survive a restart and only work on the
@@ -230,6 +245,7 @@ impl Default for ApiserverOptions {
             authentication_kubeconfig: None,
             delegate_in_cluster: false,
             authentication_skip_lookup: false,
+            member_rbac_filter: false,
             authentication_token_webhook_cache_ttl: Duration::from_secs(10),
             authorization_kubeconfig: None,
             authorization_mode: None,

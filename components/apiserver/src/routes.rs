@@ -145,7 +145,10 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
             discovery::VERSION,
             "resources",
             rest @ ..,
-        ] => resources::handle(&state, &parts.method, &query, rest).await,
+        ] => {
+            let user = parts.extensions.get::<crate::auth::User>();
+            resources::handle(&state, &parts.method, &query, rest, user).await
+        }
         _ => respond(discovery, Err(ApiError::resource_not_found())),
     }
 }

@@ -119,6 +119,9 @@ impl Server {
             metrics,
             auth: Arc::new(authenticator),
             authz: Arc::new(authorizer),
+            member_rbac: options
+                .member_rbac_filter
+                .then(|| Arc::new(crate::member_rbac::MemberRbac::default())),
             shutdown: shutdown_receiver,
         });
         let listener = TcpListener::bind((options.bind_address, options.secure_port))

@@ -92,6 +92,7 @@ async fn app_limited(
             ..Authenticator::default()
         }),
         authz: Arc::new(crate::authz::Authorizer::default()),
+        member_rbac: None,
         shutdown: receiver,
     }))
 }

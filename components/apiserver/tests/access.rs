@@ -16,8 +16,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube_sim::{FixtureSpec, Simulator, SimulatorHandle};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use serde_json::json;
-use storage_api::StorageFactory;
 use storage_api::testing::ReferenceStorageFactory;
+use storage_api::{Gvr, ResourceObject, StorageFactory};
 use storage_conformance::fixtures::{FixtureSpec as Objects, Fixtures};
 use support::{Client, Harness};
 
@@ -355,4 +355,220 @@ async fn the_front_proxy_configuration_is_read_from_the_host_cluster() {
         .expect("answer");
     assert_eq!(answer.status, 401);
     sim.shutdown().await;
+}
+
+/// An RBAC object of `cluster` as the synchro stores it.
+fn rbac_object(cluster: &str, resource: &str, object: serde_json::Value) -> ResourceObject {
+    let mut object = object;
+    object["apiVersion"] = json!("rbac.authorization.k8s.io/v1");
+    object["metadata"]["uid"] = json!(format!(
+        "{cluster}-{resource}-{}",
+        object["metadata"]["name"].as_str().unwrap_or_default()
+    ));
+    object["metadata"]["resourceVersion"] = json!("1");
+    object["metadata"]["creationTimestamp"] = json!("2024-01-01T00:00:00Z");
+    ResourceObject::parse(
+        Arc::from(cluster),
+        Arc::new(Gvr::new("rbac.authorization.k8s.io", "v1", resource)),
+        bytes::Bytes::from(serde_json::to_vec(&object).expect("json")),
+    )
+    .expect("object")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_rbac_filters_each_users_results() {
+    let fixtures = Fixtures::generate(&Objects::default());
+    let pods: Vec<ResourceObject> = fixtures
+        .of(&Gvr::new("", "v1", "pods"))
+        .into_iter()
+        .cloned()
+        .collect();
+    let clusters = fixtures.clusters();
+    let (c0, c1) = (clusters[0].clone(), clusters[1].clone());
+    let mut namespaces: Vec<String> = pods
+        .iter()
+        .filter(|p| *p.fields.cluster == *c1)
+        .map(|p| p.fields.namespace.to_string())
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    assert!(namespaces.len() >= 2, "{namespaces:?}");
+    let (n0, n1) = (namespaces[0].clone(), namespaces[1].clone());
+    let reader = |cluster: &str| {
+        rbac_object(
+            cluster,
+            "clusterroles",
+            json!({
+                "kind": "ClusterRole", "metadata": {"name": "pod-reader"},
+                "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}],
+            }),
+        )
+    };
+    let binding = |cluster: &str, namespace: Option<&str>, name: &str, user: &str| {
+        let (resource, kind) = match namespace {
+            Some(_) => ("rolebindings", "RoleBinding"),
+            None => ("clusterrolebindings", "ClusterRoleBinding"),
+        };
+        let mut metadata = json!({"name": name});
+        if let Some(namespace) = namespace {
+            metadata["namespace"] = json!(namespace);
+        }
+        rbac_object(
+            cluster,
+            resource,
+            json!({
+                "kind": kind, "metadata": metadata,
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "pod-reader"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+            }),
+        )
+    };
+    let mut objects = fixtures.objects.clone();
+    objects.extend([
+        reader(&c0),
+        reader(&c1),
+        binding(&c0, None, "alice-everywhere", "alice"),
+        binding(&c1, Some(&n0), "alice-n0", "alice"),
+        binding(&c1, Some(&n1), "bob-n1", "bob"),
+    ]);
+    let expected = |user: &str| -> Vec<String> {
+        let mut names: Vec<String> = pods
+            .iter()
+            .filter(|p| {
+                let (c, n) = (&*p.fields.cluster, &*p.fields.namespace);
+                match user {
+                    "alice" => c == c0 || (c == c1 && n == n0),
+                    "bob" => c == c1 && n == n1,
+                    _ => false,
+                }
+            })
+            .map(|p| {
+                format!(
+                    "{}/{}/{}",
+                    p.fields.cluster, p.fields.namespace, p.fields.name
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    assert!(!expected("alice").is_empty() && !expected("bob").is_empty());
+
+    let harness = Harness::start(
+        || async { Arc::new(ReferenceStorageFactory::new()) as Arc<dyn StorageFactory> }.boxed(),
+        move |factory| async move { support::load(&*factory, &objects).await }.boxed(),
+        |options, dir| {
+            let tokens = dir.join("users.csv");
+            std::fs::write(
+                &tokens,
+                "alice-token,alice,1\nbob-token,bob,2\ncarol-token,carol,3\n",
+            )
+            .expect("tokens");
+            options.token_auth_file = Some(tokens);
+            options.member_rbac_filter = true;
+        },
+    );
+    let client = harness.client();
+    let list = |token: &'static str, query: String| {
+        let client = client.clone();
+        async move {
+            let bearer = format!("Bearer {token}");
+            let answer = client
+                .get(
+                    &format!("/apis/clusterpedia.io/v1beta1/resources/api/v1/pods{query}"),
+                    &[("authorization", &bearer)],
+                )
+                .await
+                .expect("list");
+            assert_eq!(answer.status, 200, "{:?}", answer.body);
+            answer.json()
+        }
+    };
+    let names = |list: &serde_json::Value| -> Vec<String> {
+        let mut names: Vec<String> = list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}/{}/{}",
+                    p["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"]
+                        .as_str()
+                        .unwrap_or_default(),
+                    p["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    p["metadata"]["name"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    for user in ["alice", "bob", "carol"] {
+        let token = match user {
+            "alice" => "alice-token",
+            "bob" => "bob-token",
+            _ => "carol-token",
+        };
+        assert_eq!(
+            names(&list(token, String::new()).await),
+            expected(user),
+            "{user}"
+        );
+        // Paged: every page filtered in the query, the remaining count exact.
+        let mut seen = Vec::new();
+        let mut query = "?limit=2&withRemainingCount=true".to_owned();
+        loop {
+            let page = list(token, query.clone()).await;
+            seen.extend(names(&page));
+            let left = page["metadata"]["remainingItemCount"].as_u64();
+            match page["metadata"]["continue"].as_str() {
+                Some(token) if !token.is_empty() => {
+                    assert_eq!(
+                        left,
+                        Some((expected(user).len() - seen.len()) as u64),
+                        "{user}"
+                    );
+                    query = format!("?limit=2&withRemainingCount=true&continue={token}");
+                }
+                _ => break,
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, expected(user), "{user}: paged");
+    }
+    // A continue token of one user does not resume another user's list.
+    let first = list("alice-token", "?limit=1".into()).await;
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("continue")
+        .to_owned();
+    let answer = client
+        .get(
+            &format!(
+                "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods?limit=1&continue={token}"
+            ),
+            &[("authorization", "Bearer bob-token")],
+        )
+        .await
+        .expect("answer");
+    assert_eq!(answer.status, 400);
+    // An object the user may not see is not found.
+    let hidden = pods
+        .iter()
+        .find(|p| *p.fields.cluster == *c1 && *p.fields.namespace == *n1)
+        .expect("a pod of bob's");
+    let path = format!(
+        "/apis/clusterpedia.io/v1beta1/resources/clusters/{}/api/v1/namespaces/{}/pods/{}",
+        hidden.fields.cluster, hidden.fields.namespace, hidden.fields.name
+    );
+    let as_alice = client
+        .get(&path, &[("authorization", "Bearer alice-token")])
+        .await
+        .expect("get");
+    assert_eq!(as_alice.status, 404);
+    let as_bob = client
+        .get(&path, &[("authorization", "Bearer bob-token")])
+        .await
+        .expect("get");
+    assert_eq!(as_bob.status, 200);
 }
