@@ -19,6 +19,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube_sim::{FixtureSpec as SimFixtures, Simulator, SimulatorHandle};
 use serde_json::json;
 use storage_api::{Gvr, StorageFactory};
+
 use storage_conformance::fixtures::{FixtureSpec, Fixtures};
 use support::Harness;
 
@@ -187,4 +188,134 @@ async fn kubectl_users_are_authorized_by_the_host_cluster() {
         "{stderr}"
     );
     sim.shutdown().await;
+}
+
+/// An RBAC object of `cluster` as the synchro stores it.
+fn rbac_object(
+    cluster: &str,
+    resource: &str,
+    mut object: serde_json::Value,
+) -> storage_api::ResourceObject {
+    object["apiVersion"] = json!("rbac.authorization.k8s.io/v1");
+    object["metadata"]["uid"] = json!(format!(
+        "{cluster}-{resource}-{}",
+        object["metadata"]["name"].as_str().unwrap_or_default()
+    ));
+    object["metadata"]["resourceVersion"] = json!("1");
+    object["metadata"]["creationTimestamp"] = json!("2024-01-01T00:00:00Z");
+    storage_api::ResourceObject::parse(
+        Arc::from(cluster),
+        Arc::new(Gvr::new("rbac.authorization.k8s.io", "v1", resource)),
+        bytes::Bytes::from(serde_json::to_vec(&object).expect("json")),
+    )
+    .expect("object")
+}
+
+/// `--member-rbac-filter`: two users with different RBAC in the member clusters see different
+/// pods through kubectl (plain, chunked, Table), a user with no rights sees none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_users_see_what_member_rbac_allows() {
+    let Some(binary) = kubectl_binary() else {
+        eprintln!("kubectl is not installed (set KUBECTL): skipping");
+        return;
+    };
+    let fixtures = Fixtures::generate(&FixtureSpec::default());
+    let pods: Vec<storage_api::ResourceObject> = fixtures
+        .of(&Gvr::new("", "v1", "pods"))
+        .into_iter()
+        .cloned()
+        .collect();
+    let clusters = fixtures.clusters();
+    let (c0, c1) = (clusters[0].clone(), clusters[1].clone());
+    let mut namespaces: Vec<String> = pods
+        .iter()
+        .filter(|p| *p.fields.cluster == *c1)
+        .map(|p| p.fields.namespace.to_string())
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    let n1 = namespaces[1].clone();
+    let reader = |cluster: &str| {
+        rbac_object(
+            cluster,
+            "clusterroles",
+            json!({
+                "kind": "ClusterRole", "metadata": {"name": "pod-reader"},
+                "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}],
+            }),
+        )
+    };
+    let mut objects = fixtures.objects.clone();
+    objects.extend([
+        reader(&c0),
+        reader(&c1),
+        rbac_object(&c0, "clusterrolebindings", json!({
+            "kind": "ClusterRoleBinding", "metadata": {"name": "alice"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "pod-reader"},
+            "subjects": [{"kind": "User", "name": "alice"}],
+        })),
+        rbac_object(&c1, "rolebindings", json!({
+            "kind": "RoleBinding", "metadata": {"name": "bob", "namespace": n1},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "pod-reader"},
+            "subjects": [{"kind": "Group", "name": "team-b"}],
+        })),
+    ]);
+    let count = |f: &dyn Fn(&str, &str) -> bool| {
+        pods.iter()
+            .filter(|p| f(&p.fields.cluster, &p.fields.namespace))
+            .count()
+    };
+    let alice = count(&|c, _| c == c0);
+    let bob = count(&|c, n| c == c1 && n == n1);
+    assert!(alice > 0 && bob > 0 && alice != bob);
+    let harness = Harness::start(
+        || {
+            async {
+                Arc::new(storage_memory::MemoryStorageFactory::default()) as Arc<dyn StorageFactory>
+            }
+            .boxed()
+        },
+        move |factory| async move { support::load(&*factory, &objects).await }.boxed(),
+        |options, dir| {
+            let tokens = dir.join("users.csv");
+            std::fs::write(
+                &tokens,
+                "alice-token,alice,1\nbob-token,bob,2,team-b\nstranger-token,carol,3\n",
+            )
+            .expect("tokens");
+            options.token_auth_file = Some(tokens);
+            options.member_rbac_filter = true;
+        },
+    );
+    let kubeconfig = kubeconfig(&harness).replace("not-a-known-token", "stranger-token");
+    std::fs::write(harness.dir.join("kubeconfig.json"), kubeconfig).expect("write");
+    let dir = harness.dir.clone();
+    let run = |context: &'static str, args: &'static [&'static str]| {
+        let binary = binary.clone();
+        let dir = dir.clone();
+        async move {
+            tokio::task::spawn_blocking(move || kubectl(&binary, &dir, context, args))
+                .await
+                .expect("kubectl")
+        }
+    };
+    for (user, wanted) in [("alice", alice), ("bob", bob)] {
+        let (ok, stdout, stderr) = run(user, &["get", "pods", "-A"]).await;
+        assert!(ok, "{user}: {stderr}");
+        assert_eq!(stdout.lines().count(), wanted + 1, "{user}: {stdout}");
+        let (ok, stdout, stderr) =
+            run(user, &["get", "pods", "-A", "--chunk-size=2", "-o", "name"]).await;
+        assert!(ok, "{user}: {stderr}");
+        assert_eq!(stdout.lines().count(), wanted, "{user}: {stdout}");
+    }
+    let (ok, stdout, stderr) = run("alice", &["get", "pods", "-A"]).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        !stdout.contains(&*c1),
+        "alice sees nothing of {c1}: {stdout}"
+    );
+    let (ok, stdout, stderr) = run("stranger", &["get", "pods", "-A"]).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "", "{stdout}");
+    assert!(stderr.contains("No resources found"), "{stderr}");
 }
