@@ -571,4 +571,13 @@ async fn member_rbac_filters_each_users_results() {
         .await
         .expect("get");
     assert_eq!(as_bob.status, 200);
+    // Collections are not filtered per user yet: refused rather than shown whole.
+    let collection = client
+        .get(
+            "/apis/clusterpedia.io/v1beta1/collectionresources/any",
+            &[("authorization", "Bearer alice-token")],
+        )
+        .await
+        .expect("collection");
+    assert_eq!(collection.status, 403);
 }
