@@ -907,3 +907,74 @@ async fn host_cluster_finalizer_status_and_deletion() {
     member.shutdown().await;
     host.shutdown().await;
 }
+
+/// `SyncMemberRBAC`: every cluster's RBAC objects are synced, though its syncResources do not
+/// name them (what the apiserver's `--member-rbac-filter` reads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_rbac_is_synced_with_its_gate() {
+    let sim = start_sim().await;
+    let client = client_of(&sim).await;
+    let roles: kube::Api<k8s_openapi::api::rbac::v1::ClusterRole> = kube::Api::all(client.clone());
+    roles
+        .create(
+            &Default::default(),
+            &serde_json::from_value(serde_json::json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": "pod-reader"},
+                "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}],
+            }))
+            .expect("role"),
+        )
+        .await
+        .expect("create role");
+    let bindings: kube::Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+        kube::Api::namespaced(client.clone(), "default");
+    bindings
+        .create(
+            &Default::default(),
+            &serde_json::from_value(serde_json::json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "alice", "namespace": "default"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "pod-reader"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}],
+            }))
+            .expect("binding"),
+        )
+        .await
+        .expect("create binding");
+    let memory: Arc<dyn StorageFactory> = Arc::new(MemoryStorageFactory::default());
+    let mut options = options();
+    options.feature_gates.sync_member_rbac = true;
+    let manager = Manager::new(
+        &options,
+        memory.clone(),
+        Default::default(),
+        Arc::new(clusterpedia_synchro::status::LogStatusWriter),
+        None,
+    );
+    manager.apply(input(pedia_cluster(
+        "c1",
+        &sim,
+        vec![group("", &["configmaps"])],
+    )));
+    wait_status(&manager, "c1", "sync", synced).await;
+    for resource in ["clusterroles", "rolebindings"] {
+        wait_equal(
+            &client,
+            &*memory,
+            "c1",
+            &Gvr::new("rbac.authorization.k8s.io", "v1", resource),
+            &format!("/apis/rbac.authorization.k8s.io/v1/{resource}"),
+        )
+        .await;
+    }
+    let stored = stored_versions(
+        &*memory,
+        "c1",
+        &Gvr::new("rbac.authorization.k8s.io", "v1", "rolebindings"),
+    )
+    .await;
+    assert!(stored.contains_key("default/alice"), "{stored:?}");
+    manager.shutdown().await;
+    sim.shutdown().await;
+}

@@ -98,14 +98,17 @@ impl<'a> Evaluator<'a> {
         &self.order
     }
 
-    /// Whether `fields` pass every filter that needs no JSON: clusters, namespaces, names,
-    /// labels, fuzzy names, creation time, owner.
+    /// Whether `fields` pass every filter that needs no JSON: clusters, namespaces, the access
+    /// scope, names, labels, fuzzy names, creation time, owner.
     pub fn matches_fields(&self, fields: &IndexedFields) -> bool {
         let o = self.options;
         let listed =
             |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
         listed(&o.clusters, &fields.cluster)
             && listed(&o.namespaces, &fields.namespace)
+            && o.access
+                .as_ref()
+                .is_none_or(|a| a.allows(&fields.cluster, &fields.namespace))
             && listed(&o.names, &fields.name)
             && o.fuzzy_names
                 .iter()

@@ -53,6 +53,8 @@ pub fn note(message: impl fmt::Display) {
 pub struct Query {
     scope: RequestScope,
     pairs: Vec<(String, String)>,
+    /// The per-user access scope the apiserver would add (never from the URL).
+    access: Option<storage_api::query::AccessScope>,
 }
 
 impl Query {
@@ -79,6 +81,12 @@ impl Query {
         self
     }
 
+    /// Restricts the answer to what a user may see, as the apiserver does for per-user results.
+    pub fn with_access(mut self, access: storage_api::query::AccessScope) -> Self {
+        self.access = Some(access);
+        self
+    }
+
     /// The percent-encoded URL query.
     pub fn encoded(&self) -> String {
         let mut serializer = form_urlencoded::Serializer::new(String::new());
@@ -90,7 +98,11 @@ impl Query {
 
     /// The parsed options, or the `400` the apiserver would answer.
     pub fn try_options(&self) -> Result<ListOptions> {
-        parse_list_options(&self.encoded(), &self.scope)
+        let scope = RequestScope {
+            access: self.access.clone(),
+            ..self.scope.clone()
+        };
+        parse_list_options(&self.encoded(), &scope)
     }
 
     /// The parsed options; panics (naming the query) when it does not parse.
@@ -119,6 +131,9 @@ impl fmt::Display for Query {
                 f.write_str("&")?;
             }
             write!(f, "{key}={value}")?;
+        }
+        if let Some(access) = &self.access {
+            write!(f, " [access {access}]")?;
         }
         Ok(())
     }

@@ -245,6 +245,7 @@ macro_rules! __conformance_checks {
                 only_metadata,
                 combined_filters,
                 empty_results,
+                access_scope,
             }
             order {
                 order_by_each_field,

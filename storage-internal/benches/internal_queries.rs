@@ -246,6 +246,7 @@ impl Measure {
             scope: RequestScope {
                 cluster: cluster.map(Into::into),
                 namespace: namespace.map(Into::into),
+                access: None,
             },
             query: query.to_owned(),
         }

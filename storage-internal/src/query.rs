@@ -174,6 +174,9 @@ impl<'a> ListQuery<'a> {
         push_column_in(sql, "r.cluster", &o.clusters);
         push_column_in(sql, "r.namespace", &o.namespaces);
         push_column_in(sql, "r.name", &o.names);
+        if let Some(access) = &o.access {
+            push_access(sql, access);
+        }
         if let Some(since) = o.since {
             sql.push(" AND r.created_at >= ").bind(since);
         }
@@ -560,6 +563,34 @@ fn push_column_in(sql: &mut Sql, column: &'static str, values: &[String]) {
                 .bind_list(many.iter());
         }
     }
+}
+
+/// The per-user access scope as a condition: `(r.cluster IN (whole…) OR (r.cluster = ? AND
+/// r.namespace IN (…)) OR …)`; `1 = 0` when it allows nothing.
+fn push_access(sql: &mut Sql, access: &storage_api::query::AccessScope) {
+    let (whole, partial) = access.split();
+    if whole.is_empty() && partial.is_empty() {
+        sql.push(" AND 1 = 0");
+        return;
+    }
+    sql.push(" AND (");
+    let mut first = true;
+    if !whole.is_empty() {
+        sql.push("r.cluster IN ").bind_list(whole.iter().copied());
+        first = false;
+    }
+    for (cluster, namespaces) in partial {
+        if !first {
+            sql.push(" OR ");
+        }
+        first = false;
+        sql.push("(r.cluster = ")
+            .bind(cluster)
+            .push(" AND r.namespace IN ")
+            .bind_list(namespaces.iter().copied())
+            .push(")");
+    }
+    sql.push(")");
 }
 
 /// The collection types as a condition: `(group = ? [AND version = ?] [AND resource = ?]) OR

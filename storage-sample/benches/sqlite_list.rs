@@ -96,6 +96,7 @@ async fn measure(size: usize) -> Result<(), Box<dyn std::error::Error>> {
     let in_namespace = RequestScope {
         cluster: Some(middle.cluster.to_string()),
         namespace: Some(middle.namespace.clone()),
+        access: None,
     };
     let list_namespace = list(&pods, "limit=50", &in_namespace).await?;
     let app = middle.labels.get("app").unwrap_or_default();

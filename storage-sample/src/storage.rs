@@ -37,12 +37,29 @@ use crate::rows::{
 };
 use crate::schema;
 
-/// What the database filters for a list: the request's clusters and namespaces. Everything
-/// else is the evaluator's job.
+/// What the database filters for a list: the request's clusters and namespaces, and the
+/// per-user access scope. Everything else is the evaluator's job.
 fn pushdown(filter: Filter, options: &ListOptions) -> Filter {
-    filter
+    let filter = filter
         .one_of("cluster", &options.clusters)
-        .one_of("namespace", &options.namespaces)
+        .one_of("namespace", &options.namespaces);
+    let Some(access) = &options.access else {
+        return filter;
+    };
+    let owned = |values: &[&str]| values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
+    let (whole, partial) = access.split();
+    let mut alternatives = Vec::new();
+    if !whole.is_empty() {
+        alternatives.push(Filter::new().one_of("cluster", &owned(&whole)));
+    }
+    for (cluster, namespaces) in partial {
+        alternatives.push(
+            Filter::new()
+                .equals("cluster", cluster)
+                .one_of("namespace", &owned(&namespaces)),
+        );
+    }
+    filter.any_of(alternatives)
 }
 
 /// Refuses what this layer does not answer: a full-text `query`. (The evaluator could answer it

@@ -130,6 +130,9 @@ work here), "<fullname>-<storage.name>-config" when storage.config is set.
 
 {{- define "clusterpedia.apiserver.args" -}}
 - --secure-port={{ .Values.apiserver.securePort }}
+{{- /* Authentication (TokenReview, the front proxy of extension-apiserver-authentication) and
+authorization (SubjectAccessReview) delegated to the cluster it runs in, as an aggregated API. */}}
+- --delegate-in-cluster
 {{- with .Values.apiserver.maxRequestsInflight }}
 - --max-requests-inflight={{ . }}
 {{- end }}

@@ -84,6 +84,17 @@ pub(crate) async fn handle(
         Err(error) => Err(error),
         Ok(()) => match rest {
             [] => definitions(state, query),
+            // Per-user results are not computed for collections yet: refusing them keeps
+            // `--member-rbac-filter` from showing through a collection what a list hides.
+            [name] if !name.is_empty() && state.member_rbac.is_some() => {
+                Err(kube_wire::Status::forbidden(
+                    crate::discovery::GROUP,
+                    RESOURCE,
+                    name,
+                    "collection resources are not served with --member-rbac-filter (per-user results cover resource lists only)",
+                )
+                .into())
+            }
             [name] if !name.is_empty() => search(state, query, name).await,
             _ => Err(ApiError::resource_not_found()),
         },

@@ -84,6 +84,130 @@ pub struct ApiserverOptions {
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub max_expensive_requests_inflight: usize,
 
+    /// The PEM file of the CAs that sign the front proxy's client certificate (the host
+    /// kube-apiserver's `--proxy-client-cert-file`, when it serves this server as an aggregated
+    /// API). Over a connection with such a certificate (and a Common Name of
+    /// `--requestheader-allowed-names`), the identity headers name the user; on any other
+    /// connection they are ignored.
+    #[arg(long, value_name = "FILE")]
+    pub requestheader_client_ca_file: Option<PathBuf>,
+
+    /// The Common Names the front proxy's certificate may have (comma-separated; empty: any
+    /// name signed by `--requestheader-client-ca-file`).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub requestheader_allowed_names: Vec<String>,
+
+    /// The headers naming the user behind the front proxy (the first present wins).
+    #[arg(
+        long,
+        value_name = "HEADERS",
+        value_delimiter = ',',
+        default_value = "X-Remote-User"
+    )]
+    pub requestheader_username_headers: Vec<String>,
+
+    /// The headers naming the groups of the user behind the front proxy (every value counts).
+    #[arg(
+        long,
+        value_name = "HEADERS",
+        value_delimiter = ',',
+        default_value = "X-Remote-Group"
+    )]
+    pub requestheader_group_headers: Vec<String>,
+
+    /// The prefixes of the headers carrying the user's extra attributes behind the front proxy.
+    #[arg(
+        long,
+        value_name = "PREFIXES",
+        value_delimiter = ',',
+        default_value = "X-Remote-Extra-"
+    )]
+    pub requestheader_extra_headers_prefix: Vec<String>,
+
+    /// The kubeconfig of the host cluster to check bearer tokens with (`TokenReview`); it needs
+    /// the right to create `tokenreviews.authentication.k8s.io` (ClusterRole
+    /// `system:auth-delegator`). Tokens of `--token-auth-file` are checked first.
+    #[arg(long, value_name = "FILE")]
+    pub authentication_kubeconfig: Option<PathBuf>,
+
+    /// Without `--authentication-kubeconfig` or `--authorization-kubeconfig`, talk to the
+    /// cluster this server runs in with its pod's service account instead (what the Go
+    /// original does implicitly; the Helm chart sets it).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub delegate_in_cluster: bool,
+
+    /// Do not read the `kube-system/extension-apiserver-authentication` ConfigMap of the host
+    /// cluster. Otherwise, when `--requestheader-client-ca-file` (or `--client-ca-file`) is not
+    /// given and there is a host cluster, the front proxy's CA, allowed names and headers (and
+    /// the client CA) are read from it at start, as a Kubernetes aggregated API server does.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub authentication_skip_lookup: bool,
+
+    /// How long the answers of `TokenReview` (successes and failures) are cached.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = storage_api::duration::parse_flag)]
+    pub authentication_token_webhook_cache_ttl: Duration,
+
+    /// The kubeconfig of the host cluster to authorize requests with (`SubjectAccessReview`);
+    /// it needs the right to create `subjectaccessreviews.authorization.k8s.io` (ClusterRole
+    /// `system:auth-delegator`).
+    #[arg(long, value_name = "FILE")]
+    pub authorization_kubeconfig: Option<PathBuf>,
+
+    /// How requests are authorized: `Webhook` (`SubjectAccessReview` against the host cluster
+    /// of `--authorization-kubeconfig`) or `AlwaysAllow` (development only: every
+    /// authenticated user may read everything). Default: `Webhook` when
+    /// `--authorization-kubeconfig` is given, else `AlwaysAllow`.
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub authorization_mode: Option<crate::authz::AuthorizationMode>,
+
+    /// Paths every authenticated user may read without a `SubjectAccessReview` (comma-separated;
+    /// a trailing `*` matches a prefix). `/livez`, `/readyz`, `/healthz` and `/metrics` are
+    /// served before authentication anyway.
+    #[arg(
+        long,
+        value_name = "PATHS",
+        value_delimiter = ',',
+        default_value = "/healthz,/readyz,/livez"
+    )]
+    pub authorization_always_allow_paths: Vec<String>,
+
+    /// How long allowed answers of `SubjectAccessReview` are cached.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = storage_api::duration::parse_flag)]
+    pub authorization_webhook_cache_authorized_ttl: Duration,
+
+    /// How long denied answers of `SubjectAccessReview` are cached.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = storage_api::duration::parse_flag)]
+    pub authorization_webhook_cache_unauthorized_ttl: Duration,
+
+    /// Per-user results: each user sees, in each member cluster, only the objects that
+    /// cluster's own RBAC lets the same user name and groups list (Roles, ClusterRoles and
+    /// their bindings as synced into storage; a cluster whose RBAC is not stored shows nothing).
+    /// Filtered inside the storage query (paging, counts and watches stay exact). RBAC changes
+    /// are seen within the synchro's delay plus 10 s.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub member_rbac_filter: bool,
+
     /// The file of the key that signs continue tokens (at least 32 bytes; surrounding
     /// whitespace is ignored). Replicas serving the same clients must share it. Without it a
     /// random key is made at start: tokens then do not survive a restart and only work on the
@@ -100,7 +224,8 @@ pub struct ApiserverOptions {
 
 impl Default for ApiserverOptions {
     /// The flag defaults: every address, port 443, a generated certificate, no authenticator
-    /// (so every request gets `401` unless `anonymous_auth` is set).
+    /// (so every request gets `401` unless `anonymous_auth` is set), no host cluster (so
+    /// `AlwaysAllow`).
     fn default() -> Self {
         Self {
             bind_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -119,6 +244,25 @@ impl Default for ApiserverOptions {
             max_expensive_requests_inflight: 8,
             continue_token_key_file: None,
             shutdown_grace_period: Duration::from_secs(20),
+            requestheader_client_ca_file: None,
+            requestheader_allowed_names: Vec::new(),
+            requestheader_username_headers: vec!["X-Remote-User".into()],
+            requestheader_group_headers: vec!["X-Remote-Group".into()],
+            requestheader_extra_headers_prefix: vec!["X-Remote-Extra-".into()],
+            authentication_kubeconfig: None,
+            delegate_in_cluster: false,
+            authentication_skip_lookup: false,
+            member_rbac_filter: false,
+            authentication_token_webhook_cache_ttl: Duration::from_secs(10),
+            authorization_kubeconfig: None,
+            authorization_mode: None,
+            authorization_always_allow_paths: vec![
+                "/healthz".into(),
+                "/readyz".into(),
+                "/livez".into(),
+            ],
+            authorization_webhook_cache_authorized_ttl: Duration::from_secs(10),
+            authorization_webhook_cache_unauthorized_ttl: Duration::from_secs(10),
         }
     }
 }

@@ -41,6 +41,7 @@ pub(crate) async fn handle(
     method: &Method,
     query: &RequestQuery,
     rest: &[&str],
+    user: Option<&crate::auth::User>,
 ) -> Response {
     let (cluster, rest) = match rest {
         ["clusters", cluster, rest @ ..] if !cluster.is_empty() && !rest.is_empty() => {
@@ -83,7 +84,7 @@ pub(crate) async fn handle(
                 group: "",
                 version: "v1",
             };
-            resource(state, method, query, target, path).await
+            resource(state, method, query, target, path, user).await
         }
         ["apis", group, version, path @ ..] => {
             let target = Target {
@@ -91,7 +92,7 @@ pub(crate) async fn handle(
                 group,
                 version,
             };
-            resource(state, method, query, target, path).await
+            resource(state, method, query, target, path, user).await
         }
         _ => respond(discovery_info, Err(ApiError::resource_not_found())),
     }
@@ -188,6 +189,8 @@ struct ResourceRequest<'a> {
     verb: &'static str,
     method: &'a Method,
     query: &'a RequestQuery,
+    /// The authenticated user (for per-user results).
+    user: Option<&'a crate::auth::User>,
 }
 
 async fn resource(
@@ -196,6 +199,7 @@ async fn resource(
     query: &RequestQuery,
     target: Target<'_>,
     path: &[&str],
+    user: Option<&crate::auth::User>,
 ) -> Response {
     let Some(path) = resource_path(path) else {
         return respond(
@@ -217,6 +221,7 @@ async fn resource(
         verb,
         method,
         query,
+        user,
     };
     respond(info, serve(state, request).await)
 }
@@ -232,6 +237,7 @@ async fn serve(state: &AppState, request: ResourceRequest<'_>) -> Result<Respons
         verb,
         method,
         query,
+        user,
     } = request;
     let info = lookup(state, cluster, |scope| {
         scope.resource(group, version, path.resource).cloned()
@@ -259,11 +265,27 @@ async fn serve(state: &AppState, request: ResourceRequest<'_>) -> Result<Respons
         include,
     };
     let storage = state.catalog.resource_storage(&info).await?;
+    // Per-user results: where the member clusters' RBAC lets this user `verb` the resource.
+    let access = match (&state.member_rbac, user) {
+        (Some(member_rbac), Some(user)) => Some(
+            member_rbac
+                .scope(&state.catalog, user, verb, group, path.resource)
+                .await?,
+        ),
+        _ => None,
+    };
 
     if let Some(name) = path.name {
         let Some(cluster) = cluster else {
             return Err(ApiError::bad_request(GET_NEEDS_CLUSTER));
         };
+        if access
+            .as_ref()
+            .is_some_and(|a| !a.allows(cluster, path.namespace.unwrap_or_default()))
+        {
+            // What the user may not see does not exist for them.
+            return Err(ApiError::object_not_found(group, path.resource, name));
+        }
         return get(
             &*storage,
             &info,
@@ -279,6 +301,7 @@ async fn serve(state: &AppState, request: ResourceRequest<'_>) -> Result<Respons
     let scope = RequestScope {
         cluster: cluster.map(str::to_owned),
         namespace: path.namespace.map(str::to_owned),
+        access,
     };
     let options = query.list_options(&scope)?;
     if verb == "watch" {

@@ -13,8 +13,8 @@
 //! | `/apis/clusterpedia.io/v1beta1/resources[/clusters/<cluster>]/...` | Kubernetes API roots |
 //!
 //! The layers, outermost first: tracing, [`request::parse`] (the query and `Accept`, parsed
-//! once), [`metrics::track`], [`inflight::limit`], compression, then authentication on every
-//! route but health and metrics.
+//! once), [`metrics::track`], [`inflight::limit`], compression, then authentication and
+//! authorization ([`auth`], [`crate::authz`]) on every route but health and metrics.
 
 use std::sync::Arc;
 
@@ -62,7 +62,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let protected = Router::new()
         .route("/", any(dispatch))
         .route("/{*path}", any(dispatch))
-        .route_layer(from_fn_with_state(state.auth.clone(), auth::middleware));
+        .route_layer(from_fn_with_state(state.clone(), auth::middleware));
     Router::new()
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
@@ -145,7 +145,10 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
             discovery::VERSION,
             "resources",
             rest @ ..,
-        ] => resources::handle(&state, &parts.method, &query, rest).await,
+        ] => {
+            let user = parts.extensions.get::<crate::auth::User>();
+            resources::handle(&state, &parts.method, &query, rest, user).await
+        }
         _ => respond(discovery, Err(ApiError::resource_not_found())),
     }
 }

@@ -20,7 +20,6 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
-use crate::auth::{Authenticator, PeerIdentity, user_from_certificate};
 use crate::catalog::Catalog;
 use crate::connection::{ConnectionActivity, ConnectionLimits, Linger, serve_until_idle};
 use crate::inflight::InflightLimit;
@@ -30,6 +29,7 @@ use crate::oversized::{MAX_HEADER_BYTES, MAX_HEADERS, StatusOnParseError};
 use crate::routes::router;
 use crate::state::AppState;
 use crate::tls;
+use crate::tls::PeerVerifier;
 
 /// HTTP/2 streams per connection (the original's limit).
 const MAX_CONCURRENT_STREAMS: u32 = 1000;
@@ -62,6 +62,7 @@ pub struct Server {
     max_connections: u32,
     limits: ConnectionLimits,
     shutdown_grace: Duration,
+    peers: Arc<PeerVerifier>,
 }
 
 impl std::fmt::Debug for Server {
@@ -83,16 +84,18 @@ impl Server {
         options: &ApiserverOptions,
         storage: Arc<dyn StorageFactory>,
     ) -> anyhow::Result<Self> {
-        let tls = tls::configure(options)?;
+        let (authenticator, authorizer, looked_up) = crate::auth::configure(options).await?;
+        let tls = tls::configure(options, &looked_up)?;
         crate::token_key::install(options.continue_token_key_file.as_deref())?;
-        let authenticator =
-            Authenticator::new(options.token_auth_file.as_deref(), options.anonymous_auth)?;
         if options.token_auth_file.is_none()
             && options.client_ca_file.is_none()
+            && options.requestheader_client_ca_file.is_none()
+            && options.authentication_kubeconfig.is_none()
+            && !options.delegate_in_cluster
             && !options.anonymous_auth
         {
             tracing::warn!(
-                "no --token-auth-file, --client-ca-file or --anonymous-auth: every request will be refused (401)"
+                "no --token-auth-file, --client-ca-file, --requestheader-client-ca-file, --authentication-kubeconfig or --anonymous-auth: every request will be refused (401)"
             );
         }
         let catalog = Arc::new(Catalog::new(storage));
@@ -114,6 +117,10 @@ impl Server {
             .with_timeout(options.request_timeout),
             metrics,
             auth: Arc::new(authenticator),
+            authz: Arc::new(authorizer),
+            member_rbac: options
+                .member_rbac_filter
+                .then(|| Arc::new(crate::member_rbac::MemberRbac::default())),
             shutdown: shutdown_receiver,
         });
         let listener = TcpListener::bind((options.bind_address, options.secure_port))
@@ -129,6 +136,7 @@ impl Server {
             listener,
             local_addr,
             acceptor: TlsAcceptor::from(tls.config),
+            peers: tls.peers,
             ca_pem: tls.ca_pem,
             catalog,
             app: router(state),
@@ -166,6 +174,7 @@ impl Server {
             max_connections,
             limits,
             shutdown_grace,
+            peers,
             ..
         } = self;
         tracing::info!(address = %local_addr, "serving https");
@@ -216,6 +225,7 @@ impl Server {
             let app = app.clone();
             let builder = builder.clone();
             let watcher = graceful.watcher();
+            let peers = peers.clone();
             tokio::spawn(async move {
                 let _connection_slot = permit;
                 let activity = ConnectionActivity::new(limits);
@@ -233,13 +243,7 @@ impl Server {
                         return;
                     }
                 };
-                let identity = PeerIdentity(
-                    tls.get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|chain| chain.first())
-                        .and_then(|certificate| user_from_certificate(certificate)),
-                );
+                let identity = peers.identify(tls.get_ref().1.peer_certificates());
                 let requests = activity.clone();
                 let service =
                     tower::service_fn(move |mut request: Request<hyper::body::Incoming>| {

@@ -17,6 +17,10 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// The authenticators.
     pub(crate) auth: Arc<Authenticator>,
+    /// The authorizer.
+    pub(crate) authz: Arc<crate::authz::Authorizer>,
+    /// Per-user results (`--member-rbac-filter`).
+    pub(crate) member_rbac: Option<Arc<crate::member_rbac::MemberRbac>>,
     /// Becomes `true` when the server shuts down (watches end).
     pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
     /// `--max-requests-inflight`.

@@ -89,7 +89,10 @@ async fn app_limited(
         auth: Arc::new(Authenticator {
             tokens: crate::auth::parse_token_file(&format!("{TOKEN},tester,1")).expect("tokens"),
             anonymous,
+            ..Authenticator::default()
         }),
+        authz: Arc::new(crate::authz::Authorizer::default()),
+        member_rbac: None,
         shutdown: receiver,
     }))
 }

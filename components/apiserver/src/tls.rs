@@ -1,6 +1,8 @@
 //! TLS: the serving certificate (from `--tls-cert-file`/`--tls-private-key-file`, or a
 //! self-signed one generated at start, as the Go original does) and the verification of client
-//! certificates against `--client-ca-file`. rustls with the `ring` provider.
+//! certificates against `--client-ca-file` and `--requestheader-client-ca-file` (a certificate
+//! is accepted in the handshake when either CA signed it; [`PeerVerifier`] then tells which
+//! did). rustls with the `ring` provider.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -14,9 +16,11 @@ use rcgen::{
 use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::auth::{LookedUp, PeerIdentity, user_from_certificate};
 use crate::options::ApiserverOptions;
 
 /// The certificate file written in `--cert-dir`.
@@ -30,6 +34,78 @@ pub(crate) const KEY_FILE: &str = "apiserver.key";
 pub(crate) struct Tls {
     pub(crate) config: Arc<rustls::ServerConfig>,
     pub(crate) ca_pem: Option<String>,
+    /// Which CA signed a client's certificate.
+    pub(crate) peers: Arc<PeerVerifier>,
+}
+
+/// Tells what a verified client certificate proves: a user (signed by `--client-ca-file`), or
+/// a front proxy (signed by `--requestheader-client-ca-file`), or both.
+#[derive(Debug, Default)]
+pub(crate) struct PeerVerifier {
+    client_ca: Option<Arc<dyn ClientCertVerifier>>,
+    front_proxy_ca: Option<Arc<dyn ClientCertVerifier>>,
+}
+
+impl PeerVerifier {
+    /// The identity of a connection whose client presented `chain` (end entity first).
+    pub(crate) fn identify(&self, chain: Option<&[CertificateDer<'static>]>) -> PeerIdentity {
+        let Some((end_entity, intermediates)) = chain.and_then(<[_]>::split_first) else {
+            return PeerIdentity::default();
+        };
+        let now = rustls_pki_types::UnixTime::now();
+        let signed_by = |verifier: &Option<Arc<dyn ClientCertVerifier>>| {
+            verifier
+                .as_ref()
+                .is_some_and(|v| v.verify_client_cert(end_entity, intermediates, now).is_ok())
+        };
+        PeerIdentity {
+            user: signed_by(&self.client_ca)
+                .then(|| user_from_certificate(end_entity))
+                .flatten(),
+            front_proxy: signed_by(&self.front_proxy_ca)
+                .then(|| user_from_certificate(end_entity).map(|u| u.name))
+                .flatten(),
+        }
+    }
+}
+
+fn roots(path: &Path, flag: &str) -> anyhow::Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    for certificate in read_certificates(path, flag)? {
+        roots
+            .add(certificate)
+            .with_context(|| format!("{flag} {}", path.display()))?;
+    }
+    Ok(roots)
+}
+
+/// The roots of a PEM read from the host cluster's ConfigMap (`flag` names its key).
+fn roots_of_pem(pem: &str, flag: &str) -> anyhow::Result<RootCertStore> {
+    let key = flag.trim_start_matches('-');
+    let mut roots = RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let certificate = certificate.with_context(|| {
+            format!("kube-system/extension-apiserver-authentication: {key} is not PEM")
+        })?;
+        roots
+            .add(certificate)
+            .with_context(|| format!("kube-system/extension-apiserver-authentication: {key}"))?;
+    }
+    if roots.is_empty() {
+        bail!("kube-system/extension-apiserver-authentication: {key} holds no certificate");
+    }
+    Ok(roots)
+}
+
+fn verifier(
+    roots: RootCertStore,
+    provider: &Arc<CryptoProvider>,
+) -> anyhow::Result<Arc<dyn ClientCertVerifier>> {
+    Ok(
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .allow_unauthenticated()
+            .build()?,
+    )
 }
 
 /// The `ring` crypto provider, installed as the process default too (so that nothing else
@@ -41,8 +117,9 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(provider)
 }
 
-/// Builds the TLS configuration from the flags.
-pub(crate) fn configure(options: &ApiserverOptions) -> anyhow::Result<Tls> {
+/// Builds the TLS configuration from the flags, and the CAs read from the host cluster when
+/// their flags are not given.
+pub(crate) fn configure(options: &ApiserverOptions, looked_up: &LookedUp) -> anyhow::Result<Tls> {
     let provider = provider();
     let (chain, key, ca_pem) = match (&options.tls_cert_file, &options.tls_private_key_file) {
         (Some(cert), Some(key)) => {
@@ -62,21 +139,34 @@ pub(crate) fn configure(options: &ApiserverOptions) -> anyhow::Result<Tls> {
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
-    let builder = match &options.client_ca_file {
-        Some(path) => {
-            let mut roots = RootCertStore::empty();
-            for certificate in read_certificates(path, "--client-ca-file")? {
-                roots
-                    .add(certificate)
-                    .with_context(|| format!("--client-ca-file {}", path.display()))?;
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .allow_unauthenticated()
-                .build()
-                .with_context(|| format!("--client-ca-file {}", path.display()))?;
-            builder.with_client_cert_verifier(verifier)
-        }
-        None => builder.with_no_client_auth(),
+    let mut peers = PeerVerifier::default();
+    let mut all = RootCertStore::empty();
+    for (path, pem, flag, slot) in [
+        (
+            &options.client_ca_file,
+            &looked_up.client_ca,
+            "--client-ca-file",
+            &mut peers.client_ca,
+        ),
+        (
+            &options.requestheader_client_ca_file,
+            &looked_up.requestheader_ca,
+            "--requestheader-client-ca-file",
+            &mut peers.front_proxy_ca,
+        ),
+    ] {
+        let roots = match (path, pem) {
+            (Some(path), _) => roots(path, flag)?,
+            (None, Some(pem)) => roots_of_pem(pem, flag)?,
+            (None, None) => continue,
+        };
+        all.roots.extend(roots.roots.iter().cloned());
+        *slot = Some(verifier(roots, &provider).with_context(|| flag.to_owned())?);
+    }
+    let builder = if all.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        builder.with_client_cert_verifier(verifier(all, &provider)?)
     };
     let mut config = builder
         .with_single_cert(chain, key)
@@ -85,6 +175,7 @@ pub(crate) fn configure(options: &ApiserverOptions) -> anyhow::Result<Tls> {
     Ok(Tls {
         config: Arc::new(config),
         ca_pem,
+        peers: Arc::new(peers),
     })
 }
 
@@ -251,7 +342,7 @@ mod tests {
 
     #[test]
     fn configure_without_files_generates_a_certificate() {
-        let tls = configure(&ApiserverOptions::default()).expect("configure");
+        let tls = configure(&ApiserverOptions::default(), &LookedUp::default()).expect("configure");
         assert!(tls.ca_pem.is_some());
         assert_eq!(tls.config.alpn_protocols[0], b"h2");
     }

@@ -450,6 +450,22 @@ impl ClusterController {
             tracing::info!(cluster = %self.name, "cluster config is changed, rebuild cluster synchro");
             self.stop_synchro(SHUTDOWN_DRAIN).await;
         }
+        if self.inner.gates.sync_member_rbac {
+            // Per-user results need each member's RBAC, listed by the user or not.
+            sync_resources.push(ClusterGroupResources {
+                group: "rbac.authorization.k8s.io".into(),
+                versions: vec!["v1".into()],
+                resources: [
+                    "clusterroles",
+                    "roles",
+                    "clusterrolebindings",
+                    "rolebindings",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                ..ClusterGroupResources::default()
+            });
+        }
         let spec = SyncSpec {
             sync_resources,
             sync_all_custom_resources: cluster.spec.sync_all_custom_resources,

@@ -55,8 +55,9 @@ pub struct SynchroOptions {
     pub discovery_interval: Duration,
 
     /// Feature gates, `Name=true|false,...`: AllowSyncAllResources, AllowSyncAllCustomResources,
-    /// IgnoreSyncLease, ClusterAuthenticationFromSecret (all false by default); PruneManagedFields
-    /// and PruneLastAppliedConfiguration are always on.
+    /// IgnoreSyncLease, ClusterAuthenticationFromSecret, SyncMemberRBAC (every cluster's RBAC
+    /// objects synced too, for the apiserver's --member-rbac-filter) (all false by default);
+    /// PruneManagedFields and PruneLastAppliedConfiguration are always on.
     #[arg(long, value_name = "GATES", default_value = "", value_parser = FeatureGates::parse)]
     pub feature_gates: FeatureGates,
 }
@@ -91,6 +92,10 @@ pub struct FeatureGates {
     pub ignore_sync_lease: bool,
     /// `ClusterAuthenticationFromSecret`: read `authenticationFrom` Secrets.
     pub cluster_authentication_from_secret: bool,
+    /// `SyncMemberRBAC` (this project's): also sync every cluster's Roles, ClusterRoles,
+    /// RoleBindings and ClusterRoleBindings, whatever its syncResources say, for the
+    /// apiserver's `--member-rbac-filter`.
+    pub sync_member_rbac: bool,
 }
 
 impl FeatureGates {
@@ -112,6 +117,7 @@ impl FeatureGates {
                 "ClusterAuthenticationFromSecret" => {
                     gates.cluster_authentication_from_secret = value;
                 }
+                "SyncMemberRBAC" => gates.sync_member_rbac = value,
                 "PruneManagedFields" | "PruneLastAppliedConfiguration" => {
                     if !value {
                         return Err(format!("{name} cannot be disabled"));

@@ -225,6 +225,18 @@ async fn route(state: Arc<State>, request: Request<Body>) -> ApiResult<Response<
         ["apis", group, version] => discovery::api_resource_list(&state.catalog(), group, version)
             .map(|v| json_response(StatusCode::OK, &v))
             .ok_or_else(ApiError::path_not_found),
+        ["apis", "authentication.k8s.io", "v1", "tokenreviews"]
+            if request.method() == Method::POST =>
+        {
+            let body = read_body(request).await?;
+            crate::access::token_review(&state, &body)
+        }
+        ["apis", "authorization.k8s.io", "v1", "subjectaccessreviews"]
+            if request.method() == Method::POST =>
+        {
+            let body = read_body(request).await?;
+            crate::access::subject_access_review(&state, &body)
+        }
         ["api", "v1", rest @ ..] => {
             let target = resolve(&state, "", "v1", rest)?;
             resource(state, target, request).await

@@ -20,6 +20,8 @@
 //!   [`write`](crate::write)): what a real apiserver rejects is rejected;
 //! - `/readyz`, `/livez`, `/healthz`; bearer-token or client-certificate authentication
 //!   (`401` otherwise);
+//! - what an aggregated API server asks its host cluster: `TokenReview` and
+//!   `SubjectAccessReview`, evaluated from the stored RBAC objects (see `access`);
 //! - admin endpoints under `/_sim/` (health, compaction, churn, disconnection, stop).
 //!
 //! ```no_run
@@ -36,6 +38,7 @@
 //! # }
 //! ```
 
+mod access;
 mod admin;
 mod api;
 mod churn;
@@ -108,6 +111,7 @@ pub struct SimulatorBuilder {
     cert_dir: Option<PathBuf>,
     extra_hosts: Vec<String>,
     first_revision: u64,
+    users: Vec<access::User>,
 }
 
 impl Default for SimulatorBuilder {
@@ -127,6 +131,7 @@ impl Default for SimulatorBuilder {
             cert_dir: None,
             extra_hosts: Vec::new(),
             first_revision: 1000,
+            users: Vec::new(),
         }
     }
 }
@@ -219,6 +224,27 @@ impl SimulatorBuilder {
         self
     }
 
+    /// One more user for `TokenReview`: `token` authenticates as `name` in `groups` (and
+    /// `system:authenticated`). What the user may do is decided by the stored RBAC objects
+    /// (`SubjectAccessReview`); the token does not open the simulator's other endpoints.
+    pub fn user(
+        mut self,
+        token: impl Into<String>,
+        name: impl Into<String>,
+        groups: &[&str],
+    ) -> Self {
+        let name = name.into();
+        let mut groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        groups.push("system:authenticated".into());
+        self.users.push(access::User {
+            token: token.into(),
+            uid: format!("uid-{name}"),
+            name,
+            groups,
+        });
+        self
+    }
+
     /// Generates the fixtures, binds and starts serving.
     pub async fn start(self) -> anyhow::Result<SimulatorHandle> {
         let started = Instant::now();
@@ -256,6 +282,7 @@ impl SimulatorBuilder {
             bookmark_interval: self.bookmark_interval,
             token: token.clone(),
             min_watch_timeout: self.min_watch_timeout,
+            users: self.users.clone(),
         };
         let state = Arc::new(State::new(store, settings, self.fixtures.seed, control_tx));
         state.churn_rate.send_replace(self.churn_per_second);

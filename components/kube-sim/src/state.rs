@@ -21,6 +21,8 @@ pub(crate) struct Settings {
     pub(crate) token: String,
     /// Watches without `timeoutSeconds` end after a random duration in `[min, 2*min)`.
     pub(crate) min_watch_timeout: Duration,
+    /// The users `TokenReview` knows besides the admin.
+    pub(crate) users: Vec<crate::access::User>,
 }
 
 /// Counters exposed by the admin endpoint.

@@ -994,3 +994,177 @@ async fn serves_the_projects_generated_pediacluster_crd() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn token_reviews_and_subject_access_reviews_from_stored_rbac() {
+    use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+    use k8s_openapi::api::authorization::v1::{
+        NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+    };
+    use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
+
+    let sim = Simulator::builder()
+        .fixtures(FixtureSpec::empty())
+        .user("alice-token", "alice", &["dev"])
+        .start()
+        .await
+        .expect("simulator starts");
+    let client = client_for(&sim).await;
+    let reviews: Api<TokenReview> = Api::all(client.clone());
+    let review = |token: &str| TokenReview {
+        spec: TokenReviewSpec {
+            token: token.to_owned(),
+            ..TokenReviewSpec::default()
+        },
+        ..TokenReview::default()
+    };
+    let alice = reviews
+        .create(&PostParams::default(), &review("alice-token"))
+        .await
+        .expect("token review");
+    let status = alice.status.expect("status");
+    assert_eq!(status.authenticated, Some(true));
+    let user = status.user.expect("user");
+    assert_eq!(user.username.as_deref(), Some("alice"));
+    assert_eq!(
+        user.groups,
+        Some(vec!["dev".to_owned(), "system:authenticated".to_owned()])
+    );
+    let admin = reviews
+        .create(&PostParams::default(), &review(sim.token()))
+        .await
+        .expect("token review");
+    assert!(
+        admin
+            .status
+            .expect("status")
+            .user
+            .expect("user")
+            .groups
+            .expect("groups")
+            .contains(&"system:masters".to_owned())
+    );
+    let wrong = reviews
+        .create(&PostParams::default(), &review("wrong"))
+        .await
+        .expect("token review");
+    let status = wrong.status.expect("status");
+    assert_ne!(status.authenticated, Some(true));
+    assert!(status.error.is_some());
+
+    let sars: Api<SubjectAccessReview> = Api::all(client.clone());
+    let may = |user: &str, groups: &[&str], verb: &str, namespace: &str, resource: &str| {
+        let sar = SubjectAccessReview {
+            spec: SubjectAccessReviewSpec {
+                user: Some(user.to_owned()),
+                groups: Some(groups.iter().map(|g| (*g).to_owned()).collect()),
+                resource_attributes: Some(ResourceAttributes {
+                    verb: Some(verb.to_owned()),
+                    namespace: Some(namespace.to_owned()),
+                    resource: Some(resource.to_owned()),
+                    ..ResourceAttributes::default()
+                }),
+                ..SubjectAccessReviewSpec::default()
+            },
+            ..SubjectAccessReview::default()
+        };
+        let sars = sars.clone();
+        async move {
+            let answer = sars
+                .create(&PostParams::default(), &sar)
+                .await
+                .expect("subject access review");
+            answer.status.expect("status").allowed
+        }
+    };
+    assert!(!may("alice", &["dev"], "list", "ns1", "pods").await);
+
+    // RBAC objects written through the API decide the next review.
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    roles
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": "pod-reader"},
+                "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+                          {"nonResourceURLs": ["/healthz"], "verbs": ["get"]}],
+            }))
+            .expect("cluster role"),
+        )
+        .await
+        .expect("create cluster role");
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "ns1"}})).expect("ns"),
+        )
+        .await
+        .expect("namespace");
+    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), "ns1");
+    bindings
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "devs-read-pods", "namespace": "ns1"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "pod-reader"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "dev"}],
+            }))
+            .expect("role binding"),
+        )
+        .await
+        .expect("create role binding");
+    assert!(may("alice", &["dev"], "list", "ns1", "pods").await);
+    assert!(may("bob", &["dev"], "watch", "ns1", "pods").await);
+    assert!(!may("alice", &["dev"], "list", "ns2", "pods").await);
+    assert!(!may("alice", &["dev"], "list", "", "pods").await);
+    assert!(!may("alice", &["dev"], "delete", "ns1", "pods").await);
+    assert!(!may("alice", &[], "list", "ns1", "secrets").await);
+    assert!(may("root", &["system:masters"], "delete", "", "nodes").await);
+
+    // A role binding grants nothing outside its namespace, non-resource paths included.
+    let path = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some("alice".into()),
+            groups: Some(vec!["dev".into()]),
+            non_resource_attributes: Some(NonResourceAttributes {
+                path: Some("/healthz".into()),
+                verb: Some("get".into()),
+            }),
+            ..SubjectAccessReviewSpec::default()
+        },
+        ..SubjectAccessReview::default()
+    };
+    let answer = sars
+        .create(&PostParams::default(), &path)
+        .await
+        .expect("review");
+    assert!(!answer.status.expect("status").allowed);
+
+    // A review without attributes is invalid, as on a kube-apiserver.
+    let empty = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some("alice".into()),
+            ..SubjectAccessReviewSpec::default()
+        },
+        ..SubjectAccessReview::default()
+    };
+    let (code, reason) = api_error(
+        sars.create(&PostParams::default(), &empty)
+            .await
+            .expect_err("422"),
+    );
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+
+    // The user's token opens TokenReview only, not the simulator's API.
+    let as_alice = client_from_yaml(
+        &sim.kubeconfig_yaml("sim")
+            .replace(sim.token(), "alice-token"),
+    )
+    .await;
+    let (code, _) = api_error(as_alice.apiserver_version().await.expect_err("401"));
+    assert_eq!(code, 401);
+    sim.shutdown().await;
+}

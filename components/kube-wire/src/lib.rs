@@ -8,10 +8,12 @@
 //! - [`table`]: `meta.k8s.io` `Table` output, with the column definitions and kubectl-faithful
 //!   printers of the common kinds, so one object prints the same row from both servers;
 //! - [`time`]: RFC 3339 times as Kubernetes writes them and ages as kubectl shows them;
-//! - [`watch`]: the framing of watch events, one JSON line each.
+//! - [`watch`]: the framing of watch events, one JSON line each;
+//! - [`rbac`]: RBAC evaluation (roles, bindings, rules) as the kube-apiserver's authorizer does it.
 //!
 //! No HTTP here: the servers wrap these in their own responses.
 
+pub mod rbac;
 pub mod status;
 pub mod table;
 pub mod time;

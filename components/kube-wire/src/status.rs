@@ -225,6 +225,24 @@ impl Status {
         .with_details(StatusDetails::object(group, resource, name))
     }
 
+    /// `403 Forbidden` as the kube-apiserver words it: `<resource> "<name>" is forbidden:
+    /// <why>` (`forbidden: <why>` without a resource), with its details.
+    pub fn forbidden(group: &str, resource: &str, name: &str, why: &str) -> Self {
+        let message = match (resource.is_empty(), name.is_empty()) {
+            (true, _) => format!("forbidden: {why}"),
+            (false, true) => format!(
+                "{} is forbidden: {why}",
+                qualified_resource(group, resource)
+            ),
+            (false, false) => format!(
+                "{} \"{name}\" is forbidden: {why}",
+                qualified_resource(group, resource)
+            ),
+        };
+        Self::failure(StatusReason::Forbidden, message)
+            .with_details(StatusDetails::object(group, resource, name))
+    }
+
     /// Sets the details.
     pub fn with_details(mut self, details: StatusDetails) -> Self {
         self.details = Some(details);

@@ -194,6 +194,7 @@ impl ListOptions {
             order_by,
             since,
             before,
+            access,
             // Paging and presentation: a token stays valid when these change.
             limit: _,
             offset: _,
@@ -209,7 +210,11 @@ impl ListOptions {
         format!(
             "c={clusters:?};ns={namespaces:?};n={names:?};l={label_selector};f={field_selector};\
              fz={fuzzy_names:?};o={owner:?};ob={order:?};s={since:?};b={before:?};\
-             q={full_text:?}"
+             q={full_text:?}{}",
+            access
+                .as_ref()
+                .map(|a| format!(";a={a}"))
+                .unwrap_or_default()
         )
     }
 }
@@ -395,6 +400,9 @@ mod tests {
             inject_events: true,
             resource_version: Some("7".into()),
             allow_watch_bookmarks: true,
+            access: Some(crate::query::AccessScope {
+                clusters: [("c1".to_owned(), crate::query::NamespaceAccess::All)].into(),
+            }),
         };
         let ListOptions {
             clusters,
@@ -417,6 +425,7 @@ mod tests {
             inject_events,
             resource_version,
             allow_watch_bookmarks,
+            access,
         } = other;
         const QUERY: bool = true;
         const PAGING: bool = false;
@@ -525,6 +534,7 @@ mod tests {
                     ..base()
                 },
             ),
+            ("access", QUERY, ListOptions { access, ..base() }),
         ];
         let token = position().encode(&base());
         for (field, query, options) in cases {

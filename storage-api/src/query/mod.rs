@@ -74,6 +74,9 @@ pub struct ListOptions {
     pub resource_version: Option<String>,
     /// Whether a watch may send `BOOKMARK` events.
     pub allow_watch_bookmarks: bool,
+    /// Only objects of the (cluster, namespace) pairs the requesting user may see (per-user
+    /// results; set by the apiserver, never by the query string). `None`: no restriction.
+    pub access: Option<AccessScope>,
 }
 
 impl Default for ListOptions {
@@ -99,6 +102,7 @@ impl Default for ListOptions {
             inject_events: false,
             resource_version: None,
             allow_watch_bookmarks: false,
+            access: None,
         }
     }
 }
@@ -398,5 +402,65 @@ mod float_bits {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
         u64::deserialize(deserializer).map(f64::from_bits)
+    }
+}
+
+/// Where in each member cluster a user may see objects (per-user results): a layer keeps an
+/// object of cluster `c` in namespace `ns` only when [`AccessScope::allows`]`(c, ns)`, inside its
+/// query, so that paging, counts and watches stay exact.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct AccessScope {
+    /// Cluster → where in it; a cluster not named is not visible at all.
+    pub clusters: std::collections::BTreeMap<String, NamespaceAccess>,
+}
+
+/// Where in one cluster a user may see objects.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NamespaceAccess {
+    /// Every object, cluster-scoped ones included.
+    All,
+    /// Objects in these namespaces only (no cluster-scoped object).
+    Only(std::collections::BTreeSet<String>),
+}
+
+impl AccessScope {
+    /// Whether an object of `cluster` in `namespace` (`""`: cluster-scoped) may be seen.
+    pub fn allows(&self, cluster: &str, namespace: &str) -> bool {
+        match self.clusters.get(cluster) {
+            Some(NamespaceAccess::All) => true,
+            Some(NamespaceAccess::Only(namespaces)) => {
+                !namespace.is_empty() && namespaces.contains(namespace)
+            }
+            None => false,
+        }
+    }
+
+    /// The clusters seen whole, and the (cluster, namespaces) seen in part, in name order.
+    pub fn split(&self) -> (Vec<&str>, Vec<(&str, Vec<&str>)>) {
+        let mut whole = Vec::new();
+        let mut partial = Vec::new();
+        for (cluster, access) in &self.clusters {
+            match access {
+                NamespaceAccess::All => whole.push(cluster.as_str()),
+                NamespaceAccess::Only(namespaces) if !namespaces.is_empty() => partial.push((
+                    cluster.as_str(),
+                    namespaces.iter().map(String::as_str).collect(),
+                )),
+                NamespaceAccess::Only(_) => {}
+            }
+        }
+        (whole, partial)
+    }
+}
+
+impl fmt::Display for AccessScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (cluster, access) in &self.clusters {
+            match access {
+                NamespaceAccess::All => write!(f, "{cluster:?}=*;")?,
+                NamespaceAccess::Only(namespaces) => write!(f, "{cluster:?}={namespaces:?};")?,
+            }
+        }
+        Ok(())
     }
 }

@@ -264,6 +264,9 @@ pub struct RequestScope {
     pub cluster: Option<String>,
     /// The namespace of a `.../namespaces/<namespace>/...` path; replaces `namespaces`.
     pub namespace: Option<String>,
+    /// What the requesting user may see (per-user results), decided by the server: becomes
+    /// [`ListOptions::access`], before a continue token is checked against the options.
+    pub access: Option<super::AccessScope>,
 }
 
 /// Parses a raw (percent-encoded) URL query string into ListOptions.
@@ -436,6 +439,7 @@ pub fn parse_list_options(query: &str, scope: &RequestScope) -> Result<ListOptio
         check_text(RESOURCE_VERSION, version)?;
     }
 
+    options.access.clone_from(&scope.access);
     if let Some(token) = token {
         options.continue_from = Some(ContinuePosition::decode(&token, &options)?);
         // The token holds the position: no offset is left to skip.
@@ -1135,6 +1139,7 @@ mod tests {
         RequestScope {
             cluster: Some("c1".into()),
             namespace: None,
+            access: None,
         }
     }
 
@@ -1922,6 +1927,7 @@ mod tests {
         let scope = RequestScope {
             cluster: Some("path-cluster".into()),
             namespace: Some("path-ns".into()),
+            access: None,
         };
         let q = query(&[
             ("clusters", "a,b"),
@@ -1940,6 +1946,7 @@ mod tests {
         let empty = RequestScope {
             cluster: Some(String::new()),
             namespace: None,
+            access: None,
         };
         assert_eq!(
             parse_list_options("clusters=a", &empty)
@@ -2169,6 +2176,7 @@ mod tests {
         let scope = RequestScope {
             cluster: Some("c\0".into()),
             namespace: None,
+            access: None,
         };
         assert_eq!(fail_in("", &scope).0, "clusters");
     }
