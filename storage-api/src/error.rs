@@ -120,6 +120,20 @@ impl StorageError {
         }
     }
 
+    /// The `400 BadRequest` of a layer that cannot answer a full-text search (the `query`
+    /// parameter, [`ListOptions::full_text`](crate::ListOptions::full_text)): `layer` names the
+    /// layer, and its dialect where that decides, e.g. `internal (MySQL)`. Every layer says it
+    /// this way.
+    pub fn full_text_unsupported(layer: &str) -> Self {
+        Self::bad_request(
+            "query",
+            format!(
+                "full-text search is not supported by the {layer} storage layer \
+                 (remove the query parameter, or use fuzzyName or a field selector)"
+            ),
+        )
+    }
+
     /// A `422 Invalid` naming the parameter and why the layer cannot serve it.
     pub fn invalid(parameter: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Self::Invalid {

@@ -24,8 +24,9 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::object::{IndexedFields, ResourceObject, inject_events, metadata_only};
 use crate::query::field_selector::scalar_text;
+use crate::query::full_text::object_tokens;
 use crate::query::paging::{Listed, Page, Pager};
-use crate::query::{ListOptions, OrderBy, OrderField, OwnerQuery, SortValue};
+use crate::query::{Float, ListOptions, OrderBy, OrderField, OwnerQuery, SortValue};
 use crate::storage::ListPage;
 
 /// The uids an object's controller owner must have for an owner query: the owner itself at
@@ -82,6 +83,7 @@ impl<'a> Evaluator<'a> {
     pub fn new(options: &'a ListOptions, owner_uids: Option<HashSet<String>>) -> Self {
         let order = options.effective_order();
         let needs_json = !options.field_selector.is_empty()
+            || options.full_text.is_some()
             || order.iter().any(|o| matches!(o.field, OrderField::Path(_)));
         Self {
             options,
@@ -130,10 +132,22 @@ impl<'a> Evaluator<'a> {
         if !self.matches_fields(&object.fields) {
             return Ok(false);
         }
-        if self.options.field_selector.is_empty() {
+        if !self.needs_json {
             return Ok(true);
         }
-        Ok(self.options.field_selector.matches(&object.to_value()?))
+        Ok(self.matches_json(&object.to_value()?).is_some())
+    }
+
+    /// Whether the object `json` passes the filters on its JSON (field selector, full-text
+    /// query): `None` when not, else its relevance score (`0` without a full-text query).
+    fn matches_json(&self, json: &serde_json::Value) -> Option<f64> {
+        if !self.options.field_selector.matches(json) {
+            return None;
+        }
+        match &self.options.full_text {
+            Some(query) => query.score(&object_tokens(json)),
+            None => Some(0.0),
+        }
     }
 
     /// The values of the order fields for `object`: its position in the total order.
@@ -143,13 +157,17 @@ impl<'a> Evaluator<'a> {
         } else {
             None
         };
-        Ok(self.sort_key_with(&object.fields, json.as_ref()))
+        let score = json.as_ref().and_then(|json| self.matches_json(json));
+        Ok(self.sort_key_with(&object.fields, json.as_ref(), score))
     }
 
+    /// The sort key of an object with `fields`, its JSON (when [`Self::needs_json`]) and its
+    /// relevance `score`.
     fn sort_key_with(
         &self,
         fields: &IndexedFields,
         json: Option<&serde_json::Value>,
+        score: Option<f64>,
     ) -> Vec<SortValue> {
         let text = |s: &str| SortValue::Str(s.to_owned());
         self.order
@@ -172,6 +190,7 @@ impl<'a> Evaluator<'a> {
                     .and_then(|j| path.lookup(j).into_iter().next())
                     .and_then(scalar_text)
                     .map_or(SortValue::Null, |t| SortValue::Str(t.into_owned())),
+                OrderField::Relevance => SortValue::Float(Float::new(score.unwrap_or(0.0))),
             })
             .collect()
     }
@@ -224,12 +243,14 @@ impl<'a> Evaluator<'a> {
             } else {
                 None
             };
-            if let Some(json) = &json
-                && !self.options.field_selector.matches(json)
-            {
-                continue;
-            }
-            let key = self.sort_key_with(&object.fields, json.as_ref());
+            let score = match &json {
+                Some(json) => match self.matches_json(json) {
+                    Some(score) => Some(score),
+                    None => continue,
+                },
+                None => None,
+            };
+            let key = self.sort_key_with(&object.fields, json.as_ref(), score);
             keyed.push((key, candidate));
         }
         keyed.sort_by(|(a, _), (b, _)| self.compare(a, b));
@@ -367,6 +388,111 @@ mod tests {
                 serde_json::json!({"metadata": {"labels": {"app": "db"}}}),
             ),
         ]
+    }
+
+    fn full_text_sample() -> Vec<ResourceObject> {
+        let with = |cluster: &str, name: &str, extra: serde_json::Value| {
+            object(cluster, "ns", name, "1", "2024-01-01T00:00:00Z", extra)
+        };
+        vec![
+            with("c1", "plain", serde_json::json!({})),
+            with(
+                "c1",
+                "web-a",
+                serde_json::json!({"spec": {"containers": [{"image": "nginx:1.25"}]}}),
+            ),
+            with(
+                "c2",
+                "web-b",
+                serde_json::json!({"metadata": {"labels": {"tier": "web"}},
+                                   "spec": {"containers": [{"image": "NGINX"}]}}),
+            ),
+            with(
+                "c1",
+                "web-c",
+                serde_json::json!({"metadata": {"annotations": {"note": "web web"}},
+                                   "spec": {"containers": [{"image": "redis"}]}}),
+            ),
+            with(
+                "c2",
+                "api",
+                serde_json::json!({"metadata": {"labels": {"app": "web"}},
+                                   "spec": {"template": {"spec": {"containers": [{"image": "nginx"}]}}}}),
+            ),
+        ]
+    }
+
+    #[test]
+    fn full_text_matches_every_word_and_orders_by_relevance_then_key() {
+        let query = |words: &str| ListOptions {
+            full_text: Some(crate::query::full_text::FullTextQuery::parse([words]).expect("words")),
+            ..ListOptions::default()
+        };
+        let options = query("web");
+        let page = Evaluator::new(&options, None)
+            .page(pods(), full_text_sample())
+            .expect("page");
+        // web-c: 3 (name, annotation twice); web-b: 2 (name, label); web-a and api: 1.
+        assert_eq!(
+            names(&page),
+            ["c1/ns/web-c", "c2/ns/web-b", "c1/ns/web-a", "c2/ns/api"]
+        );
+        let options = query("Nginx WEB");
+        let page = Evaluator::new(&options, None)
+            .page(pods(), full_text_sample())
+            .expect("page");
+        assert_eq!(names(&page), ["c2/ns/web-b", "c1/ns/web-a", "c2/ns/api"]);
+        let one = &page.items[0];
+        assert!(Evaluator::new(&options, None).matches(one).expect("json"));
+        assert!(
+            !Evaluator::new(&options, None)
+                .matches(&full_text_sample()[3])
+                .expect("json")
+        );
+
+        // An explicit order wins over relevance.
+        let mut options = query("web");
+        options.order_by = vec![OrderBy {
+            field: OrderField::Name,
+            descending: false,
+        }];
+        let page = Evaluator::new(&options, None)
+            .page(pods(), full_text_sample())
+            .expect("page");
+        assert_eq!(
+            names(&page),
+            ["c2/ns/api", "c1/ns/web-a", "c2/ns/web-b", "c1/ns/web-c"]
+        );
+    }
+
+    /// Paging one item at a time through a relevance order (ties included) yields the full
+    /// list: the score travels exactly in the token.
+    #[test]
+    fn full_text_pages_exactly_with_the_score_in_the_token() {
+        let mut options = ListOptions {
+            full_text: Some(crate::query::full_text::FullTextQuery::parse(["web"]).expect("words")),
+            ..ListOptions::default()
+        };
+        let full = names(
+            &Evaluator::new(&options, None)
+                .page(pods(), full_text_sample())
+                .expect("page"),
+        );
+        options.limit = Some(1);
+        let mut walked = Vec::new();
+        loop {
+            let page = Evaluator::new(&options, None)
+                .page(pods(), full_text_sample())
+                .expect("page");
+            walked.extend(names(&page));
+            let Some(token) = page.continue_token else {
+                break;
+            };
+            options.continue_from =
+                Some(ContinuePosition::decode(&token, &options).expect("own token"));
+            assert!(walked.len() <= full.len(), "{walked:?}");
+        }
+        assert_eq!(walked, full);
     }
 
     #[test]

@@ -137,6 +137,7 @@ impl Backend for Postgres {
                 Bind::Text(v) => args.add(v.as_str())?,
                 Bind::Int(v) => args.add(*v)?,
                 Bind::OptInt(v) => args.add(*v)?,
+                Bind::Float(v) => args.add(v.get())?,
                 Bind::TextArray(v) => args.add(v.as_slice())?,
                 Bind::IntArray(v) => args.add(v.as_slice())?,
                 Bind::OptIntArray(v) => args.add(v.as_slice())?,
@@ -162,6 +163,7 @@ macro_rules! scalar_backend {
                         Bind::Text(v) => args.add(v.as_str())?,
                         Bind::Int(v) => args.add(*v)?,
                         Bind::OptInt(v) => args.add(*v)?,
+                        Bind::Float(v) => args.add(v.get())?,
                         Bind::TextArray(_) | Bind::IntArray(_) | Bind::OptIntArray(_) => {
                             return Err("array parameters are PostgreSQL-only".into());
                         }

@@ -95,6 +95,12 @@ impl<'a> ListQuery<'a> {
             Scope::Collection(types) => Listed::Collection(types),
         };
         let pager = Pager::new(options, listed)?;
+        if options.full_text.is_some() {
+            return Err(StorageError::full_text_unsupported(&format!(
+                "internal ({})",
+                dialect.name()
+            )));
+        }
         if let Some(order) = options.order_by.iter().find(|o| !has_sql_key(&o.field)) {
             return Err(StorageError::bad_request(
                 "orderby",
@@ -491,6 +497,7 @@ fn bind_of(key: &SortKey, value: &SortValue) -> Bind {
         (SortKind::Int { missing }, SortValue::Null) => Bind::Int(missing),
         (_, SortValue::Int(n)) => Bind::Int(*n),
         (_, SortValue::Str(s)) => Bind::Text(s.clone()),
+        (_, SortValue::Float(f)) => Bind::Float(*f),
         // A missing text (paths: handled by the callers) binds as the empty string.
         (_, SortValue::Null) => Bind::Text(String::new()),
     }

@@ -18,6 +18,8 @@ pub(crate) enum Bind {
     Int(i64),
     /// A nullable 64-bit integer.
     OptInt(Option<i64>),
+    /// A 64-bit float (a relevance score).
+    Float(storage_api::query::Float),
     /// A text array (PostgreSQL only: `text[]`).
     TextArray(Vec<String>),
     /// An integer array (PostgreSQL only: `bigint[]`).

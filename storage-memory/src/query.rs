@@ -211,7 +211,7 @@ fn finish(
 /// One page of resource `gvr` for `options`.
 pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -> Result<ListPage> {
     let scope = Scope::new(&options.clusters, &options.namespaces);
-    let key_order = options.order_by.is_empty();
+    let key_order = options.is_key_order();
     let from = options
         .continue_from
         .as_ref()

@@ -45,6 +45,16 @@ fn pushdown(filter: Filter, options: &ListOptions) -> Filter {
         .one_of("namespace", &options.namespaces)
 }
 
+/// Refuses what this layer does not answer: a full-text `query`. (The evaluator could answer it
+/// over every fetched row; the sample shows how a layer refuses a parameter it does not serve,
+/// with the contract's one message, before any work.)
+fn refuse_unsupported(options: &ListOptions) -> Result<()> {
+    if options.full_text.is_some() {
+        return Err(StorageError::full_text_unsupported("sample"));
+    }
+    Ok(())
+}
+
 /// The owner uids of an owner query (see [`resolve_owner_uids`]): resolved over every stored
 /// object of the request's cluster, of every resource, since an owner may be of any kind.
 async fn owner_uids(database: &Database, options: &ListOptions) -> Result<Option<HashSet<String>>> {
@@ -145,6 +155,7 @@ impl ResourceStorage for SampleResourceStorage {
     }
 
     async fn list(&self, options: &ListOptions) -> Result<ListPage> {
+        refuse_unsupported(options)?;
         let filter = pushdown(resource_filter(&self.config.gvr), options);
         let rows = self
             .database
@@ -316,6 +327,7 @@ impl CollectionResourceStorage for SampleCollectionStorage {
         types: &[CollectionResourceType],
         options: &ListOptions,
     ) -> Result<CollectionPage> {
+        refuse_unsupported(options)?;
         let mut filter = pushdown(Filter::new(), options);
         // The wildcard type (`groups=*`) is every resource: no condition at all.
         if !types.iter().any(CollectionResourceType::is_all) {

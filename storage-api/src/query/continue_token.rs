@@ -190,6 +190,7 @@ impl ListOptions {
             field_selector,
             fuzzy_names,
             owner,
+            full_text,
             order_by,
             since,
             before,
@@ -207,7 +208,8 @@ impl ListOptions {
         let order: Vec<String> = order_by.iter().map(ToString::to_string).collect();
         format!(
             "c={clusters:?};ns={namespaces:?};n={names:?};l={label_selector};f={field_selector};\
-             fz={fuzzy_names:?};o={owner:?};ob={order:?};s={since:?};b={before:?}"
+             fz={fuzzy_names:?};o={owner:?};ob={order:?};s={since:?};b={before:?};\
+             q={full_text:?}"
         )
     }
 }
@@ -219,6 +221,7 @@ fn value_fits(field: &OrderField, value: &SortValue) -> bool {
             matches!(value, SortValue::Int(_) | SortValue::Null)
         }
         OrderField::Path(_) => matches!(value, SortValue::Str(_) | SortValue::Null),
+        OrderField::Relevance => matches!(value, SortValue::Float(_)),
         _ => matches!(value, SortValue::Str(_)),
     }
 }
@@ -360,6 +363,7 @@ mod tests {
     #[test]
     fn the_fingerprint_covers_every_query_field() {
         use crate::query::field_selector::FieldSelector;
+        use crate::query::full_text::FullTextQuery;
         use crate::query::label_selector::LabelSelector;
         use crate::query::{OrderBy, OwnerQuery};
 
@@ -375,6 +379,7 @@ mod tests {
                 uid: Some("u1".into()),
                 ..OwnerQuery::default()
             }),
+            full_text: Some(FullTextQuery::parse(["nginx"]).expect("words")),
             order_by: vec![OrderBy {
                 field: OrderField::Name,
                 descending: true,
@@ -399,6 +404,7 @@ mod tests {
             field_selector,
             fuzzy_names,
             owner,
+            full_text,
             order_by,
             since,
             before,
@@ -450,6 +456,14 @@ mod tests {
                 },
             ),
             ("owner", QUERY, ListOptions { owner, ..base() }),
+            (
+                "full_text",
+                QUERY,
+                ListOptions {
+                    full_text,
+                    ..base()
+                },
+            ),
             ("order_by", QUERY, ListOptions { order_by, ..base() }),
             ("since", QUERY, ListOptions { since, ..base() }),
             ("before", QUERY, ListOptions { before, ..base() }),
@@ -527,6 +541,46 @@ mod tests {
                 "{field}: whether a token of the default query resumes this one"
             );
         }
+    }
+
+    /// A relevance score travels exactly (its bits), whatever its value; a relevance position
+    /// must hold a float, and a float is refused where a column value is expected.
+    #[test]
+    fn relevance_scores_round_trip_exactly() {
+        use crate::query::Float;
+        use crate::query::full_text::FullTextQuery;
+        let options = ListOptions {
+            full_text: Some(FullTextQuery::parse(["web"]).expect("words")),
+            ..ListOptions::default()
+        };
+        let pods = Gvr::new("", "v1", "pods");
+        for score in [
+            0.0,
+            1.0,
+            0.1 + 0.2,
+            f64::from(0.060_792_7_f32),
+            1e-300,
+            123_456_789.123_456_79,
+        ] {
+            let mut values = vec![SortValue::Float(Float::new(score))];
+            values.extend(position().values);
+            let position = ContinuePosition::new(Listed::Resource(&pods), values);
+            let decoded =
+                ContinuePosition::decode(&position.encode(&options), &options).expect("valid");
+            assert_eq!(decoded, position);
+            match &decoded.values[0] {
+                SortValue::Float(f) => assert_eq!(f.get().to_bits(), score.to_bits()),
+                other => panic!("not a float: {other:?}"),
+            }
+        }
+        // The default-order position does not fit the relevance order, nor the reverse.
+        let token = position().encode(&options);
+        assert!(ContinuePosition::decode(&token, &options).is_err());
+        let mut values = vec![SortValue::Float(Float::new(1.0))];
+        values.extend(position().values.into_iter().skip(1));
+        let misplaced = ContinuePosition::new(Listed::Resource(&pods), values);
+        let plain = ListOptions::default();
+        assert!(ContinuePosition::decode(&misplaced.encode(&plain), &plain).is_err());
     }
 
     #[test]

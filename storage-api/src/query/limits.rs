@@ -18,6 +18,9 @@
 //! | segments of one field path (`fieldSelector`, `orderby`) | 32 | [`MAX_PATH_SEGMENTS`] |
 //! | `[]` segments of one field path | 10 | [`MAX_PATH_LIST_SEGMENTS`] |
 //! | length of one text value | 4096 bytes | [`MAX_VALUE_BYTES`] |
+//! | words of the full-text `query` (distinct) | 16 | [`MAX_FULL_TEXT_WORDS`] |
+//! | length of the full-text `query` (all label values together) | 1024 bytes | [`MAX_FULL_TEXT_BYTES`] |
+//! | length of one word of the full-text `query` | 256 bytes | [`MAX_WORD_BYTES`](super::full_text::MAX_WORD_BYTES) |
 //!
 //! Text values a Kubernetes object cannot hold are refused the same way: a control character
 //! (NUL included) in `clusters`, `namespaces`, `names`, `fuzzyName`, `ownerUID`, `ownerName`,
@@ -47,6 +50,11 @@ pub const MAX_PATH_SEGMENTS: usize = 32;
 pub const MAX_PATH_LIST_SEGMENTS: usize = 10;
 /// The longest single text value (a name, a selector value, a fuzzy name), in bytes.
 pub const MAX_VALUE_BYTES: usize = 4096;
+
+/// The most distinct words of a full-text `query`: each one is an index lookup, all must match.
+pub const MAX_FULL_TEXT_WORDS: usize = 16;
+/// The longest full-text `query`, in bytes (the values of its search label together).
+pub const MAX_FULL_TEXT_BYTES: usize = 1024;
 
 /// A `400` for `parameter` going over `cap`.
 pub(crate) fn over(parameter: &str, what: &str, given: usize, cap: usize) -> StorageError {

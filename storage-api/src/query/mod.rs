@@ -7,6 +7,7 @@
 
 pub mod continue_token;
 pub mod field_selector;
+pub mod full_text;
 pub mod label_selector;
 mod lexer;
 pub mod limits;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::object::GroupResource;
 pub use continue_token::ContinuePosition;
 use field_selector::{FieldPath, FieldSelector};
+use full_text::FullTextQuery;
 use label_selector::LabelSelector;
 
 /// Everything a list (or watch) request asks of a storage layer.
@@ -45,6 +47,9 @@ pub struct ListOptions {
     pub fuzzy_names: Vec<String>,
     /// Only objects owned (through controller owner references) by this owner.
     pub owner: Option<OwnerQuery>,
+    /// Only objects holding every word of this full-text query (the `query` parameter); with
+    /// no `order_by`, they come by relevance ([`ListOptions::effective_order`]).
+    pub full_text: Option<FullTextQuery>,
     /// The requested order; [`ListOptions::effective_order`] completes it into a total order.
     pub order_by: Vec<OrderBy>,
     /// Only objects created at or after this time (milliseconds since the Unix epoch).
@@ -81,6 +86,7 @@ impl Default for ListOptions {
             field_selector: FieldSelector::everything(),
             fuzzy_names: Vec::new(),
             owner: None,
+            full_text: None,
             order_by: Vec::new(),
             since: None,
             before: None,
@@ -111,9 +117,17 @@ impl ListOptions {
 
     /// The total order items are returned in: the requested fields, then whichever of
     /// cluster, namespace, name, group, version, resource are not yet among them, ascending.
-    /// With no `orderby` this is the default stable order (cluster, namespace, name).
+    /// With no `orderby` this is the default stable order (cluster, namespace, name), after
+    /// [`OrderField::Relevance`] descending when there is a full-text query (an explicit
+    /// `orderby` wins over relevance).
     pub fn effective_order(&self) -> Vec<OrderBy> {
         let mut order = self.order_by.clone();
+        if order.is_empty() && self.full_text.is_some() {
+            order.push(OrderBy {
+                field: OrderField::Relevance,
+                descending: true,
+            });
+        }
         for field in [
             OrderField::Cluster,
             OrderField::Namespace,
@@ -130,6 +144,12 @@ impl ListOptions {
             }
         }
         order
+    }
+
+    /// Whether the effective order is the default key order (cluster, namespace, name, group,
+    /// version, resource): no `orderby` and no full-text query (whose relevance comes first).
+    pub fn is_key_order(&self) -> bool {
+        self.order_by.is_empty() && self.full_text.is_none()
     }
 }
 
@@ -152,7 +172,7 @@ pub const EXPENSIVE_OFFSET: u64 = 10_000;
 impl ListOptions {
     /// The cost class of this request: [`CostClass::Expensive`] when it orders by a field path,
     /// has a field selector on a path other than `metadata.name` and `metadata.namespace`, a
-    /// `fuzzyName`, more than [`EXPENSIVE_VALUES`] list or selector values, or an offset above
+    /// `fuzzyName`, a full-text `query` (every match is ranked before the page is cut), more than [`EXPENSIVE_VALUES`] list or selector values, or an offset above
     /// [`EXPENSIVE_OFFSET`]; else [`CostClass::Cheap`].
     pub fn cost_class(&self) -> CostClass {
         let path_order = self
@@ -179,6 +199,7 @@ impl ListOptions {
         if path_order
             || object_fields
             || !self.fuzzy_names.is_empty()
+            || self.full_text.is_some()
             || list_values > EXPENSIVE_VALUES
             || selector_values > EXPENSIVE_VALUES
             || self.offset > EXPENSIVE_OFFSET
@@ -245,10 +266,14 @@ pub enum OrderField {
     /// Any field of the object, by a validated field path without `[]`; compared as text
     /// ([`field_selector::scalar_text`]), missing values sort as lowest.
     Path(FieldPath),
+    /// The relevance of an object to the full-text query ([`full_text`]): the layer's own score,
+    /// a [`SortValue::Float`]. Not written in `orderby`: it leads the effective order of a
+    /// full-text query without `orderby`, descending.
+    Relevance,
 }
 
 impl OrderField {
-    /// The name of a column field as written in `orderby`, or `None` for a path.
+    /// The name of a column field as written in `orderby`, or `None` for a path and relevance.
     pub fn column_name(&self) -> Option<&'static str> {
         Some(match self {
             Self::Cluster => "cluster",
@@ -259,7 +284,7 @@ impl OrderField {
             Self::Group => "group",
             Self::Version => "version",
             Self::Resource => "resource",
-            Self::Path(_) => return None,
+            Self::Path(_) | Self::Relevance => return None,
         })
     }
 
@@ -283,6 +308,7 @@ impl fmt::Display for OrderField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Path(path) => write!(f, "{path}"),
+            Self::Relevance => f.write_str("relevance"),
             other => f.write_str(other.column_name().unwrap_or_default()),
         }
     }
@@ -299,4 +325,78 @@ pub enum SortValue {
     Int(i64),
     /// Text, compared byte-wise.
     Str(String),
+    /// A floating-point number (the relevance of a full-text match), carried exactly.
+    Float(Float),
+}
+
+/// A floating-point sort value with a total order ([`f64::total_cmp`]), carried exactly in
+/// continue tokens (as its bits: `{"f": <u64>}`), so a keyset position on a score is exact.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Float {
+    #[serde(rename = "f", with = "float_bits")]
+    value: f64,
+}
+
+impl Float {
+    /// The sort value of `value`.
+    pub fn new(value: f64) -> Self {
+        Self { value }
+    }
+
+    /// The number.
+    pub fn get(self) -> f64 {
+        self.value
+    }
+}
+
+impl From<f64> for Float {
+    fn from(value: f64) -> Self {
+        Self::new(value)
+    }
+}
+
+impl PartialEq for Float {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Float {}
+
+impl PartialOrd for Float {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Float {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.value.total_cmp(&other.value)
+    }
+}
+
+impl std::hash::Hash for Float {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.value.to_bits().hash(state);
+    }
+}
+
+impl fmt::Display for Float {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.value)
+    }
+}
+
+/// An `f64` as the integer of its bits: JSON numbers round-trip exactly as integers.
+mod float_bits {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(value.to_bits())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        u64::deserialize(deserializer).map(f64::from_bits)
+    }
 }

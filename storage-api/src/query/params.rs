@@ -19,6 +19,7 @@
 //! | `continue` | a continue token, or a number (the original's offset token) | `continue_from` / `offset` |
 //! | `withContinue`, `withRemainingCount`, `onlyMetadata`, `allowWatchBookmarks` | boolean | the field of that name |
 //! | `resourceVersion` | text | `resource_version` |
+//! | `query` (new) | full-text words ([`full_text`](super::full_text)), e.g. `query=nginx web` | `full_text` |
 //!
 //! - **Comma lists**: items are trimmed, empty items dropped, duplicates dropped (the first one
 //!   kept), the written order kept; a repeated parameter appends to the list.
@@ -51,6 +52,7 @@
 //! | `search.clusterpedia.io/limit`, `/offset` | one | `limit`, `offset` |
 //! | `search.clusterpedia.io/with-continue`, `/with-remaining-count` | one boolean | `withContinue`, `withRemainingCount` |
 //! | `search.clusterpedia.io/inject-events` | one boolean | (no URL form) |
+//! | `search.clusterpedia.io/query` | one or more (their words together) | `query` |
 //!
 //! - **Operators**: `=`, `==` and `in`. Labels with one value accept `in` with exactly one
 //!   value. Any other operator (`!=`, `notin`, exists, `!key`, `>`, `<`) is a `400` naming the
@@ -116,11 +118,12 @@
 use std::collections::HashMap;
 
 use super::field_selector::{FieldPath, FieldSelector, PathSegment};
+use super::full_text::FullTextQuery;
 use super::label_selector::{LabelOperator, LabelRequirement, LabelSelector};
 use super::limits::{
-    MAX_FIELD_REQUIREMENTS, MAX_FUZZY_NAMES, MAX_LABEL_REQUIREMENTS, MAX_LIST_VALUES,
-    MAX_ORDER_PATHS, MAX_PATH_LIST_SEGMENTS, MAX_PATH_SEGMENTS, MAX_QUERY_BYTES,
-    MAX_SELECTOR_VALUES, check_count, check_no_nul, check_text,
+    MAX_FIELD_REQUIREMENTS, MAX_FULL_TEXT_BYTES, MAX_FULL_TEXT_WORDS, MAX_FUZZY_NAMES,
+    MAX_LABEL_REQUIREMENTS, MAX_LIST_VALUES, MAX_ORDER_PATHS, MAX_PATH_LIST_SEGMENTS,
+    MAX_PATH_SEGMENTS, MAX_QUERY_BYTES, MAX_SELECTOR_VALUES, check_count, check_no_nul, check_text,
 };
 use super::time::parse_time;
 use super::{ContinuePosition, ListOptions, OrderBy, OrderField, OwnerQuery};
@@ -149,7 +152,10 @@ const WITH_REMAINING_COUNT: &str = "withRemainingCount";
 const ONLY_METADATA: &str = "onlyMetadata";
 const RESOURCE_VERSION: &str = "resourceVersion";
 const ALLOW_WATCH_BOOKMARKS: &str = "allowWatchBookmarks";
-/// Not a parameter: the whole URL query, named in the error for its length.
+/// The full-text query (the name the original's Elasticsearch layer used).
+const FULL_TEXT: &str = "query";
+/// Not a parameter: the whole URL query, named in the error for its length (the message says
+/// "the URL query", which tells it from the full-text parameter of the same name).
 const QUERY: &str = "query";
 
 /// The URL parameters that take one value.
@@ -168,6 +174,7 @@ const SINGLE_VALUED: &[&str] = &[
     ONLY_METADATA,
     RESOURCE_VERSION,
     ALLOW_WATCH_BOOKMARKS,
+    FULL_TEXT,
 ];
 
 /// The raw SQL parameters of the original, refused.
@@ -197,6 +204,7 @@ const LABEL_BEFORE: &str = "search.clusterpedia.io/before";
 const LABEL_FUZZY_NAME: &str = "internalstorage.clusterpedia.io/fuzzy-name";
 const LABEL_FUZZY_NAME_ALIAS: &str = "search.clusterpedia.io/fuzzy-name";
 const LABEL_FORWARD: &str = "search.clusterpedia.io/forward";
+const LABEL_FULL_TEXT: &str = "search.clusterpedia.io/query";
 
 /// Label keys containing this are Clusterpedia's: search labels, or errors.
 const CLUSTERPEDIA_IO: &str = "clusterpedia.io/";
@@ -220,6 +228,7 @@ pub const SEARCH_LABELS: &[&str] = &[
     LABEL_BEFORE,
     LABEL_FUZZY_NAME,
     LABEL_FUZZY_NAME_ALIAS,
+    LABEL_FULL_TEXT,
 ];
 
 /// The search labels that take several values.
@@ -230,6 +239,7 @@ const MULTI_VALUED_LABELS: &[&str] = &[
     LABEL_ORDER_BY,
     LABEL_FUZZY_NAME,
     LABEL_FUZZY_NAME_ALIAS,
+    LABEL_FULL_TEXT,
 ];
 
 /// The search labels whose value is a boolean (an empty value is true).
@@ -342,6 +352,7 @@ pub fn parse_list_options(query: &str, scope: &RequestScope) -> Result<ListOptio
         MAX_FUZZY_NAMES,
     )?;
     options.fuzzy_names = url_or_label(url_fuzzy, label_fuzzy);
+    options.full_text = parse_full_text(&mut url, &mut labels)?;
 
     let url_order = parse_order_by(&url.order_by, ORDER_BY, parse_url_order_item)?;
     let label_order = match labels.take(LABEL_ORDER_BY) {
@@ -935,6 +946,40 @@ fn parse_owner(
     }))
 }
 
+/// The full-text query of the URL parameter `query` or, when absent or empty, of the search
+/// label (the words of all its values); both are validated when given.
+fn parse_full_text(url: &mut UrlQuery, labels: &mut SearchLabels) -> Result<Option<FullTextQuery>> {
+    let from_url = url
+        .take(FULL_TEXT)
+        .map(|value| full_text_query(&[value], FULL_TEXT))
+        .transpose()?;
+    let from_label = labels
+        .take(LABEL_FULL_TEXT)
+        .map(|values| full_text_query(&values, LABEL_FULL_TEXT))
+        .transpose()?;
+    Ok(from_url.or(from_label))
+}
+
+/// The full-text query of the words of `values`, within the caps.
+fn full_text_query(values: &[String], parameter: &'static str) -> Result<FullTextQuery> {
+    for value in values {
+        check_text(parameter, value)?;
+    }
+    let bytes: usize = values.iter().map(String::len).sum();
+    if bytes > MAX_FULL_TEXT_BYTES {
+        return Err(StorageError::bad_request(
+            parameter,
+            format!(
+                "the full-text query is {bytes} bytes long, the limit is {MAX_FULL_TEXT_BYTES}"
+            ),
+        ));
+    }
+    let query = FullTextQuery::parse(values.iter().map(String::as_str))
+        .map_err(|e| StorageError::bad_request(parameter, e.to_string()))?;
+    check_count(parameter, "words", query.terms().len(), MAX_FULL_TEXT_WORDS)?;
+    Ok(query)
+}
+
 /// Parses order items (`parse_item` splits one into field text and direction) into order
 /// fields, refusing unknown fields and fields given twice.
 fn parse_order_by(
@@ -1134,6 +1179,103 @@ mod tests {
             "internalstorage.clusterpedia.io/fuzzy-name=a,search.clusterpedia.io/fuzzy-name=b",
         );
         assert_eq!(parameter, "search.clusterpedia.io/fuzzy-name");
+    }
+
+    #[test]
+    fn full_text_from_url_and_labels() {
+        let words = |options: ListOptions| {
+            options
+                .full_text
+                .map(|q| q.terms().to_vec())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            words(parse_pairs(&[("query", " Nginx web-Frontend nginx ")])),
+            strings(&["nginx", "web", "frontend"])
+        );
+        assert_eq!(parse_pairs(&[("query", " ")]).full_text, None);
+        assert_eq!(parse("").full_text, None);
+        assert_eq!(
+            words(labels("search.clusterpedia.io/query=Nginx")),
+            strings(&["nginx"])
+        );
+        assert_eq!(
+            words(labels("app=x,search.clusterpedia.io/query in (web,Blue)")),
+            strings(&["web", "blue"])
+        );
+        // The search label is removed from the label selector.
+        assert_eq!(
+            label_keys(&labels("app=x,search.clusterpedia.io/query=web")),
+            ["app"]
+        );
+        // The URL wins over the label; both are validated.
+        let options = parse_pairs(&[
+            ("query", "url"),
+            ("labelSelector", "search.clusterpedia.io/query=label"),
+        ]);
+        assert_eq!(words(options), strings(&["url"]));
+        let (parameter, _) = fail_pairs(&[
+            ("query", "url"),
+            ("labelSelector", "search.clusterpedia.io/query=--"),
+        ]);
+        assert_eq!(parameter, "search.clusterpedia.io/query");
+        // A full-text query without `orderby` is ordered by relevance first.
+        let options = parse_pairs(&[("query", "web")]);
+        assert_eq!(options.effective_order()[0].to_string(), "relevance desc");
+        assert!(!options.is_key_order());
+        let options = parse_pairs(&[("query", "web"), ("orderby", "name")]);
+        assert_eq!(
+            options
+                .effective_order()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [
+                "name",
+                "cluster",
+                "namespace",
+                "group",
+                "version",
+                "resource"
+            ]
+        );
+    }
+
+    #[test]
+    fn full_text_errors_name_the_parameter_and_the_cap() {
+        let (parameter, message) = fail_pairs(&[("query", "-- //")]);
+        assert_eq!(parameter, "query");
+        assert!(message.contains("no word"), "{message}");
+        let (parameter, message) = fail_pairs(&[("query", "a"), ("query", "b")]);
+        assert_eq!(parameter, "query");
+        assert!(message.contains("more than once"), "{message}");
+        let many_words: Vec<String> = (0..=MAX_FULL_TEXT_WORDS).map(|i| format!("w{i}")).collect();
+        let (parameter, message) = fail_pairs(&[("query", &many_words.join(" "))]);
+        assert_eq!(parameter, "query");
+        assert!(
+            message.contains(&MAX_FULL_TEXT_WORDS.to_string()),
+            "{message}"
+        );
+        // Repeated words count once.
+        let repeated = vec!["same"; MAX_FULL_TEXT_WORDS * 2].join(" ");
+        assert!(parse_pairs(&[("query", &repeated)]).full_text.is_some());
+        let (parameter, message) = fail_pairs(&[("query", &"a ".repeat(MAX_FULL_TEXT_BYTES))]);
+        assert_eq!(parameter, "query");
+        assert!(
+            message.contains(&MAX_FULL_TEXT_BYTES.to_string()),
+            "{message}"
+        );
+        let long_word = "a".repeat(crate::query::full_text::MAX_WORD_BYTES + 1);
+        let (parameter, message) = fail_pairs(&[("query", &long_word)]);
+        assert_eq!(parameter, "query");
+        assert!(message.contains("256"), "{message}");
+        let (parameter, _) = fail_pairs(&[("query", "a\u{1}b")]);
+        assert_eq!(parameter, "query");
+        let selector = format!("search.clusterpedia.io/query in ({})", many_words.join(","));
+        assert_eq!(fail_labels(&selector).0, "search.clusterpedia.io/query");
+        let (parameter, message) = fail_labels("search.clusterpedia.io/query!=web");
+        assert_eq!(parameter, "search.clusterpedia.io/query");
+        assert!(message.contains("operator"), "{message}");
     }
 
     #[test]
@@ -1809,7 +1951,7 @@ mod tests {
 
     #[test]
     fn search_labels_list_is_complete() {
-        assert_eq!(SEARCH_LABELS.len(), 17);
+        assert_eq!(SEARCH_LABELS.len(), 18);
         assert!(SEARCH_LABELS.iter().all(|l| l.contains(CLUSTERPEDIA_IO)));
         assert!(!SEARCH_LABELS.contains(&LABEL_FORWARD));
         // Every search label is consumed: each one alone parses (none left unread).
