@@ -15,6 +15,7 @@
 //! | `since` / `before` | `range` on `created_at` (milliseconds; `before` also excludes missing times) |
 //! | owner | `terms owner_uid` of the uids resolved level by level ([`owner_roots`], [`owner_children`]) |
 //! | field selector | not pushed: the evaluator answers it over the narrowed documents |
+//! | full text (`query`) | `match` on `text` (the shared tokenizer's words, `whitespace` analyzer), operator `and` |
 //!
 //! Order: [`ListOptions::effective_order`] as `sort` on keyword / long fields, ending in the
 //! stable unique key (cluster, namespace, name, group, version, resource). Paging: `search_after`
@@ -46,8 +47,13 @@ pub fn sort_field(field: &OrderField) -> Option<(&'static str, bool)> {
 }
 
 /// Whether the query DSL answers `options` exactly: then the server sorts and pages. Otherwise
-/// (a field selector, a label `>`/`<`, an order by a field path) the layer walks the documents
-/// the DSL narrows to, and storage-api's evaluator answers the rest.
+/// (a field selector, a label `>`/`<`, an order by a field path, relevance order) the layer
+/// walks the documents the DSL narrows to, and storage-api's evaluator answers the rest.
+///
+/// Relevance is storage-api's reference score (occurrences of the query's words), which
+/// every layer shares and continue tokens carry; the server's `_score` (BM25) is another
+/// number, so a full-text list without `orderby` is ranked by the evaluator over the
+/// documents that match every word.
 pub fn is_exact(options: &ListOptions) -> bool {
     options.field_selector.is_empty()
         && options.label_selector.requirements().iter().all(|r| {
@@ -163,6 +169,14 @@ pub fn option_filters(
     if options.owner.is_some() {
         filter.push(terms_in_chunks("owner_uid", owner_uids.unwrap_or_default()));
     }
+    if let Some(full_text) = &options.full_text {
+        // The words are the shared tokenizer's (lowercased alphanumeric runs), and so are the
+        // indexed tokens: a whitespace analysis on both sides matches exactly.
+        filter.push(json!({"match": {"text": {
+            "query": full_text.terms().join(" "),
+            "operator": "and",
+        }}}));
+    }
 }
 
 /// Membership in `values`, in `terms` clauses of at most 10 000 values (servers refuse more
@@ -227,6 +241,8 @@ pub fn after_value(value: &SortValue, long: bool) -> Value {
         SortValue::Null => json!(""),
         SortValue::Int(n) => json!(n),
         SortValue::Str(s) => json!(s),
+        // Relevance is never a server-side sort field (see `is_exact`).
+        SortValue::Float(f) => json!(f.get()),
     }
 }
 
@@ -532,6 +548,20 @@ mod tests {
         let source = json!({"created_at": MISSING, "cluster": "c1", "namespace": "ns", "name": "a",
             "group": "", "version": "v1", "resource": "pods"});
         assert_eq!(document_sort_values(&order, &source), values);
+    }
+
+    #[test]
+    fn full_text_is_an_and_match_on_the_tokens() {
+        let o = options("query=Nginx+web-1");
+        assert_eq!(
+            list_query(Vec::new(), &o, None),
+            json!({"bool": {"filter": [
+                {"match": {"text": {"query": "nginx web 1", "operator": "and"}}},
+            ]}})
+        );
+        // Ranked by relevance: the evaluator orders; with an orderby the server does.
+        assert!(!is_exact(&o));
+        assert!(is_exact(&options("query=nginx&orderby=name")));
     }
 
     #[test]

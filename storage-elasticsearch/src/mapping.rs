@@ -12,12 +12,14 @@
 //! as two keyword arrays (`label_kv: ["k=v"]`, `label_keys: ["k"]`: exact Kubernetes selector
 //! semantics on both Elasticsearch and OpenSearch), the creation time and numeric resource
 //! version as longs (missing: [`MISSING`], so that every sort field is always present), and the
-//! object's JSON as a string (`raw`, plus `meta` for `onlyMetadata`) kept in `_source` and not
+//! words of the full-text search in `text` (storage-api's shared tokenizer, joined by spaces,
+//! analysed with the built-in `whitespace` analyzer), and the object's JSON as a string (`raw`, plus `meta` for `onlyMetadata`) kept in `_source` and not
 //! indexed (`dynamic: false` leaves unmapped fields out of the index). The JSON is a string,
 //! not an object, so that the server returns its bytes exactly as they were written.
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use storage_api::query::full_text::object_tokens;
 use storage_api::{
     Gvr, ObjectKey, ResourceObject, ResourceStorageConfig, Result, StoredResourceType,
 };
@@ -136,6 +138,12 @@ pub fn template(names: &Names, shards: u32, replicas: u32) -> Value {
     properties.insert("namespaced".to_owned(), json!({"type": "boolean"}));
     properties.insert("created_at".to_owned(), long.clone());
     properties.insert("rv_num".to_owned(), long);
+    // The full-text words (storage-api's shared tokenizer), already lowercased and split:
+    // the built-in `whitespace` analyzer keeps them as they are.
+    properties.insert(
+        "text".to_owned(),
+        json!({"type": "text", "analyzer": "whitespace"}),
+    );
     json!({
         "index_patterns": [names.pattern()],
         "priority": 100,
@@ -209,6 +217,7 @@ pub fn document(config: &ResourceStorageConfig, object: &ResourceObject) -> Resu
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     let label_keys: Vec<&str> = fields.labels.iter().map(|(k, _)| k).collect();
+    let text = object_tokens(&object.to_value()?).join(" ");
     Ok(json!({
         "cluster": &*fields.cluster,
         "group": config.gvr.group,
@@ -229,6 +238,7 @@ pub fn document(config: &ResourceStorageConfig, object: &ResourceObject) -> Resu
         "label_kv": label_kv,
         "label_keys": label_keys,
         "stored_type": stored_type(config, &fields.cluster),
+        "text": text,
         "raw": raw,
         "meta": meta,
     }))
@@ -292,6 +302,7 @@ mod tests {
         assert_eq!(doc["owner_uid"], "rs");
         assert_eq!(doc["label_kv"], json!(["app=web", "tier="]));
         assert_eq!(doc["label_keys"], json!(["app", "tier"]));
+        assert_eq!(doc["text"], "p ns app web tier");
         let stored = parse_stored_type(doc["stored_type"].as_str().expect("text")).expect("type");
         assert_eq!(
             (
