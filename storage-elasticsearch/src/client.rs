@@ -60,6 +60,17 @@ impl Flavour {
         }
     }
 
+    /// The path and body that close the point in time `id`.
+    pub fn close_pit(&self, id: &str) -> (&'static str, Value) {
+        match self {
+            Self::Elasticsearch(_) => ("/_pit", serde_json::json!({"id": id})),
+            Self::OpenSearch(_) => (
+                "/_search/point_in_time",
+                serde_json::json!({"pit_id": [id]}),
+            ),
+        }
+    }
+
     /// The path that opens a point in time on `index`.
     pub fn open_pit_path(&self, index: &str) -> String {
         match self {
@@ -311,6 +322,17 @@ mod tests {
         assert_eq!(
             Flavour::OpenSearch(3).open_pit_path("p-all"),
             "/p-all/_search/point_in_time"
+        );
+        assert_eq!(
+            Flavour::Elasticsearch(9).close_pit("x"),
+            ("/_pit", serde_json::json!({"id": "x"}))
+        );
+        assert_eq!(
+            Flavour::OpenSearch(2).close_pit("x"),
+            (
+                "/_search/point_in_time",
+                serde_json::json!({"pit_id": ["x"]})
+            )
         );
     }
 

@@ -20,6 +20,16 @@ use crate::mapping::{self, Names};
 const WALK_BATCH: usize = 1000;
 /// The deepest `from` the servers accept (`index.max_result_window`).
 const MAX_WINDOW: u64 = 10_000;
+/// How long a point in time of a walk lives between two of its requests.
+const PIT_KEEP_ALIVE: &str = "1m";
+
+/// What a walk reads.
+struct Walk<'a> {
+    query: &'a Value,
+    includes: &'a [&'a str],
+    order: &'a [OrderBy],
+    max: Option<usize>,
+}
 
 /// One document read back: its `_id`, `_index` and `_source`.
 #[derive(Debug)]
@@ -286,14 +296,15 @@ impl Store {
 
     /// One `_search` of `index`; a missing index is an empty answer.
     pub(crate) async fn search(&self, index: &str, body: &Value) -> Result<Value> {
+        self.search_path(&format!("/{index}/_search"), index, body)
+            .await
+    }
+
+    /// One search at `path` (of `index`, for messages); a missing index is an empty answer.
+    async fn search_path(&self, path: &str, index: &str, body: &Value) -> Result<Value> {
         let answer = self
             .client
-            .request(
-                Method::Post,
-                &format!("/{index}/_search"),
-                &[],
-                Some(body.to_string()),
-            )
+            .request(Method::Post, path, &[], Some(body.to_string()))
             .await?;
         match answer.status {
             200 => Ok(answer.body),
@@ -348,13 +359,18 @@ impl Store {
     /// Documents of `index` matching `query` in `order` (every field with a
     /// [`dsl::sort_field`]), after the position `after` (`search_after` values), at most `max`
     /// of them (`None`: all), in requests of at most `WALK_BATCH`.
+    ///
+    /// A walk longer than one request reads a point in time of the indices (ES `_pit`,
+    /// OpenSearch `_search/point_in_time`, by [`Flavour`](crate::Flavour)), so that
+    /// concurrent writes cannot move documents across its batches. A walk that fits in one
+    /// request needs none, and opens none.
     pub(crate) async fn walk_ordered(
         &self,
         index: &str,
         query: &Value,
         source: &[&str],
         order: &[OrderBy],
-        mut after: Option<Vec<Value>>,
+        after: Option<Vec<Value>>,
         max: Option<usize>,
     ) -> Result<Vec<Hit>> {
         let mut includes: Vec<&str> = source.to_vec();
@@ -365,24 +381,68 @@ impl Store {
                 includes.push(field);
             }
         }
-        let sort = dsl::sort(order);
+        let walk = Walk {
+            query,
+            includes: &includes,
+            order,
+            max,
+        };
+        let (hits, complete) = self
+            .walk_batches(&walk, index, None, after.clone(), true)
+            .await?;
+        if complete {
+            return Ok(hits);
+        }
+        let Some(pit) = self.open_pit(index).await? else {
+            return Ok(hits);
+        };
+        let walked = self
+            .walk_batches(&walk, index, Some(pit.clone()), after, false)
+            .await;
+        self.close_pit(&pit).await;
+        Ok(walked?.0)
+    }
+
+    /// The batches of `walk` from `after`, in the point in time `pit` if any; with
+    /// `first_only`, only the first batch. Returns the hits and whether the walk is complete.
+    async fn walk_batches(
+        &self,
+        walk: &Walk<'_>,
+        index: &str,
+        mut pit: Option<String>,
+        mut after: Option<Vec<Value>>,
+        first_only: bool,
+    ) -> Result<(Vec<Hit>, bool)> {
+        let sort = dsl::sort(walk.order);
         let mut hits = Vec::new();
         loop {
-            let want = max.map_or(WALK_BATCH, |m| (m - hits.len()).min(WALK_BATCH));
+            let want = walk
+                .max
+                .map_or(WALK_BATCH, |m| (m - hits.len()).min(WALK_BATCH));
             if want == 0 {
-                break;
+                return Ok((hits, true));
             }
             let mut body = json!({
-                "query": query,
+                "query": walk.query,
                 "sort": sort,
                 "size": want,
-                "_source": includes,
+                "_source": walk.includes,
                 "track_total_hits": false,
             });
             if let Some(after) = &after {
                 body["search_after"] = json!(after);
             }
-            let answer = self.search(index, &body).await?;
+            let answer = match &pit {
+                Some(id) => {
+                    body["pit"] = json!({"id": id, "keep_alive": PIT_KEEP_ALIVE});
+                    let answer = self.search_path("/_search", index, &body).await?;
+                    if let Some(next) = answer["pit_id"].as_str() {
+                        pit = Some(next.to_owned());
+                    }
+                    answer
+                }
+                None => self.search(index, &body).await?,
+            };
             let batch: Vec<Hit> = answer["hits"]["hits"]
                 .as_array()
                 .map(|h| h.iter().map(Hit::from_json).collect())
@@ -390,16 +450,56 @@ impl Store {
             let full = batch.len() == want;
             if let Some(last) = batch.last() {
                 after = Some(dsl::search_after(
-                    order,
-                    &dsl::document_sort_values(order, &last.source),
+                    walk.order,
+                    &dsl::document_sort_values(walk.order, &last.source),
                 ));
             }
             hits.extend(batch);
             if !full {
-                break;
+                return Ok((hits, true));
+            }
+            if first_only {
+                let complete = walk.max.is_some_and(|m| hits.len() >= m);
+                return Ok((hits, complete));
             }
         }
-        Ok(hits)
+    }
+
+    /// Opens a point in time of `index`: `None` when there is no such index.
+    async fn open_pit(&self, index: &str) -> Result<Option<String>> {
+        let answer = self
+            .client
+            .request(
+                Method::Post,
+                &self.client.flavour.open_pit_path(index),
+                &[("keep_alive", PIT_KEEP_ALIVE)],
+                None,
+            )
+            .await?;
+        match answer.status {
+            200 => {
+                // Elasticsearch answers `id`, OpenSearch `pit_id`.
+                let id = answer.body["id"]
+                    .as_str()
+                    .or_else(|| answer.body["pit_id"].as_str())
+                    .ok_or_else(|| failed("open a point in time", &answer))?;
+                Ok(Some(id.to_owned()))
+            }
+            404 => Ok(None),
+            _ => Err(failed(&format!("open a point in time of {index}"), &answer)),
+        }
+    }
+
+    /// Closes a point in time (best effort: it expires anyway).
+    async fn close_pit(&self, id: &str) {
+        let (path, body) = self.client.flavour.close_pit(id);
+        if let Err(e) = self
+            .client
+            .request(Method::Delete, path, &[], Some(body.to_string()))
+            .await
+        {
+            tracing::debug!("closing a point in time: {e}");
+        }
     }
 
     /// One page of a list whose filters the DSL answers exactly ([`dsl::is_exact`]): the
