@@ -74,6 +74,18 @@ const BENCHMARKS: &[Benchmark] = &[
             "kube-sim",
         ]),
     },
+    Benchmark {
+        name: "es-queries",
+        title: "elasticsearch layer on the osmem-server emulator (not Elasticsearch): ingest, queries, full text at 100,000 pods",
+        cargo_args: &[
+            "bench",
+            "--package",
+            "storage-elasticsearch",
+            "--bench",
+            "es_queries",
+        ],
+        prepare: None,
+    },
 ];
 
 /// Runs the benchmarks named in `only` (all when empty).
