@@ -229,6 +229,58 @@ pub fn sort(order: &[OrderBy]) -> Vec<Value> {
         .collect()
 }
 
+/// The `_source` fields a list reads: the type and sort-key fields, the object (`meta`, the
+/// object stripped to metadata, for `onlyMetadata` when the server answers exactly, else
+/// `raw`), and `events` for `inject-events`.
+pub fn list_source(options: &ListOptions, exact: bool) -> Vec<&'static str> {
+    let mut fields = vec!["stored_type", "cluster", "group", "version", "resource"];
+    fields.push(if exact && options.only_metadata {
+        "meta"
+    } else {
+        "raw"
+    });
+    if options.inject_events {
+        fields.push("events");
+    }
+    fields
+}
+
+/// The body of one search: `query` in `order`, `size` documents from `from` (a small offset)
+/// or after the position `after` (`search_after`), reading the `_source` fields `source` and
+/// the sort fields. Hits are never counted here (`track_total_hits: false`): a remaining count
+/// is a `_count`.
+pub fn search_body(
+    query: &Value,
+    order: &[OrderBy],
+    size: u64,
+    from: u64,
+    after: Option<&[Value]>,
+    source: &[&str],
+) -> Value {
+    let mut includes: Vec<&str> = source.to_vec();
+    for o in order {
+        if let Some((field, _)) = sort_field(&o.field)
+            && !includes.contains(&field)
+        {
+            includes.push(field);
+        }
+    }
+    let mut body = json!({
+        "query": query,
+        "sort": sort(order),
+        "size": size,
+        "_source": includes,
+        "track_total_hits": false,
+    });
+    if from > 0 {
+        body["from"] = json!(from);
+    }
+    if let Some(after) = after {
+        body["search_after"] = json!(after);
+    }
+    body
+}
+
 /// The stable order of walks: the unique key, ascending.
 pub fn stable_order() -> Vec<OrderBy> {
     ListOptions::default().effective_order()
@@ -562,6 +614,58 @@ mod tests {
         // Ranked by relevance: the evaluator orders; with an orderby the server does.
         assert!(!is_exact(&o));
         assert!(is_exact(&options("query=nginx&orderby=name")));
+    }
+
+    #[test]
+    fn pages_are_size_from_or_search_after_and_read_only_what_they_need() {
+        let o = options("limit=2&offset=3&onlyMetadata=true");
+        let source = list_source(&o, true);
+        assert_eq!(
+            source,
+            [
+                "stored_type",
+                "cluster",
+                "group",
+                "version",
+                "resource",
+                "meta"
+            ]
+        );
+        // The evaluator needs the whole object; inject-events reads the events.
+        let e =
+            options("onlyMetadata=true&labelSelector=search.clusterpedia.io/inject-events%3Dtrue");
+        assert!(list_source(&e, false).ends_with(&["raw", "events"]));
+        let order = o.effective_order();
+        assert_eq!(
+            search_body(&json!({"match_all": {}}), &order, 3, 3, None, &source),
+            json!({
+                "query": {"match_all": {}},
+                "sort": [
+                    {"cluster": {"order": "asc"}},
+                    {"namespace": {"order": "asc"}},
+                    {"name": {"order": "asc"}},
+                    {"group": {"order": "asc"}},
+                    {"version": {"order": "asc"}},
+                    {"resource": {"order": "asc"}},
+                ],
+                "size": 3,
+                "from": 3,
+                "_source": ["stored_type", "cluster", "group", "version", "resource", "meta",
+                    "namespace", "name"],
+                "track_total_hits": false,
+            })
+        );
+        let after = [
+            json!("c1"),
+            json!("ns"),
+            json!("a"),
+            json!(""),
+            json!("v1"),
+            json!("pods"),
+        ];
+        let body = search_body(&json!({"match_all": {}}), &order, 3, 0, Some(&after), &[]);
+        assert_eq!(body["search_after"], json!(after));
+        assert!(body.get("from").is_none());
     }
 
     #[test]

@@ -46,21 +46,6 @@ impl Borrow<ResourceObject> for Fetched {
     }
 }
 
-/// The `_source` fields a list reads.
-fn list_source(options: &ListOptions, exact: bool) -> Vec<&'static str> {
-    let mut fields = vec!["stored_type", "cluster", "group", "version", "resource"];
-    // `meta` is the object stripped to metadata: enough when nothing else is read from it.
-    fields.push(if exact && options.only_metadata {
-        "meta"
-    } else {
-        "raw"
-    });
-    if options.inject_events {
-        fields.push("events");
-    }
-    fields
-}
-
 /// One page of a list of `index` (the documents of `base`), with each item's hit.
 async fn list(
     store: &Store,
@@ -72,7 +57,7 @@ async fn list(
     let owner_uids = store.owner_uids(options).await?;
     let query = dsl::list_query(base, options, owner_uids.as_deref());
     let exact = dsl::is_exact(options);
-    let source = list_source(options, exact);
+    let source = dsl::list_source(options, exact);
     if exact {
         let page = store
             .exact_page(index, query, listed, options, &source)

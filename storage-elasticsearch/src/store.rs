@@ -413,7 +413,6 @@ impl Store {
         mut after: Option<Vec<Value>>,
         first_only: bool,
     ) -> Result<(Vec<Hit>, bool)> {
-        let sort = dsl::sort(walk.order);
         let mut hits = Vec::new();
         loop {
             let want = walk
@@ -422,16 +421,14 @@ impl Store {
             if want == 0 {
                 return Ok((hits, true));
             }
-            let mut body = json!({
-                "query": walk.query,
-                "sort": sort,
-                "size": want,
-                "_source": walk.includes,
-                "track_total_hits": false,
-            });
-            if let Some(after) = &after {
-                body["search_after"] = json!(after);
-            }
+            let mut body = dsl::search_body(
+                walk.query,
+                walk.order,
+                want as u64,
+                0,
+                after.as_deref(),
+                walk.includes,
+            );
             let answer = match &pit {
                 Some(id) => {
                     body["pit"] = json!({"id": id, "keep_alive": PIT_KEEP_ALIVE});
@@ -550,22 +547,14 @@ impl Store {
         let fetched = if from == u64::MAX || fetch == Some(0) {
             Vec::new()
         } else if from > 0 {
-            let mut includes = source.to_vec();
-            for o in &order {
-                if let Some((field, _)) = dsl::sort_field(&o.field)
-                    && !includes.contains(&field)
-                {
-                    includes.push(field);
-                }
-            }
-            let body = json!({
-                "query": query,
-                "sort": dsl::sort(&order),
-                "from": from,
-                "size": fetch.unwrap_or(MAX_WINDOW),
-                "_source": includes,
-                "track_total_hits": false,
-            });
+            let body = dsl::search_body(
+                &query,
+                &order,
+                fetch.unwrap_or(MAX_WINDOW),
+                from,
+                None,
+                source,
+            );
             let answer = self.search(index, &body).await?;
             answer["hits"]["hits"]
                 .as_array()
