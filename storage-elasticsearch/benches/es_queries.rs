@@ -261,6 +261,13 @@ fn main() -> ExitCode {
          (section above), whose PostgreSQL column is the figure to set beside each row; \
          `internal` refuses full-text search.\n"
     );
+    if std::env::var_os("ES_BENCH_PODS").is_some() {
+        let _ = writeln!(
+            out,
+            "Data set made smaller with `ES_BENCH_PODS={}` (the default is 100,000).\n",
+            *PODS
+        );
+    }
     let _ = writeln!(
         out,
         "| measure ({} pods over {CLUSTERS} clusters) | elasticsearch layer on osmem-server |",

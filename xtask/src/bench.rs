@@ -76,7 +76,7 @@ const BENCHMARKS: &[Benchmark] = &[
     },
     Benchmark {
         name: "es-queries",
-        title: "elasticsearch layer on the osmem-server emulator (not Elasticsearch): ingest, queries, full text at 100,000 pods",
+        title: "elasticsearch layer on the osmem-server emulator (not Elasticsearch): ingest, queries, full text (100,000 pods unless said)",
         cargo_args: &[
             "bench",
             "--package",
