@@ -22,6 +22,7 @@ link_storage_layers! {
     "internal-storage" => storage_internal,
     "memory-storage" => storage_memory,
     "sample-storage" => storage_sample,
+    "elasticsearch-storage" => storage_elasticsearch,
 }
 
 mod cli;

@@ -86,6 +86,18 @@ const BENCHMARKS: &[Benchmark] = &[
         ],
         prepare: None,
     },
+    Benchmark {
+        name: "es-queries",
+        title: "elasticsearch layer on the osmem-server emulator (not Elasticsearch): ingest, queries, full text (100,000 pods unless said)",
+        cargo_args: &[
+            "bench",
+            "--package",
+            "storage-elasticsearch",
+            "--bench",
+            "es_queries",
+        ],
+        prepare: None,
+    },
 ];
 
 /// Runs the benchmarks named in `only` (all when empty).

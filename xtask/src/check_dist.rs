@@ -31,7 +31,10 @@ pub(crate) fn run(charts_only: bool) -> anyhow::Result<()> {
     let work = target_dir().join("check-dist");
     std::fs::create_dir_all(&work)?;
     if charts_only {
-        let tag = format!("{}-internal", crate::dist::workspace_version(Path::new("."))?);
+        let tag = format!(
+            "{}-internal",
+            crate::dist::workspace_version(Path::new("."))?
+        );
         check_charts(&work, &tag)?;
         eprintln!("check-dist: charts done in {:.0?}", started.elapsed());
         return Ok(());
