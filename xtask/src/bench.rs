@@ -74,6 +74,12 @@ const BENCHMARKS: &[Benchmark] = &[
             "kube-sim",
         ]),
     },
+    Benchmark {
+        name: "churn",
+        title: "update → visible under churn: PostgreSQL, SQLite and memory at 100 and 500 updates/s",
+        cargo_args: &["bench", "--package", "clusterpedia-e2e", "--bench", "churn"],
+        prepare: None,
+    },
 ];
 
 /// Runs the benchmarks named in `only` (all when empty).
