@@ -498,3 +498,25 @@ pub(crate) fn key_range<'a>(
     set.range::<dyn EntryKey<BY_CLUSTER> + 'a, _>((lower, Bound::Unbounded))
         .map(|e| &e.0)
 }
+
+/// The objects of namespace `namespace` in key order (the namespace index holds them by
+/// cluster, then name), from key `from` (inclusive) on.
+pub(crate) fn namespace_range<'a>(
+    set: &'a OrderSet<BY_NAMESPACE>,
+    namespace: &'a str,
+    from: Option<(&'a str, &'a str)>,
+) -> impl Iterator<Item = &'a Arc<ResourceObject>> + 'a {
+    let (cluster, name) = from.unwrap_or(("", ""));
+    let key = IndexKey {
+        first: First::Str(namespace),
+        cluster,
+        namespace,
+        name,
+    };
+    set.range::<dyn EntryKey<BY_NAMESPACE> + 'a, _>((
+        Bound::Included(&key as &(dyn EntryKey<BY_NAMESPACE> + 'a)),
+        Bound::Unbounded,
+    ))
+    .map(|e| &e.0)
+    .take_while(move |o| o.fields.namespace == namespace)
+}

@@ -34,7 +34,7 @@ use storage_api::{
     StorageError, StoredResourceType,
 };
 
-use crate::index::{BY_CLUSTER, First, OrderSet, key_range, walk};
+use crate::index::{BY_CLUSTER, First, OrderSet, key_range, namespace_range, walk};
 use crate::store::{KeyRef, Scope, Shared, Slot, Store, Table};
 
 /// The name of the owner parameter `options` uses, for errors.
@@ -363,9 +363,23 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
                 narrow(table, options).filter(|n| n.len() < table.count_in(&options.clusters));
             if key_order {
                 // Cheap per object and stops after the page: walk under the lock.
-                let objects: Box<dyn Iterator<Item = &Arc<ResourceObject>>> = match narrowed {
-                    Some(narrowed) => key_ordered(narrowed, from),
-                    None => Box::new(table.scan(&scope, from).map(|slot| &slot.object)),
+                let objects: Box<dyn Iterator<Item = &Arc<ResourceObject>>> = match (
+                    narrowed,
+                    options.clusters.is_empty(),
+                    &options.namespaces[..],
+                ) {
+                    (Some(narrowed), ..) => key_ordered(narrowed, from),
+                    // One namespace across clusters: its objects are a range of the
+                    // namespace index, in key order.
+                    // (A position elsewhere starts the range at its beginning: the walk
+                    // skips whatever is not after the position.)
+                    (None, true, [namespace]) => Box::new(namespace_range(
+                        &table.indexes.by_namespace,
+                        namespace,
+                        from.filter(|f| f.namespace == namespace)
+                            .map(|f| (f.cluster, f.name)),
+                    )),
+                    (None, ..) => Box::new(table.scan(&scope, from).map(|slot| &slot.object)),
                 };
                 let page = key_order_page(objects, &evaluator, &pager)?;
                 drop(store);

@@ -1052,11 +1052,15 @@ async fn indexed_queries_equal_the_evaluator_after_writes() {
     })
     .collect();
     let names: [&[&str]; 2] = [&[], &["web-new", "nothing"]];
+    let namespaces: [&[&str]; 3] = [&[], &["a"], &["b", ""]];
     let mut checked = 0;
     for selector in selectors {
         for parts in fuzzy {
             for order in &orders {
-                for wanted_names in names {
+                for (wanted_names, namespaces) in names
+                    .iter()
+                    .flat_map(|n| namespaces.iter().map(move |ns| (*n, *ns)))
+                {
                     for (limit, offset, count) in
                         [(None, 0, false), (Some(7), 0, true), (Some(3), 2, false)]
                     {
@@ -1064,13 +1068,14 @@ async fn indexed_queries_equal_the_evaluator_after_writes() {
                         options.label_selector = LabelSelector::parse(selector).expect("selector");
                         options.fuzzy_names = parts.iter().map(|p| p.to_string()).collect();
                         options.names = wanted_names.iter().map(|n| n.to_string()).collect();
+                        options.namespaces = namespaces.iter().map(|n| n.to_string()).collect();
                         options.order_by = order.clone();
                         options.limit = limit;
                         options.offset = offset;
                         options.with_remaining_count = count;
                         let context = format!(
-                            "{selector:?} fuzzy {parts:?} names {wanted_names:?} order {order:?} \
-                             limit {limit:?} offset {offset}"
+                            "{selector:?} fuzzy {parts:?} names {wanted_names:?} namespaces \
+                             {namespaces:?} order {order:?} limit {limit:?} offset {offset}"
                         );
                         let mut pages = 0;
                         loop {
