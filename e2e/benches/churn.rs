@@ -34,6 +34,7 @@ use k8s_openapi::ByteString;
 use kube_sim::{ChurnStamp, FixtureSpec, Simulator};
 use storage_api::testing::{AfterWrite, Forwarding, Probe, Write};
 use storage_api::{Change, ResourceStorageConfig, StorageFactory};
+use storage_internal as _;
 use support::{Client, Connection, Harness, RESOURCES, TOKEN};
 
 /// The PostgreSQL database a `postgres` run creates and drops.
