@@ -212,7 +212,7 @@ fn finish(
 
 /// Narrowed candidates at most this many are collected and sorted for a non-default order;
 /// more are filtered while walking the order's index (which stops after the page).
-const SORT_CAP: usize = 20_000;
+const SORT_CAP: usize = 4_096;
 /// Fuzzy-name hits at most this many are looked up; with more, the name filter is cheap
 /// enough to apply while walking (one object in a hundred or more matches).
 const FUZZY_CAP: usize = 10_000;
