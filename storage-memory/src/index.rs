@@ -194,25 +194,12 @@ fn range_from<'a, const F: u8>(
     set.range::<dyn EntryKey<F> + 'a, _>((lower, Bound::Unbounded))
 }
 
-/// The first value of the last entry whose first value is below `first` (the last entry
-/// when `None`).
-fn previous_first<'a, const F: u8>(
-    set: &'a OrderSet<F>,
-    first: Option<First<'a>>,
-) -> Option<First<'a>> {
-    let upper = first.map(IndexKey::lowest);
-    let upper: Bound<&(dyn EntryKey<F> + 'a)> = match &upper {
-        Some(key) => Bound::Excluded(key as &(dyn EntryKey<F> + 'a)),
-        None => Bound::Unbounded,
-    };
-    set.range::<dyn EntryKey<F> + 'a, _>((Bound::Unbounded, upper))
-        .next_back()
-        .map(|entry| first_of::<F>(&entry.0.fields))
-}
-
 /// The objects of `set` in the order of its field (`descending`: value groups from the
 /// highest, each group in ascending key order: the evaluator's order for a one-field
 /// `orderby … desc`), starting at the group of `from` (all when `None`).
+///
+/// Descending, the set is iterated backwards once (no search per group); each group of equal
+/// values is buffered and handed out in ascending key order.
 pub(crate) fn walk<'a, const F: u8>(
     set: &'a OrderSet<F>,
     from: Option<First<'a>>,
@@ -221,17 +208,57 @@ pub(crate) fn walk<'a, const F: u8>(
     if !descending {
         return Box::new(range_from(set, from).map(|e| &e.0));
     }
-    // The group of `from` (or of the last entry), then each lower group.
-    let start = match from {
-        Some(first) => Some(first),
-        None => previous_first(set, None),
+    let Some(first) = from else {
+        return Box::new(AscendingGroups::new(set.iter().rev()));
     };
-    let groups = std::iter::successors(start, move |first| previous_first(set, Some(*first)));
-    Box::new(groups.flat_map(move |first| {
-        range_from(set, Some(first))
-            .take_while(move |e| first_of::<F>(&e.0.fields) == first)
-            .map(|e| &e.0)
-    }))
+    // The group of `from` (ascending already), then everything below it, backwards.
+    let group = range_from(set, Some(first))
+        .take_while(move |e| first_of::<F>(&e.0.fields) == first)
+        .map(|e| &e.0);
+    let lowest = IndexKey::lowest(first);
+    let below = set
+        .range::<dyn EntryKey<F> + 'a, _>((
+            Bound::Unbounded,
+            Bound::Excluded(&lowest as &(dyn EntryKey<F> + 'a)),
+        ))
+        .rev();
+    Box::new(group.chain(AscendingGroups::new(below)))
+}
+
+/// Entries in descending order, regrouped: each run of equal first values in ascending order.
+struct AscendingGroups<'a, const F: u8, I: Iterator<Item = &'a Entry<F>>> {
+    entries: std::iter::Peekable<I>,
+    /// The current group, descending (popped from the end: ascending).
+    group: Vec<&'a Arc<ResourceObject>>,
+}
+
+impl<'a, const F: u8, I: Iterator<Item = &'a Entry<F>>> AscendingGroups<'a, F, I> {
+    fn new(entries: I) -> Self {
+        Self {
+            entries: entries.peekable(),
+            group: Vec::new(),
+        }
+    }
+}
+
+impl<'a, const F: u8, I: Iterator<Item = &'a Entry<F>>> Iterator for AscendingGroups<'a, F, I> {
+    type Item = &'a Arc<ResourceObject>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(next) = self.group.pop() {
+            return Some(next);
+        }
+        let head = self.entries.next()?;
+        let first = first_of::<F>(&head.0.fields);
+        self.group.push(&head.0);
+        while let Some(entry) = self
+            .entries
+            .next_if(|e| first_of::<F>(&e.0.fields) == first)
+        {
+            self.group.push(&entry.0);
+        }
+        self.group.pop()
+    }
 }
 
 /// The label sets of a table: key → value → objects in key order.
