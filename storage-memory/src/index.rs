@@ -547,3 +547,17 @@ pub(crate) fn namespace_range<'a>(
     .map(|e| &e.0)
     .take_while(move |o| o.fields.namespace == namespace)
 }
+
+/// Sorts `objects` in the order of a one-field `orderby` on index field `F` (ties in key order,
+/// ascending): the evaluator's order, with no sort key built per object.
+pub(crate) fn sort_by<const F: u8>(objects: &mut [Arc<ResourceObject>], descending: bool) {
+    objects.sort_unstable_by(|a, b| {
+        let (a, b) = (key_of::<F>(&a.fields), key_of::<F>(&b.fields));
+        let first = if descending {
+            b.first.cmp(&a.first)
+        } else {
+            a.first.cmp(&b.first)
+        };
+        first.then_with(|| (a.cluster, a.namespace, a.name).cmp(&(b.cluster, b.namespace, b.name)))
+    });
+}

@@ -34,7 +34,10 @@ use storage_api::{
     StorageError, StoredResourceType,
 };
 
-use crate::index::{BY_CLUSTER, First, OrderSet, key_range, namespace_range, walk};
+use crate::index::{
+    BY_CLUSTER, BY_CREATED, BY_NAME, BY_NAMESPACE, BY_RV, First, OrderSet, key_range,
+    namespace_range, sort_by, walk,
+};
 use crate::store::{KeyRef, Scope, Shared, Slot, Store, Table};
 
 /// The name of the owner parameter `options` uses, for errors.
@@ -213,6 +216,9 @@ fn finish(
 /// Narrowed candidates at most this many are collected and sorted for a non-default order;
 /// more are filtered while walking the order's index (which stops after the page).
 const SORT_CAP: usize = 4_096;
+/// For a one-field order with an index, narrowed candidates at most this many are sorted by the
+/// order's key; more are filtered while walking the order.
+const NARROW_SORT_CAP: usize = 50_000;
 /// Fuzzy-name hits at most this many are looked up; with more, the name filter is cheap
 /// enough to apply while walking (one object in a hundred or more matches).
 const FUZZY_CAP: usize = 10_000;
@@ -383,6 +389,49 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
                 };
                 let page = key_order_page(objects, &evaluator, &pager)?;
                 drop(store);
+                return finish(shared, page, revision, options);
+            }
+            let one_field = match options.order_by.as_slice() {
+                [order] => Some(order),
+                _ => None,
+            };
+            if let (Some(order), Some(n)) = (one_field, &narrowed)
+                && n.len() <= NARROW_SORT_CAP
+                && matches!(
+                    order.field,
+                    OrderField::Name
+                        | OrderField::Namespace
+                        | OrderField::CreatedAt
+                        | OrderField::ResourceVersion
+                        | OrderField::Cluster
+                )
+                && let Some(narrowed) = narrowed
+            {
+                // Candidates sorted by the order's own key (cheap comparisons), outside the
+                // lock: bounded by the candidates, whatever their place in the order.
+                let mut snapshot: Vec<Arc<ResourceObject>> = match narrowed {
+                    Narrow::Labels(sets) => sets
+                        .into_iter()
+                        .flat_map(|set| key_range(set, None))
+                        .filter(|o| evaluator.matches_fields(&o.fields))
+                        .cloned()
+                        .collect(),
+                    Narrow::Objects(objects) => objects
+                        .into_iter()
+                        .filter(|o| evaluator.matches_fields(&o.fields))
+                        .cloned()
+                        .collect(),
+                };
+                drop(store);
+                let descending = order.descending;
+                match order.field {
+                    OrderField::Name => sort_by::<BY_NAME>(&mut snapshot, descending),
+                    OrderField::Namespace => sort_by::<BY_NAMESPACE>(&mut snapshot, descending),
+                    OrderField::CreatedAt => sort_by::<BY_CREATED>(&mut snapshot, descending),
+                    OrderField::ResourceVersion => sort_by::<BY_RV>(&mut snapshot, descending),
+                    _ => sort_by::<BY_CLUSTER>(&mut snapshot, descending),
+                }
+                let page = key_order_page(&snapshot, &evaluator, &pager)?;
                 return finish(shared, page, revision, options);
             }
             match narrowed {
