@@ -285,6 +285,24 @@ impl Dialect {
                     self.push_integer_compare(sql, &value, requirement.operator, values);
                 }
             },
+            Self::Sqlite
+                if matches!(
+                    requirement.operator,
+                    LabelOperator::Equals
+                        | LabelOperator::DoubleEquals
+                        | LabelOperator::In
+                        | LabelOperator::Exists
+                ) =>
+            {
+                // The label index (`schema::sqlite_label_index`): the objects with the label.
+                sql.push("r.id IN (SELECT l.resource_id FROM resource_labels l WHERE l.key = ")
+                    .bind(key);
+                if requirement.operator != LabelOperator::Exists {
+                    sql.push(" AND l.value");
+                    push_in(sql, values);
+                }
+                sql.push(")");
+            }
             Self::MySql | Self::Sqlite => {
                 let path = json_path_of_key(key);
                 let value = |sql: &mut Sql| match self {

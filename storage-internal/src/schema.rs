@@ -90,17 +90,57 @@ pub(crate) async fn migrate(db: &Db) -> Result<()> {
         sqlx::migrate::MigrateError::Execute(source) => db.error("schema migration", source),
         other => StorageError::internal(format!("{} schema migration", db.dialect().name()), other),
     })?;
-    if db.dialect() == Dialect::Postgres {
-        trigram_index(db).await;
-        let filled = crate::full_text::catch_up(db).await?;
-        if filled > 0 {
-            tracing::info!(
-                rows = filled,
-                "full-text search: filled in the words of stored objects"
-            );
+    match db.dialect() {
+        Dialect::Postgres => {
+            trigram_index(db).await;
+            let filled = crate::full_text::catch_up(db).await?;
+            if filled > 0 {
+                tracing::info!(
+                    rows = filled,
+                    "full-text search: filled in the words of stored objects"
+                );
+            }
         }
+        Dialect::Sqlite => sqlite_label_index(db).await?,
+        Dialect::MySql => {}
     }
     Ok(())
+}
+
+/// SQLite: the label index, `resource_labels` (one row per label of each object, kept by
+/// triggers), so that `key=value`, `key in (…)` and `key` selectors look labels up instead of
+/// extracting them from every row's JSON (SQLite has no index on JSON members of dynamic
+/// keys). Created, with its triggers, and filled from the stored objects if missing, in one
+/// transaction (idempotent: components starting together create it once).
+async fn sqlite_label_index(db: &Db) -> Result<()> {
+    const STATEMENTS: [&str; 6] = [
+        "CREATE TABLE IF NOT EXISTS resource_labels (\
+         key TEXT NOT NULL, value TEXT NOT NULL, resource_id INTEGER NOT NULL, \
+         PRIMARY KEY (key, value, resource_id)) WITHOUT ROWID",
+        "CREATE INDEX IF NOT EXISTS resource_labels_resource ON resource_labels (resource_id)",
+        "CREATE TRIGGER IF NOT EXISTS resources_labels_insert AFTER INSERT ON resources BEGIN \
+         INSERT OR IGNORE INTO resource_labels (key, value, resource_id) \
+         SELECT key, value, new.id FROM json_each(new.labels); END",
+        "CREATE TRIGGER IF NOT EXISTS resources_labels_update AFTER UPDATE OF labels ON resources \
+         WHEN old.labels IS NOT new.labels BEGIN \
+         DELETE FROM resource_labels WHERE resource_id = old.id; \
+         INSERT OR IGNORE INTO resource_labels (key, value, resource_id) \
+         SELECT key, value, new.id FROM json_each(new.labels); END",
+        "CREATE TRIGGER IF NOT EXISTS resources_labels_delete AFTER DELETE ON resources BEGIN \
+         DELETE FROM resource_labels WHERE resource_id = old.id; END",
+        // Objects stored before the index existed (a no-op once it is filled).
+        "INSERT OR IGNORE INTO resource_labels (key, value, resource_id) \
+         SELECT j.key, j.value, r.id FROM resources r, json_each(r.labels) j \
+         WHERE NOT EXISTS (SELECT 1 FROM resource_labels)",
+    ];
+    let what = "create the SQLite label index";
+    let mut tx = db.begin(what).await?;
+    for statement in STATEMENTS {
+        let mut sql = db.sql();
+        sql.push(statement);
+        tx.execute(what, &sql).await?;
+    }
+    tx.commit(what).await
 }
 
 /// PostgreSQL: a `pg_trgm` GIN index on names, so that fuzzy-name searches (`LIKE '%x%'`) use

@@ -53,6 +53,7 @@
 
 mod config;
 mod factory;
+mod index;
 mod query;
 mod resource;
 mod store;

@@ -26,13 +26,18 @@ use std::sync::Arc;
 use bytes::Bytes;
 use storage_api::collection::CollectionResourceType;
 use storage_api::evaluator::{Evaluator, present, resolve_owner_uids};
-use storage_api::query::SortValue;
+use storage_api::query::label_selector::LabelOperator;
 use storage_api::query::paging::{Listed, Page, Pager};
+use storage_api::query::{OrderBy, OrderField, SortValue};
 use storage_api::{
     CollectionPage, Gvr, IndexedFields, ListOptions, ListPage, ResourceObject, Result,
     StorageError, StoredResourceType,
 };
 
+use crate::index::{
+    BY_CLUSTER, BY_CREATED, BY_NAME, BY_NAMESPACE, BY_RV, First, OrderSet, key_range,
+    namespace_range, sort_by, walk,
+};
 use crate::store::{KeyRef, Scope, Shared, Slot, Store, Table};
 
 /// The name of the owner parameter `options` uses, for errors.
@@ -208,6 +213,136 @@ fn finish(
     })
 }
 
+/// Narrowed candidates at most this many are collected and sorted for a non-default order;
+/// more are filtered while walking the order's index (which stops after the page).
+const SORT_CAP: usize = 4_096;
+/// For a one-field order with an index, narrowed candidates at most this many are sorted by the
+/// order's key; more are filtered while walking the order.
+const NARROW_SORT_CAP: usize = 50_000;
+/// Fuzzy-name hits at most this many are looked up; with more, the name filter is cheap
+/// enough to apply while walking (one object in a hundred or more matches).
+const FUZZY_CAP: usize = 10_000;
+
+/// The smallest set of candidates an index gives for `options` (a superset of the matches).
+enum Narrow<'a> {
+    /// Label sets (one per wanted value), each in key order.
+    Labels(Vec<&'a OrderSet<BY_CLUSTER>>),
+    /// Objects by key (fuzzy-name hits, names), in no particular order.
+    Objects(Vec<&'a Arc<ResourceObject>>),
+}
+
+impl Narrow<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Narrow::Labels(sets) => sets.iter().map(|s| s.len()).sum(),
+            Narrow::Objects(objects) => objects.len(),
+        }
+    }
+}
+
+/// The narrowest index candidates of `options` in `table`, if any index applies.
+fn narrow<'a>(table: &'a Table, options: &'a ListOptions) -> Option<Narrow<'a>> {
+    let mut best: Option<Narrow<'a>> = None;
+    let mut consider = |candidate: Narrow<'a>| {
+        if best.as_ref().is_none_or(|b| candidate.len() < b.len()) {
+            best = Some(candidate);
+        }
+    };
+    for requirement in options.label_selector.requirements() {
+        if matches!(
+            requirement.operator,
+            LabelOperator::Equals | LabelOperator::DoubleEquals | LabelOperator::In
+        ) {
+            consider(Narrow::Labels(
+                table
+                    .indexes
+                    .label_sets(&requirement.key, &requirement.values),
+            ));
+        }
+    }
+    if let Some(part) = options.fuzzy_names.iter().max_by_key(|p| p.len())
+        && let Some(hits) = table.indexes.names_containing(part, FUZZY_CAP)
+    {
+        consider(Narrow::Objects(
+            hits.into_iter()
+                .filter_map(|(cluster, namespace, name)| {
+                    table.get(KeyRef {
+                        cluster,
+                        namespace,
+                        name,
+                    })
+                })
+                .map(|slot| &slot.object)
+                .collect(),
+        ));
+    }
+    if !options.names.is_empty() {
+        let mut objects = Vec::new();
+        for name in &options.names {
+            objects.extend(
+                walk(&table.indexes.by_name, Some(First::Str(name)), false)
+                    .take_while(|o| o.fields.name == *name),
+            );
+        }
+        consider(Narrow::Objects(objects));
+    }
+    best
+}
+
+/// The objects of `narrow` in key order from `from` on.
+fn key_ordered<'a>(
+    narrow: Narrow<'a>,
+    from: Option<KeyRef<'a>>,
+) -> Box<dyn Iterator<Item = &'a Arc<ResourceObject>> + 'a> {
+    let from_key = from.map(|k| (k.cluster, k.namespace, k.name));
+    match narrow {
+        Narrow::Labels(sets) if sets.len() == 1 => Box::new(
+            sets.into_iter()
+                .flat_map(move |set| key_range(set, from_key)),
+        ),
+        Narrow::Labels(sets) => {
+            let mut objects: Vec<_> = sets
+                .into_iter()
+                .flat_map(|set| key_range(set, from_key))
+                .collect();
+            objects.sort_unstable_by(|a, b| KeyRef::of(a).cmp(&KeyRef::of(b)));
+            Box::new(objects.into_iter())
+        }
+        Narrow::Objects(mut objects) => {
+            objects.retain(|o| from.is_none_or(|f| KeyRef::of(o) >= f));
+            objects.sort_unstable_by(|a, b| KeyRef::of(a).cmp(&KeyRef::of(b)));
+            Box::new(objects.into_iter())
+        }
+    }
+}
+
+/// The objects of `table` in the order of a one-field `orderby` with an index, from the group
+/// of `from` (the continue position's first value) on; `None` when the order has no index.
+fn index_ordered<'a>(
+    table: &'a Table,
+    order: &OrderBy,
+    from: Option<&'a SortValue>,
+) -> Option<Box<dyn Iterator<Item = &'a Arc<ResourceObject>> + 'a>> {
+    let first = from.map(First::of);
+    let indexes = &table.indexes;
+    let descending = order.descending;
+    Some(match order.field {
+        OrderField::Name => walk(&indexes.by_name, first, descending),
+        OrderField::Namespace => walk(&indexes.by_namespace, first, descending),
+        OrderField::CreatedAt => walk(&indexes.by_created, first, descending),
+        OrderField::ResourceVersion => walk(&indexes.by_rv, first, descending),
+        OrderField::Cluster if descending => {
+            let from = match from {
+                Some(SortValue::Str(cluster)) => Some(cluster.as_str()),
+                Some(_) => return None,
+                None => None,
+            };
+            Box::new(table.walk_clusters_desc(from))
+        }
+        _ => return None,
+    })
+}
+
 /// One page of resource `gvr` for `options`.
 pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -> Result<ListPage> {
     let scope = Scope::new(&options.clusters, &options.namespaces);
@@ -228,15 +363,112 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
             drop(store);
             return finish(shared, empty, revision, options);
         };
-        if key_order && options.field_selector.is_empty() {
-            // Cheap per object and stops after the page: walk under the lock.
-            let page = key_order_page(
-                table.scan(&scope, from).map(|slot| &slot.object),
-                &evaluator,
-                &pager,
-            )?;
-            drop(store);
-            return finish(shared, page, revision, options);
+        if options.field_selector.is_empty() {
+            // Indexes narrow or order the walk; every candidate is still evaluated.
+            let narrowed =
+                narrow(table, options).filter(|n| n.len() < table.count_in(&options.clusters));
+            if key_order {
+                // Cheap per object and stops after the page: walk under the lock.
+                let objects: Box<dyn Iterator<Item = &Arc<ResourceObject>>> = match (
+                    narrowed,
+                    options.clusters.is_empty(),
+                    &options.namespaces[..],
+                ) {
+                    (Some(narrowed), ..) => key_ordered(narrowed, from),
+                    // One namespace across clusters: its objects are a range of the
+                    // namespace index, in key order.
+                    // (A position elsewhere starts the range at its beginning: the walk
+                    // skips whatever is not after the position.)
+                    (None, true, [namespace]) => Box::new(namespace_range(
+                        &table.indexes.by_namespace,
+                        namespace,
+                        from.filter(|f| f.namespace == namespace)
+                            .map(|f| (f.cluster, f.name)),
+                    )),
+                    (None, ..) => Box::new(table.scan(&scope, from).map(|slot| &slot.object)),
+                };
+                let page = key_order_page(objects, &evaluator, &pager)?;
+                drop(store);
+                return finish(shared, page, revision, options);
+            }
+            let one_field = match options.order_by.as_slice() {
+                [order] => Some(order),
+                _ => None,
+            };
+            if let (Some(order), Some(n)) = (one_field, &narrowed)
+                && n.len() <= NARROW_SORT_CAP
+                && matches!(
+                    order.field,
+                    OrderField::Name
+                        | OrderField::Namespace
+                        | OrderField::CreatedAt
+                        | OrderField::ResourceVersion
+                        | OrderField::Cluster
+                )
+                && let Some(narrowed) = narrowed
+            {
+                // Candidates sorted by the order's own key (cheap comparisons), outside the
+                // lock: bounded by the candidates, whatever their place in the order.
+                let mut snapshot: Vec<Arc<ResourceObject>> = match narrowed {
+                    Narrow::Labels(sets) => sets
+                        .into_iter()
+                        .flat_map(|set| key_range(set, None))
+                        .filter(|o| evaluator.matches_fields(&o.fields))
+                        .cloned()
+                        .collect(),
+                    Narrow::Objects(objects) => objects
+                        .into_iter()
+                        .filter(|o| evaluator.matches_fields(&o.fields))
+                        .cloned()
+                        .collect(),
+                };
+                drop(store);
+                let descending = order.descending;
+                match order.field {
+                    OrderField::Name => sort_by::<BY_NAME>(&mut snapshot, descending),
+                    OrderField::Namespace => sort_by::<BY_NAMESPACE>(&mut snapshot, descending),
+                    OrderField::CreatedAt => sort_by::<BY_CREATED>(&mut snapshot, descending),
+                    OrderField::ResourceVersion => sort_by::<BY_RV>(&mut snapshot, descending),
+                    _ => sort_by::<BY_CLUSTER>(&mut snapshot, descending),
+                }
+                let page = key_order_page(&snapshot, &evaluator, &pager)?;
+                return finish(shared, page, revision, options);
+            }
+            match narrowed {
+                Some(narrowed) if narrowed.len() <= SORT_CAP => {
+                    // Few candidates: sort them (outside the lock).
+                    let snapshot: Vec<Arc<ResourceObject>> = match narrowed {
+                        Narrow::Labels(sets) => sets
+                            .into_iter()
+                            .flat_map(|set| key_range(set, None))
+                            .filter(|o| evaluator.matches_fields(&o.fields))
+                            .cloned()
+                            .collect(),
+                        Narrow::Objects(objects) => objects
+                            .into_iter()
+                            .filter(|o| evaluator.matches_fields(&o.fields))
+                            .cloned()
+                            .collect(),
+                    };
+                    drop(store);
+                    let page = evaluator.page_items(listed, snapshot)?;
+                    return finish(shared, page, revision, options);
+                }
+                other => drop(other),
+            }
+            if let [order] = options.order_by.as_slice() {
+                let position = options
+                    .continue_from
+                    .as_ref()
+                    .and_then(|p| p.values.first());
+                // In the requested order already: walk it, stop after the page.
+                let page = index_ordered(table, order, position)
+                    .map(|objects| key_order_page(objects, &evaluator, &pager));
+                if let Some(page) = page {
+                    drop(store);
+                    return finish(shared, page?, revision, options);
+                }
+            }
         }
         let snapshot = candidates([table], &scope, from, &evaluator);
         (evaluator, revision, snapshot)

@@ -40,6 +40,7 @@ use storage_api::{
 use tokio::sync::broadcast;
 
 use crate::config::MemoryConfig;
+use crate::index::{Indexes, Line};
 use storage_api::resource_version::{RevisionSlot, with_member_version};
 
 /// The state shared by a factory and every storage and watch it made.
@@ -211,6 +212,8 @@ pub(crate) struct Slot {
     pub(crate) object: Arc<ResourceObject>,
     /// Its recorded events (boxed: one pointer for the many objects without any).
     pub(crate) events: Option<Box<ObjectEvents>>,
+    /// Where its name is in the table's name arena.
+    line: Line,
 }
 
 impl Slot {
@@ -297,6 +300,8 @@ pub(crate) struct Table {
     uids: HashMap<Arc<str>, HashMap<Box<str>, Arc<ResourceObject>>>,
     /// The watch channel; created by the first watch, dropped when a send finds no receiver.
     sender: Option<ChangeSender>,
+    /// Labels, orders and names (see the `index` module).
+    pub(crate) indexes: Indexes,
 }
 
 impl Table {
@@ -309,6 +314,7 @@ impl Table {
             counts: HashMap::new(),
             uids: HashMap::new(),
             sender: None,
+            indexes: Indexes::default(),
         }
     }
 
@@ -368,6 +374,34 @@ impl Table {
         }))
     }
 
+    /// How many objects of `clusters` are stored (all objects when empty).
+    pub(crate) fn count_in(&self, clusters: &[String]) -> usize {
+        if clusters.is_empty() {
+            return self.slots.len();
+        }
+        clusters
+            .iter()
+            .map(|c| self.counts.get(c.as_str()).copied().unwrap_or(0))
+            .sum()
+    }
+
+    /// The objects in descending cluster order, each cluster in ascending key order (the
+    /// order of `orderby=cluster desc`), from cluster `from` down (all when `None`).
+    pub(crate) fn walk_clusters_desc<'a>(
+        &'a self,
+        from: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Arc<ResourceObject>> + 'a {
+        let mut clusters: Vec<&'a Arc<str>> = self
+            .counts
+            .keys()
+            .filter(|c| from.is_none_or(|f| &***c <= f))
+            .collect();
+        clusters.sort_unstable_by(|a, b| b.cmp(a));
+        clusters
+            .into_iter()
+            .flat_map(move |c| self.cluster_slots(c).map(|slot| &slot.object))
+    }
+
     /// The slots of `cluster`, in key order.
     pub(crate) fn cluster_slots<'a>(
         &'a self,
@@ -407,7 +441,16 @@ impl Table {
             Some(_) => None,
         };
         self.index_uid(previous.as_ref().map(|p| &p.object), Some(&object));
-        self.slots.insert(Slot { object, events });
+        let line = self.indexes.put(
+            previous.as_ref().map(|p| &p.object),
+            &object,
+            previous.as_ref().map(|p| p.line.get()),
+        );
+        self.slots.insert(Slot {
+            object,
+            events,
+            line: Line::new(line),
+        });
         previous.map(|p| p.object)
     }
 
@@ -422,6 +465,13 @@ impl Table {
             }
         }
         self.index_uid(Some(&removed.object), None);
+        self.indexes.remove(&removed.object, removed.line.get());
+        if self.indexes.names_wasteful() {
+            self.indexes.reset_names();
+            for slot in &self.slots {
+                slot.line.set(self.indexes.push_name(&slot.object.fields));
+            }
+        }
         Some(removed)
     }
 

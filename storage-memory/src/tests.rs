@@ -902,3 +902,213 @@ async fn watch_replays_only_its_resource_and_presents_items() {
     assert_eq!(value["metadata"]["name"], "a");
     quiet(&mut watch).await;
 }
+
+/// A pod with the given labels, creation second and member resource version.
+fn labelled_pod(
+    cluster: &str,
+    namespace: &str,
+    name: &str,
+    rv: &str,
+    created_second: u64,
+    labels: &[(&str, &str)],
+) -> ResourceObject {
+    let labels: serde_json::Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect();
+    object(
+        &json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": format!("uid-{cluster}-{namespace}-{name}"),
+                "resourceVersion": rv,
+                "creationTimestamp": format!("2024-01-02T03:04:{:02}Z", created_second % 60),
+                "labels": labels,
+            }
+        }),
+        cluster,
+    )
+}
+
+/// Label, fuzzy-name, names and one-field orders go through the indexes: every page of every
+/// such query equals the reference evaluator's, after creates, label changes and deletes (the
+/// deletes also rebuild the name arena).
+#[tokio::test]
+async fn indexed_queries_equal_the_evaluator_after_writes() {
+    let (_factory, pods) = setup(MemoryConfig::default()).await;
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let apps = ["web", "api", "db", "cache"];
+    let tiers = ["front", "back"];
+    let mut all = Vec::new();
+    for i in 0..400u64 {
+        let cluster = ["c1", "c2", "c3"][next(3) as usize];
+        let namespace = ["", "a", "b", "team-1"][next(4) as usize];
+        let name = format!(
+            "{}-{:x}",
+            ["worker", "web", "db"][next(3) as usize],
+            next(5000)
+        );
+        let rv = if i % 37 == 0 {
+            "x".to_owned()
+        } else {
+            next(1000).to_string()
+        };
+        let app = apps[next(4) as usize];
+        let tier = tiers[next(2) as usize];
+        let labels: Vec<(&str, &str)> = if i % 11 == 0 {
+            vec![("tier", tier)]
+        } else {
+            vec![("app", app), ("tier", tier)]
+        };
+        all.push(labelled_pod(
+            cluster,
+            namespace,
+            &name,
+            &rv,
+            next(5),
+            &labels,
+        ));
+    }
+    pods.apply(all.iter().cloned().map(Change::Upsert).collect())
+        .await
+        .expect("apply");
+    // Label changes (the old label sets must forget the objects) and deletes.
+    let changed: Vec<Change> = all
+        .iter()
+        .step_by(3)
+        .map(|o| {
+            Change::Upsert(labelled_pod(
+                &o.fields.cluster,
+                &o.fields.namespace,
+                &o.fields.name,
+                "7",
+                9,
+                &[("app", "moved")],
+            ))
+        })
+        .collect();
+    pods.apply(changed).await.expect("apply");
+    let deleted: Vec<Change> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 4 != 0)
+        .map(|(_, o)| Change::Delete(o.fields.key()))
+        .collect();
+    pods.apply(deleted).await.expect("apply");
+    pods.apply(vec![Change::Upsert(labelled_pod(
+        "c2",
+        "a",
+        "web-new",
+        "5",
+        1,
+        &[("app", "web")],
+    ))])
+    .await
+    .expect("apply");
+
+    let stored = pods
+        .list(&ListOptions::default())
+        .await
+        .expect("list")
+        .items;
+    assert!(stored.len() > 90 && stored.len() < 110, "{}", stored.len());
+    let selectors = [
+        "",
+        "app=web",
+        "app in (web,db)",
+        "app=moved",
+        "app=nothing",
+        "app!=web",
+        "tier=front,app=api",
+        "app=web,tier",
+    ];
+    let fuzzy: [&[&str]; 4] = [&[], &["web"], &["-1", "work"], &["zzz"]];
+    let orders: Vec<Vec<OrderBy>> = [
+        vec![],
+        vec![(OrderField::Name, true)],
+        vec![(OrderField::Name, false)],
+        vec![(OrderField::Namespace, true)],
+        vec![(OrderField::CreatedAt, false)],
+        vec![(OrderField::CreatedAt, true)],
+        vec![(OrderField::ResourceVersion, true)],
+        vec![(OrderField::Cluster, true)],
+        vec![(OrderField::Namespace, false), (OrderField::Name, true)],
+    ]
+    .into_iter()
+    .map(|fields| {
+        fields
+            .into_iter()
+            .map(|(field, descending)| OrderBy { field, descending })
+            .collect()
+    })
+    .collect();
+    let names: [&[&str]; 2] = [&[], &["web-new", "nothing"]];
+    let namespaces: [&[&str]; 3] = [&[], &["a"], &["b", ""]];
+    let mut checked = 0;
+    for selector in selectors {
+        for parts in fuzzy {
+            for order in &orders {
+                for (wanted_names, namespaces) in names
+                    .iter()
+                    .flat_map(|n| namespaces.iter().map(move |ns| (*n, *ns)))
+                {
+                    for (limit, offset, count) in
+                        [(None, 0, false), (Some(7), 0, true), (Some(3), 2, false)]
+                    {
+                        let mut options = ListOptions::default();
+                        options.label_selector = LabelSelector::parse(selector).expect("selector");
+                        options.fuzzy_names = parts.iter().map(|p| p.to_string()).collect();
+                        options.names = wanted_names.iter().map(|n| n.to_string()).collect();
+                        options.namespaces = namespaces.iter().map(|n| n.to_string()).collect();
+                        options.order_by = order.clone();
+                        options.limit = limit;
+                        options.offset = offset;
+                        options.with_remaining_count = count;
+                        let context = format!(
+                            "{selector:?} fuzzy {parts:?} names {wanted_names:?} namespaces \
+                             {namespaces:?} order {order:?} limit {limit:?} offset {offset}"
+                        );
+                        let mut pages = 0;
+                        loop {
+                            let want = Evaluator::new(&options, None)
+                                .page(Listed::Resource(&pods_gvr()), stored.iter())
+                                .expect("oracle");
+                            let got = pods.list(&options).await.expect("list");
+                            let keys = |items: &[ResourceObject]| -> Vec<String> {
+                                items.iter().map(|o| o.fields.key().to_string()).collect()
+                            };
+                            assert_eq!(keys(&got.items), keys(&want.items), "{context}");
+                            assert!(got.items == want.items, "{context}: stale objects");
+                            assert_eq!(got.continue_token, want.continue_token, "{context}");
+                            assert_eq!(
+                                got.remaining_item_count, want.remaining_item_count,
+                                "{context}"
+                            );
+                            checked += 1;
+                            pages += 1;
+                            match got.continue_token {
+                                Some(token) => {
+                                    options.continue_from = Some(
+                                        ContinuePosition::decode(&token, &options).expect("token"),
+                                    );
+                                }
+                                None => break,
+                            }
+                            assert!(pages < 200, "{context}: endless paging");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked} pages compared");
+}

@@ -98,6 +98,24 @@ const BENCHMARKS: &[Benchmark] = &[
         ],
         prepare: None,
     },
+    Benchmark {
+        name: "churn",
+        title: "update → visible under churn: PostgreSQL, SQLite and memory at 100 and 500 updates/s",
+        cargo_args: &["bench", "--package", "clusterpedia-e2e", "--bench", "churn"],
+        prepare: None,
+    },
+    Benchmark {
+        name: "memory-queries",
+        title: "memory layer: queries at 1,000,000 pods",
+        cargo_args: &[
+            "bench",
+            "--package",
+            "storage-memory",
+            "--bench",
+            "memory_queries",
+        ],
+        prepare: None,
+    },
 ];
 
 /// Runs the benchmarks named in `only` (all when empty).

@@ -19,6 +19,19 @@ use crate::state::State;
 /// Unix epoch.
 pub const CHURNED_AT_ANNOTATION: &str = "kube-sim.io/churned-at";
 
+/// A churn update that stamped [`CHURNED_AT_ANNOTATION`]: which pod, and the stamp. Announced
+/// to [`SimulatorHandle::subscribe_churn`](crate::SimulatorHandle::subscribe_churn) once the
+/// update is stored (visible to watches), so that a benchmark can poll for it downstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChurnStamp {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's name.
+    pub name: String,
+    /// The stamp written into the annotation: microseconds since the Unix epoch.
+    pub at_micros: u64,
+}
+
 /// Microseconds since the Unix epoch.
 fn now_micros() -> u128 {
     std::time::SystemTime::now()
@@ -94,6 +107,7 @@ fn update_pod(state: &Arc<State>, key: &str, counter: u64) -> bool {
         subresource: status.then(|| "status".to_owned()),
     };
     let now = crate::meta::now_rfc3339();
+    let mut stamp = None;
     let manager = if status {
         "kubelet"
     } else {
@@ -125,13 +139,17 @@ fn update_pod(state: &Arc<State>, key: &str, counter: u64) -> bool {
                 if let Some(meta) = crate::meta::metadata_mut(&mut next) {
                     let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
                     annotations["kube-sim.io/churn"] = json!(counter.to_string());
-                    annotations[CHURNED_AT_ANNOTATION] = json!(now_micros().to_string());
+                    let at = now_micros();
+                    stamp = Some(at);
+                    annotations[CHURNED_AT_ANNOTATION] = json!(at.to_string());
                 }
             }
             _ => {
                 if let Some(meta) = crate::meta::metadata_mut(&mut next) {
                     let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
-                    annotations[CHURNED_AT_ANNOTATION] = json!(now_micros().to_string());
+                    let at = now_micros();
+                    stamp = Some(at);
+                    annotations[CHURNED_AT_ANNOTATION] = json!(at.to_string());
                     let labels = meta.entry("labels").or_insert_with(|| json!({}));
                     let flip = if labels.get("churn").and_then(Value::as_str) == Some("a") {
                         "b"
@@ -144,5 +162,15 @@ fn update_pod(state: &Arc<State>, key: &str, counter: u64) -> bool {
         }
         Ok((next, None))
     });
+    if result.is_ok()
+        && let Some(at) = stamp
+    {
+        // Nobody listening is the common case: not an error.
+        let _ = state.churn_stamps.send(ChurnStamp {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            at_micros: u64::try_from(at).unwrap_or(u64::MAX),
+        });
+    }
     result.is_ok()
 }

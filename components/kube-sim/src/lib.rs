@@ -74,7 +74,7 @@ use tokio::sync::{mpsc, oneshot, watch as watch_channel};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-pub use churn::CHURNED_AT_ANNOTATION;
+pub use churn::{CHURNED_AT_ANNOTATION, ChurnStamp};
 pub use fixtures::{FixtureSpec, namespace_name};
 pub use tls::Pki;
 
@@ -476,6 +476,13 @@ impl SimulatorHandle {
     /// Sets the churn rate (pod updates per second; 0 stops it).
     pub fn set_churn_per_second(&self, rate: f64) {
         self.state.churn_rate.send_replace(rate.max(0.0));
+    }
+
+    /// The churn updates that stamp [`CHURNED_AT_ANNOTATION`] from now on, each announced
+    /// once stored. A subscriber that falls more than 16,384 updates behind misses some
+    /// (`RecvError::Lagged`).
+    pub fn subscribe_churn(&self) -> tokio::sync::broadcast::Receiver<ChurnStamp> {
+        self.state.churn_stamps.subscribe()
     }
 
     /// Churn updates made so far.

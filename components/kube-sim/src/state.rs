@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::resources::Catalog;
 use crate::store::Store;
@@ -44,6 +44,9 @@ pub(crate) enum Control {
     Disconnect(Duration),
 }
 
+/// Stamped churn updates a slow subscriber may fall behind by before it misses some.
+const CHURN_STAMPS_CAPACITY: usize = 16_384;
+
 /// One simulator's state.
 #[derive(Debug)]
 pub(crate) struct State {
@@ -58,6 +61,8 @@ pub(crate) struct State {
     pub(crate) address: RwLock<String>,
     /// Churn updates per second.
     pub(crate) churn_rate: watch::Sender<f64>,
+    /// Where the churn announces its stamped updates (see [`crate::ChurnStamp`]).
+    pub(crate) churn_stamps: broadcast::Sender<crate::ChurnStamp>,
     /// Requests to the listener's owner.
     pub(crate) control: mpsc::UnboundedSender<Control>,
 }
@@ -72,6 +77,7 @@ impl State {
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
         let (churn_rate, _) = watch::channel(0.0);
+        let (churn_stamps, _) = broadcast::channel(CHURN_STAMPS_CAPACITY);
         let state = Self {
             store,
             catalog: RwLock::new(Arc::new(Catalog::new(&[]))),
@@ -82,6 +88,7 @@ impl State {
             counters: Counters::default(),
             address: RwLock::new(String::new()),
             churn_rate,
+            churn_stamps,
             control,
         };
         state.refresh_catalog();

@@ -1168,3 +1168,40 @@ async fn token_reviews_and_subject_access_reviews_from_stored_rbac() {
     assert_eq!(code, 401);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn churn_announces_each_stamp_once_stored() {
+    let sim = start(FixtureSpec::small()).await;
+    let client = client_for(&sim).await;
+    let mut stamps = sim.subscribe_churn();
+    sim.set_churn_per_second(200.0);
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let stamp = tokio::time::timeout(Duration::from_secs(10), stamps.recv())
+            .await
+            .expect("a stamped churn update within 10 s")
+            .expect("not lagged");
+        seen.push(stamp);
+    }
+    sim.set_churn_per_second(0.0);
+    for stamp in &seen {
+        // Announced after the write: the stored pod carries this stamp or a later one.
+        let pod = Api::<Pod>::namespaced(client.clone(), &stamp.namespace)
+            .get(&stamp.name)
+            .await
+            .expect("the churned pod exists");
+        let stored: u64 = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(kube_sim::CHURNED_AT_ANNOTATION))
+            .and_then(|v| v.parse().ok())
+            .expect("the pod carries a churn stamp");
+        assert!(stored >= stamp.at_micros, "{stamp:?}: stored {stored}");
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0].at_micros <= w[1].at_micros),
+        "announced in write order: {seen:?}"
+    );
+    sim.shutdown().await;
+}

@@ -1,0 +1,490 @@
+//! Update → visible under churn: how long a member's change takes to show through the
+//! apiserver's single-object GET while the member changes pods at a steady rate.
+//!
+//! One run (a fresh process): a `kube-sim` member (in-process, its own runtime) with the
+//! [`fixture`] set, the synchro syncing it into one storage layer (`postgres`: the `internal`
+//! layer on a fresh database of the local PostgreSQL; `sqlite`: the `internal` layer on a fresh
+//! file; `memory`), and the apiserver over that same storage (in-process, HTTPS, as the
+//! `binding-apiserver` runs them). Once the initial sync is done, kube-sim churns pods at the
+//! given rate for the given time. Every churn update that stamps `kube-sim.io/churned-at` (half of
+//! them: the other half are status updates) is announced by the simulator once stored; the
+//! benchmark then polls `GET …/clusters/member/api/v1/namespaces/NS/pods/NAME` every millisecond
+//! until the pod carries that stamp (or a later one). Update → visible = the first such answer
+//! minus the stamp. A probe on the storage splits each update's lag into member → write start
+//! (watch, queue, batching), the write itself, and written → seen (the read path and the poll
+//! interval).
+//!
+//! `cargo xtask bench churn` runs the table: PostgreSQL, SQLite and memory, at 100 and 500
+//! updates/s, three runs each, 30 s each. One run by hand:
+//! `cargo bench -p clusterpedia-e2e --bench churn -- --storage postgres --rate 100 --seconds 30`.
+//! Under `cargo test` (no `--bench`) it is a short smoke run on memory.
+
+#[path = "../../components/apiserver/tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clusterpedia_crds::{ClusterGroupResources, ClusterSpec, PediaCluster, ResourceSyncStatus};
+use clusterpedia_synchro::{ClusterInput, Manager, SyncResourcesRef, SynchroOptions};
+use futures::FutureExt as _;
+use k8s_openapi::ByteString;
+use kube_sim::{ChurnStamp, FixtureSpec, Simulator};
+use storage_api::testing::{AfterWrite, Forwarding, Probe, Write};
+use storage_api::{Change, ResourceStorageConfig, StorageFactory};
+use storage_internal as _;
+use support::{Client, Connection, Harness, RESOURCES, TOKEN};
+
+/// The PostgreSQL database a `postgres` run creates and drops.
+const BENCH_DATABASE: &str = "clusterpedia_bench_churn";
+/// How long an update may take to show before it counts as lost.
+const GIVE_UP: Duration = Duration::from_secs(10);
+/// How often a poller asks.
+const POLL_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The member's objects: 20 namespaces × 100 deployments × 10 pods (the baseline's "20k" set:
+/// 20,000 pods, 2,000 deployments, replica sets and services, 2,000 configmaps, 10,000 events).
+fn fixture() -> FixtureSpec {
+    FixtureSpec {
+        namespaces: 20,
+        deployments_per_namespace: 100,
+        replicas: 10,
+        configmaps_per_namespace: 100,
+        events_per_deployment: 5,
+        widgets: 6,
+        nodes: 10,
+        seed: 1,
+    }
+}
+
+fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// The churn stamp of a pod's JSON.
+fn stamp_of(raw: &[u8]) -> Option<u64> {
+    let value: serde_json::Value = serde_json::from_slice(raw).ok()?;
+    value
+        .pointer("/metadata/annotations")?
+        .get(kube_sim::CHURNED_AT_ANNOTATION)?
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+/// When the storage write of each stamp started and ended (µs since the epoch).
+#[derive(Default)]
+struct Writes {
+    /// Set to the churn's start (µs) to begin recording.
+    active: AtomicU64,
+    /// stamp → (write started, write ended).
+    times: Mutex<HashMap<u64, (u64, u64)>>,
+}
+
+struct WriteProbe(Arc<Writes>);
+
+impl Probe for WriteProbe {
+    fn before_write(
+        &self,
+        _: &ResourceStorageConfig,
+        write: Write<'_>,
+    ) -> storage_api::Result<Option<AfterWrite>> {
+        let since = self.0.active.load(Ordering::Relaxed);
+        let Write::Apply(changes) = write else {
+            return Ok(None);
+        };
+        if since == 0 {
+            return Ok(None);
+        }
+        let stamps: Vec<u64> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Upsert(object) => stamp_of(&object.raw),
+                Change::Delete(_) => None,
+            })
+            .filter(|t| *t >= since)
+            .collect();
+        if stamps.is_empty() {
+            return Ok(None);
+        }
+        let started = now_micros();
+        let writes = self.0.clone();
+        Ok(Some(Box::new(move || {
+            let ended = now_micros();
+            if let Ok(mut times) = writes.times.lock() {
+                for stamp in stamps {
+                    // A later status update of the pod carries the same stamp: the first
+                    // write of a stamp is the one that made it visible.
+                    times.entry(stamp).or_insert((started, ended));
+                }
+            }
+        })))
+    }
+}
+
+/// Keep-alive connections to the apiserver, shared by the pollers.
+struct Pool {
+    client: Client,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Pool {
+    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<support::Answer> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut connection = match idle {
+            Some(c) => c,
+            None => self.client.connect().await?,
+        };
+        let answer = connection.get(path, headers).await?;
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(connection);
+        }
+        Ok(answer)
+    }
+}
+
+/// Polls the pod of `stamp` until it carries the stamp (or a later one): when it did (µs), or
+/// `None` after [`GIVE_UP`].
+async fn visible_at(pool: Arc<Pool>, stamp: ChurnStamp) -> Option<u64> {
+    let path = format!(
+        "{RESOURCES}/clusters/member/api/v1/namespaces/{}/pods/{}",
+        stamp.namespace, stamp.name
+    );
+    let bearer = format!("Bearer {TOKEN}");
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("accept", "application/json"),
+    ];
+    let started = Instant::now();
+    while started.elapsed() < GIVE_UP {
+        if let Ok(answer) = pool.get(&path, &headers).await {
+            let now = now_micros();
+            if answer.status == 200 && stamp_of(&answer.body).is_some_and(|s| s >= stamp.at_micros)
+            {
+                return Some(now);
+            }
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+    None
+}
+
+fn group(group: &str, resources: &[&str]) -> ClusterGroupResources {
+    ClusterGroupResources {
+        group: group.into(),
+        resources: resources.iter().map(|r| (*r).to_owned()).collect(),
+        ..Default::default()
+    }
+}
+
+/// Runs one statement on the local PostgreSQL's `postgres` database.
+async fn postgres_admin(statement: &str) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let mut connection =
+        sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await?;
+    // The statements are built from constants of this file only.
+    sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+        .execute(&mut connection)
+        .await?;
+    connection.close().await?;
+    Ok(())
+}
+
+/// The storage layer of a run, on a fresh database.
+async fn factory(storage: &str, dir: &std::path::Path) -> anyhow::Result<Arc<dyn StorageFactory>> {
+    let yaml = match storage {
+        "memory" => return Ok(Arc::new(storage_memory::MemoryStorageFactory::default())),
+        "postgres" => {
+            postgres_admin(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE}")).await?;
+            postgres_admin(&format!("CREATE DATABASE {BENCH_DATABASE}")).await?;
+            format!(
+                "type: postgres\nhost: 127.0.0.1\nport: 5432\nuser: postgres\ndatabase: {BENCH_DATABASE}\n"
+            )
+        }
+        "sqlite" => format!("type: sqlite\ndsn: {}\n", dir.join("churn.db").display()),
+        other => anyhow::bail!("unknown storage {other:?}: want postgres, sqlite or memory"),
+    };
+    let config = dir.join("storage.yaml");
+    std::fs::write(&config, yaml)?;
+    Ok(storage_api::registry::new_factory("internal", Some(config)).await?)
+}
+
+/// The `q` quantile of sorted `values` (µs), in milliseconds.
+fn quantile_ms(sorted: &[u64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[index.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let bench = args.iter().any(|a| a == "--bench");
+    if bench && arg("--storage").is_none() {
+        return table(&arg("--runs"), &arg("--seconds"));
+    }
+    let storage = arg("--storage").unwrap_or_else(|| "memory".into());
+    let rate: f64 = arg("--rate").map_or(Ok(100.0), |r| r.parse())?;
+    let seconds: u64 = match arg("--seconds") {
+        Some(s) => s.parse()?,
+        None if bench => 30,
+        None => 3,
+    };
+    let run = arg("--run").unwrap_or_else(|| "1".into());
+    let fixtures = if bench {
+        fixture()
+    } else {
+        FixtureSpec::small()
+    };
+    let row = run_once(&storage, rate, seconds, fixtures)?;
+    println!("| {storage} | {rate} | {run} | {row}");
+    Ok(())
+}
+
+/// The storages, rates and runs of the table.
+const STORAGES: &[&str] = &["postgres", "sqlite", "memory"];
+const RATES: &[&str] = &["100", "500"];
+
+/// One child process per storage × rate × run; prints the table.
+fn table(runs: &Option<String>, seconds: &Option<String>) -> anyhow::Result<()> {
+    let runs: usize = runs.as_deref().map_or(Ok(3), str::parse)?;
+    let seconds = seconds.clone().unwrap_or_else(|| "30".into());
+    let exe = std::env::current_exe()?;
+    let mut rows = Vec::new();
+    for storage in STORAGES {
+        for rate in RATES {
+            for run in 1..=runs {
+                eprintln!("churn: {storage} at {rate}/s, run {run}...");
+                let output = std::process::Command::new(&exe)
+                    .args(["--bench", "--storage", storage, "--rate", rate])
+                    .args(["--seconds", &seconds, "--run", &run.to_string()])
+                    .stderr(std::process::Stdio::inherit())
+                    .output()?;
+                let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+                if !output.status.success() {
+                    anyhow::bail!("the {storage} run at {rate}/s failed: {line}");
+                }
+                eprintln!("{line}");
+                rows.push(line);
+            }
+        }
+    }
+    let spec = fixture();
+    println!(
+        "A kube-sim member of {} pods (the 20k set, {} namespaces), synced by the synchro into \
+         the storage, served by the apiserver over the same storage in the same process \
+         (HTTPS, as `binding-apiserver`); defaults: 5 workers, batches of at most 500. Then \
+         kube-sim updates random pods at the given rate for {seconds} s; each update that stamps \
+         `kube-sim.io/churned-at` (half of them) is polled through the single-object GET every \
+         1 ms until it shows. Update → visible = first answer carrying the stamp − the stamp \
+         (ms). The last three columns are the mean of each stage over the slowest 1% of updates: \
+         member → write start (watch, queue, batching), the storage write, written → seen \
+         (read path and poll interval). One fresh process (and database) per run.\n",
+        spec.pods(),
+        spec.namespaces
+    );
+    println!(
+        "| storage | updates/s | run | updates measured | lost | p50 ms | p99 ms | max ms | \
+         slowest 1%: member → write start ms | write ms | written → seen ms |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        println!("{row}");
+    }
+    Ok(())
+}
+
+/// One run; returns the row's cells after storage, rate and run.
+fn run_once(
+    storage: &str,
+    rate: f64,
+    seconds: u64,
+    fixtures: FixtureSpec,
+) -> anyhow::Result<String> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let dir = support::temp_dir("churn");
+
+    // The member, on its own runtime.
+    let sim_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("kube-sim")
+        .enable_all()
+        .build()?;
+    let sim = sim_runtime.block_on(Simulator::builder().fixtures(fixtures).start())?;
+    let kubeconfig = sim.kubeconfig_yaml("member");
+
+    // The storage and the apiserver over it, on the harness's runtime.
+    let writes = Arc::new(Writes::default());
+    let storage_name = storage.to_owned();
+    let storage_dir = dir.clone();
+    let probe = WriteProbe(writes.clone());
+    let harness = Harness::start(
+        move || {
+            async move {
+                let inner = factory(&storage_name, &storage_dir)
+                    .await
+                    .expect("the storage starts");
+                Arc::new(Forwarding::with_probe(inner, probe)) as Arc<dyn StorageFactory>
+            }
+            .boxed()
+        },
+        |_| async {}.boxed(),
+        |_, _| {},
+    );
+
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(async {
+        let mut options = SynchroOptions::defaults();
+        options.metrics_port = 0;
+        let manager = Manager::new(
+            &options,
+            harness.factory.clone(),
+            Default::default(),
+            Arc::new(clusterpedia_synchro::status::LogStatusWriter),
+            None,
+        );
+        let cluster = PediaCluster::new(
+            "member",
+            ClusterSpec {
+                kubeconfig: Some(ByteString(kubeconfig.into_bytes())),
+                sync_resources: vec![
+                    group(
+                        "",
+                        &["pods", "services", "configmaps", "events", "namespaces", "nodes"],
+                    ),
+                    group("apps", &["deployments", "replicasets"]),
+                ],
+                ..Default::default()
+            },
+        );
+        let started = Instant::now();
+        manager.apply(ClusterInput {
+            cluster,
+            sync_resources_ref: SyncResourcesRef::None,
+        });
+        let mut statuses = manager.statuses();
+        loop {
+            let done = statuses.borrow_and_update().get("member").is_some_and(|s| {
+                !s.sync_resources.is_empty()
+                    && s.sync_resources.iter().all(|g| {
+                        g.resources.iter().all(|r| {
+                            r.sync_conditions.iter().all(|c| {
+                                c.status == ResourceSyncStatus::Syncing && !c.initial_list_phase
+                            })
+                        })
+                    })
+            });
+            if done {
+                break;
+            }
+            tokio::time::timeout(Duration::from_secs(600), statuses.changed()).await??;
+        }
+        eprintln!("synced in {:.1} s", started.elapsed().as_secs_f64());
+        // Let the storage settle after the bulk load.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+
+        let pool = Arc::new(Pool {
+            client: harness.client(),
+            idle: Mutex::new(Vec::new()),
+        });
+        let mut stamps = sim.subscribe_churn();
+        writes.active.store(now_micros(), Ordering::Relaxed);
+        sim.set_churn_per_second(rate);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        let mut pollers = Vec::new();
+        let mut lagged = 0u64;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => break,
+                received = stamps.recv() => match received {
+                    Ok(stamp) => {
+                        let at = stamp.at_micros;
+                        pollers.push(tokio::spawn(visible_at(pool.clone(), stamp)).map(move |r| (at, r.ok().flatten())));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => lagged += n,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+        sim.set_churn_per_second(0.0);
+        let results = futures::future::join_all(pollers).await;
+        manager.shutdown().await;
+        Ok::<_, anyhow::Error>((results, lagged))
+    });
+    let (results, lagged) = result?;
+    if lagged > 0 {
+        anyhow::bail!("the benchmark fell {lagged} churn updates behind");
+    }
+
+    let times = writes.times.lock().map(|t| t.clone()).unwrap_or_default();
+    let mut lags = Vec::new();
+    let mut lost = 0;
+    let mut stages = Vec::new();
+    for (stamp, visible) in results {
+        let Some(visible) = visible else {
+            lost += 1;
+            continue;
+        };
+        let lag = visible.saturating_sub(stamp);
+        lags.push(lag);
+        let (start, end) = times.get(&stamp).copied().unwrap_or((visible, visible));
+        stages.push((
+            lag,
+            start.saturating_sub(stamp),
+            end.saturating_sub(start),
+            visible.saturating_sub(end),
+        ));
+    }
+    lags.sort_unstable();
+    stages.sort_unstable();
+    let tail = &stages[stages.len() - stages.len().div_ceil(100).min(stages.len())..];
+    let mean = |f: fn(&(u64, u64, u64, u64)) -> u64| {
+        if tail.is_empty() {
+            f64::NAN
+        } else {
+            tail.iter().map(f).sum::<u64>() as f64 / tail.len() as f64 / 1000.0
+        }
+    };
+    let row = format!(
+        "{} | {lost} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+        lags.len(),
+        quantile_ms(&lags, 0.5),
+        quantile_ms(&lags, 0.99),
+        quantile_ms(&lags, 1.0),
+        mean(|s| s.1),
+        mean(|s| s.2),
+        mean(|s| s.3),
+    );
+
+    runtime.block_on(async {
+        let _ = harness.factory.shutdown().await;
+        if storage == "postgres" {
+            postgres_admin(&format!(
+                "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
+            ))
+            .await?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    sim_runtime.block_on(sim.shutdown());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&harness.dir);
+    Ok(row)
+}

@@ -1,0 +1,566 @@
+//! The secondary indexes of a table, so that label, fuzzy-name and ordered queries do not scan
+//! or sort the whole resource per request.
+//!
+//! - **Labels**: key → value → the objects with that label, each set in key order (cluster,
+//!   namespace, name), so a default-order page of a `key=value` / `key in (…)` selector walks
+//!   only the matching objects and stops after the page.
+//! - **Orders**: one ordered set per sortable field (name, namespace, creation time, member
+//!   resource version), keyed by the field, then cluster, namespace, name: exactly the total
+//!   order [`ListOptions::effective_order`](storage_api::ListOptions::effective_order) gives an
+//!   `orderby` of that one field. A page walks the set from the continue position and stops
+//!   after the page (descending: value groups from the highest, each group walked upwards,
+//!   since ties stay ascending). The table's own key set is the cluster order.
+//! - **Names**: every name of the table in one byte arena (`name NUL namespace NUL cluster
+//!   LF` per object), searched with SIMD substring search for `fuzzyName`: a few milliseconds
+//!   for a million names, and only the hits are looked up.
+//!
+//! Index entries hold the object's `Arc` (no copy of keys or values beyond one per distinct
+//! label). Indexes only narrow or order candidates: every candidate still goes through the
+//! reference evaluator, so whatever an index does not cover (other operators, field selectors,
+//! options added later) is evaluated as before.
+
+use std::borrow::Borrow;
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use storage_api::query::{Float, SortValue};
+use storage_api::{IndexedFields, ResourceObject};
+
+/// The first field of an index's order: a borrowed [`SortValue`] (same order: missing, then
+/// numbers, then texts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum First<'a> {
+    /// A missing value.
+    Null,
+    /// A number.
+    Int(i64),
+    /// A text.
+    Str(&'a str),
+    /// A score (relevance; never the first field of an index, kept for a total mapping).
+    Float(Float),
+}
+
+impl<'a> First<'a> {
+    /// The borrowed form of a sort value.
+    pub(crate) fn of(value: &'a SortValue) -> Self {
+        match value {
+            SortValue::Null => Self::Null,
+            SortValue::Int(n) => Self::Int(*n),
+            SortValue::Str(s) => Self::Str(s),
+            SortValue::Float(f) => Self::Float(*f),
+        }
+    }
+}
+
+/// Which field an index orders by first.
+pub(crate) const BY_CLUSTER: u8 = 0;
+/// Ordered by name.
+pub(crate) const BY_NAME: u8 = 1;
+/// Ordered by namespace.
+pub(crate) const BY_NAMESPACE: u8 = 2;
+/// Ordered by creation time.
+pub(crate) const BY_CREATED: u8 = 3;
+/// Ordered by member resource version (as a number).
+pub(crate) const BY_RV: u8 = 4;
+
+/// The value of index field `F` for `fields`, as the evaluator's sort key has it.
+fn first_of<const F: u8>(fields: &IndexedFields) -> First<'_> {
+    match F {
+        BY_NAME => First::Str(&fields.name),
+        BY_NAMESPACE => First::Str(&fields.namespace),
+        BY_CREATED => fields.creation_timestamp.map_or(First::Null, First::Int),
+        BY_RV => fields
+            .resource_version_number()
+            .and_then(|n| i64::try_from(n).ok())
+            .map_or(First::Null, First::Int),
+        _ => First::Str(&fields.cluster),
+    }
+}
+
+/// The position of an object in an index: the index's field, then the object key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct IndexKey<'a> {
+    first: First<'a>,
+    cluster: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+}
+
+impl<'a> IndexKey<'a> {
+    /// The lowest key with first value `first`.
+    fn lowest(first: First<'a>) -> Self {
+        Self {
+            first,
+            cluster: "",
+            namespace: "",
+            name: "",
+        }
+    }
+}
+
+/// Anything with a position in index `F`: entries, and borrowed keys to search with.
+pub(crate) trait EntryKey<const F: u8> {
+    /// The position.
+    fn index_key(&self) -> IndexKey<'_>;
+}
+
+impl<const F: u8> EntryKey<F> for IndexKey<'_> {
+    fn index_key(&self) -> IndexKey<'_> {
+        *self
+    }
+}
+
+impl<const F: u8> PartialEq for dyn EntryKey<F> + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.index_key() == other.index_key()
+    }
+}
+
+impl<const F: u8> Eq for dyn EntryKey<F> + '_ {}
+
+impl<const F: u8> PartialOrd for dyn EntryKey<F> + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<const F: u8> Ord for dyn EntryKey<F> + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.index_key().cmp(&other.index_key())
+    }
+}
+
+/// One object in index `F`.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry<const F: u8>(pub(crate) Arc<ResourceObject>);
+
+impl<const F: u8> EntryKey<F> for Entry<F> {
+    fn index_key(&self) -> IndexKey<'_> {
+        key_of::<F>(&self.0.fields)
+    }
+}
+
+fn key_of<const F: u8>(fields: &IndexedFields) -> IndexKey<'_> {
+    IndexKey {
+        first: first_of::<F>(fields),
+        cluster: &fields.cluster,
+        namespace: &fields.namespace,
+        name: &fields.name,
+    }
+}
+
+impl<'a, const F: u8> Borrow<dyn EntryKey<F> + 'a> for Entry<F> {
+    fn borrow(&self) -> &(dyn EntryKey<F> + 'a) {
+        self
+    }
+}
+
+impl<const F: u8> PartialEq for Entry<F> {
+    fn eq(&self, other: &Self) -> bool {
+        self.index_key() == other.index_key()
+    }
+}
+
+impl<const F: u8> Eq for Entry<F> {}
+
+impl<const F: u8> PartialOrd for Entry<F> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<const F: u8> Ord for Entry<F> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.index_key().cmp(&other.index_key())
+    }
+}
+
+/// An ordered set of objects, by index `F`.
+pub(crate) type OrderSet<const F: u8> = BTreeSet<Entry<F>>;
+
+fn remove_from<const F: u8>(set: &mut OrderSet<F>, fields: &IndexedFields) -> bool {
+    set.remove(&key_of::<F>(fields) as &dyn EntryKey<F>)
+}
+
+/// The entries of `set` from the first whose first value is `first` on (all when `None`).
+fn range_from<'a, const F: u8>(
+    set: &'a OrderSet<F>,
+    first: Option<First<'a>>,
+) -> impl DoubleEndedIterator<Item = &'a Entry<F>> + 'a {
+    let lower = first.map(IndexKey::lowest);
+    let lower: Bound<&(dyn EntryKey<F> + 'a)> = match &lower {
+        Some(key) => Bound::Included(key as &(dyn EntryKey<F> + 'a)),
+        None => Bound::Unbounded,
+    };
+    set.range::<dyn EntryKey<F> + 'a, _>((lower, Bound::Unbounded))
+}
+
+/// The objects of `set` in the order of its field (`descending`: value groups from the
+/// highest, each group in ascending key order: the evaluator's order for a one-field
+/// `orderby … desc`), starting at the group of `from` (all when `None`).
+///
+/// Descending, the set is iterated backwards once (no search per group); each group of equal
+/// values is buffered and handed out in ascending key order.
+pub(crate) fn walk<'a, const F: u8>(
+    set: &'a OrderSet<F>,
+    from: Option<First<'a>>,
+    descending: bool,
+) -> Box<dyn Iterator<Item = &'a Arc<ResourceObject>> + 'a> {
+    if !descending {
+        return Box::new(range_from(set, from).map(|e| &e.0));
+    }
+    let Some(first) = from else {
+        return Box::new(AscendingGroups::new(set.iter().rev()));
+    };
+    // The group of `from` (ascending already), then everything below it, backwards.
+    let group = range_from(set, Some(first))
+        .take_while(move |e| first_of::<F>(&e.0.fields) == first)
+        .map(|e| &e.0);
+    let lowest = IndexKey::lowest(first);
+    let below = set
+        .range::<dyn EntryKey<F> + 'a, _>((
+            Bound::Unbounded,
+            Bound::Excluded(&lowest as &(dyn EntryKey<F> + 'a)),
+        ))
+        .rev();
+    Box::new(group.chain(AscendingGroups::new(below)))
+}
+
+/// Entries in descending order, regrouped: each run of equal first values in ascending order.
+struct AscendingGroups<'a, const F: u8, I: Iterator<Item = &'a Entry<F>>> {
+    entries: std::iter::Peekable<I>,
+    /// The current group, descending (popped from the end: ascending).
+    group: Vec<&'a Arc<ResourceObject>>,
+}
+
+impl<'a, const F: u8, I: Iterator<Item = &'a Entry<F>>> AscendingGroups<'a, F, I> {
+    fn new(entries: I) -> Self {
+        Self {
+            entries: entries.peekable(),
+            group: Vec::new(),
+        }
+    }
+}
+
+impl<'a, const F: u8, I: Iterator<Item = &'a Entry<F>>> Iterator for AscendingGroups<'a, F, I> {
+    type Item = &'a Arc<ResourceObject>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(next) = self.group.pop() {
+            return Some(next);
+        }
+        let head = self.entries.next()?;
+        let first = first_of::<F>(&head.0.fields);
+        self.group.push(&head.0);
+        while let Some(entry) = self
+            .entries
+            .next_if(|e| first_of::<F>(&e.0.fields) == first)
+        {
+            self.group.push(&entry.0);
+        }
+        self.group.pop()
+    }
+}
+
+/// The label sets of a table: key → value → objects in key order.
+type LabelIndex = HashMap<Box<str>, HashMap<Box<str>, OrderSet<BY_CLUSTER>>>;
+
+/// What an arena line does not hold: the object is not in the arena (its name or key holds a
+/// separator) and is always a fuzzy candidate.
+const NOT_IN_ARENA: u64 = u64::MAX;
+
+/// Every name of a table in one byte arena, for substring search (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct NameArena {
+    /// Lines `name NUL namespace NUL cluster LF`; removed lines are all NUL but the LF.
+    text: Vec<u8>,
+    /// Bytes of removed lines.
+    dead: usize,
+    /// Objects whose key holds a NUL or LF (never in the arena).
+    odd: usize,
+}
+
+impl NameArena {
+    /// Adds the line of `fields`; returns where it starts.
+    fn push(&mut self, fields: &IndexedFields) -> u64 {
+        let parts = [
+            fields.name.as_bytes(),
+            fields.namespace.as_bytes(),
+            fields.cluster.as_bytes(),
+        ];
+        if parts.iter().any(|p| p.contains(&0) || p.contains(&b'\n')) {
+            self.odd += 1;
+            return NOT_IN_ARENA;
+        }
+        let at = self.text.len() as u64;
+        self.text.extend_from_slice(parts[0]);
+        self.text.push(0);
+        self.text.extend_from_slice(parts[1]);
+        self.text.push(0);
+        self.text.extend_from_slice(parts[2]);
+        self.text.push(b'\n');
+        at
+    }
+
+    /// Blanks the line at `at`.
+    fn remove(&mut self, at: u64) {
+        if at == NOT_IN_ARENA {
+            self.odd = self.odd.saturating_sub(1);
+            return;
+        }
+        let Ok(start) = usize::try_from(at) else {
+            return;
+        };
+        let Some(rest) = self.text.get_mut(start..) else {
+            return;
+        };
+        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        rest[..end].fill(0);
+        self.dead += end + 1;
+    }
+
+    /// Whether removed lines take more room than live ones (time to rebuild).
+    fn wasteful(&self) -> bool {
+        self.dead > 4096 && self.dead * 2 > self.text.len()
+    }
+
+    /// The keys (cluster, namespace, name) of the lines whose name contains `part`, at most
+    /// `cap` of them (`None` when there are more, or when some names are not in the arena).
+    fn search(&self, part: &str, cap: usize) -> Option<Vec<(&str, &str, &str)>> {
+        if self.odd > 0 || part.is_empty() || part.contains(['\0', '\n']) {
+            return None;
+        }
+        let mut hits = Vec::new();
+        let mut last_line = usize::MAX;
+        for at in memchr::memmem::find_iter(&self.text, part.as_bytes()) {
+            let line_start = memchr::memrchr(b'\n', &self.text[..at]).map_or(0, |p| p + 1);
+            if line_start == last_line {
+                continue;
+            }
+            let line_end =
+                memchr::memchr(b'\n', &self.text[at..]).map_or(self.text.len(), |p| at + p);
+            let line = &self.text[line_start..line_end];
+            let mut parts = line.splitn(3, |b| *b == 0);
+            let (Some(name), Some(namespace), Some(cluster)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            // A hit in the namespace or cluster part is not a name match.
+            if at + part.len() > line_start + name.len() {
+                continue;
+            }
+            last_line = line_start;
+            let (Ok(name), Ok(namespace), Ok(cluster)) = (
+                std::str::from_utf8(name),
+                std::str::from_utf8(namespace),
+                std::str::from_utf8(cluster),
+            ) else {
+                return None;
+            };
+            if hits.len() >= cap {
+                return None;
+            }
+            hits.push((cluster, namespace, name));
+        }
+        Some(hits)
+    }
+}
+
+/// The secondary indexes of one table (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct Indexes {
+    labels: LabelIndex,
+    pub(crate) by_name: OrderSet<BY_NAME>,
+    pub(crate) by_namespace: OrderSet<BY_NAMESPACE>,
+    pub(crate) by_created: OrderSet<BY_CREATED>,
+    pub(crate) by_rv: OrderSet<BY_RV>,
+    pub(crate) names: NameArena,
+}
+
+impl Indexes {
+    /// Keeps the indexes in step with a write of `new` over `old` (same key); returns the
+    /// arena line of `new` (`line` is `old`'s).
+    pub(crate) fn put(
+        &mut self,
+        old: Option<&Arc<ResourceObject>>,
+        new: &Arc<ResourceObject>,
+        line: Option<u64>,
+    ) -> u64 {
+        if let Some(old) = old {
+            self.remove_sorted(&old.fields);
+            self.remove_labels(&old.fields);
+        }
+        self.by_name.insert(Entry(new.clone()));
+        self.by_namespace.insert(Entry(new.clone()));
+        self.by_created.insert(Entry(new.clone()));
+        self.by_rv.insert(Entry(new.clone()));
+        for (key, value) in new.fields.labels.iter() {
+            self.labels
+                .entry(key.into())
+                .or_default()
+                .entry(value.into())
+                .or_default()
+                .insert(Entry(new.clone()));
+        }
+        match line {
+            Some(line) => line,
+            None => self.names.push(&new.fields),
+        }
+    }
+
+    /// Forgets `old` (removed from the table), whose arena line is `line`.
+    pub(crate) fn remove(&mut self, old: &Arc<ResourceObject>, line: u64) {
+        self.remove_sorted(&old.fields);
+        self.remove_labels(&old.fields);
+        self.names.remove(line);
+    }
+
+    fn remove_sorted(&mut self, fields: &IndexedFields) {
+        remove_from(&mut self.by_name, fields);
+        remove_from(&mut self.by_namespace, fields);
+        remove_from(&mut self.by_created, fields);
+        remove_from(&mut self.by_rv, fields);
+    }
+
+    fn remove_labels(&mut self, fields: &IndexedFields) {
+        for (key, value) in fields.labels.iter() {
+            let Some(values) = self.labels.get_mut(key) else {
+                continue;
+            };
+            if let Some(set) = values.get_mut(value) {
+                remove_from(set, fields);
+                if set.is_empty() {
+                    values.remove(value);
+                }
+            }
+            if values.is_empty() {
+                self.labels.remove(key);
+            }
+        }
+    }
+
+    /// The objects with label `key` set to one of `values`, each set in key order.
+    pub(crate) fn label_sets<'a>(
+        &'a self,
+        key: &str,
+        values: &[String],
+    ) -> Vec<&'a OrderSet<BY_CLUSTER>> {
+        let Some(by_value) = self.labels.get(key) else {
+            return Vec::new();
+        };
+        values
+            .iter()
+            .filter_map(|v| by_value.get(v.as_str()))
+            .collect()
+    }
+
+    /// Whether the arena should be rebuilt.
+    pub(crate) fn names_wasteful(&self) -> bool {
+        self.names.wasteful()
+    }
+
+    /// Starts a new arena; lines are then added again with [`Indexes::push_name`].
+    pub(crate) fn reset_names(&mut self) {
+        self.names = NameArena::default();
+    }
+
+    /// Adds the arena line of `fields` (rebuilding).
+    pub(crate) fn push_name(&mut self, fields: &IndexedFields) -> u64 {
+        self.names.push(fields)
+    }
+
+    /// The keys of the objects whose name contains `part`: `None` when there are more than
+    /// `cap` (or the arena cannot tell).
+    pub(crate) fn names_containing(
+        &self,
+        part: &str,
+        cap: usize,
+    ) -> Option<Vec<(&str, &str, &str)>> {
+        self.names.search(part, cap)
+    }
+}
+
+/// An arena line position kept in a table slot.
+#[derive(Debug, Default)]
+pub(crate) struct Line(AtomicU64);
+
+impl Line {
+    /// A line at `at`.
+    pub(crate) fn new(at: u64) -> Self {
+        Self(AtomicU64::new(at))
+    }
+
+    /// Where the line starts.
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Moves the line (the arena was rebuilt).
+    pub(crate) fn set(&self, at: u64) {
+        self.0.store(at, Ordering::Relaxed);
+    }
+}
+
+impl Clone for Line {
+    fn clone(&self) -> Self {
+        Self::new(self.get())
+    }
+}
+
+/// The objects of a key-ordered set from key `from` (inclusive) on.
+pub(crate) fn key_range<'a>(
+    set: &'a OrderSet<BY_CLUSTER>,
+    from: Option<(&'a str, &'a str, &'a str)>,
+) -> impl Iterator<Item = &'a Arc<ResourceObject>> + 'a {
+    let key = from.map(|(cluster, namespace, name)| IndexKey {
+        first: First::Str(cluster),
+        cluster,
+        namespace,
+        name,
+    });
+    let lower: Bound<&(dyn EntryKey<BY_CLUSTER> + 'a)> = match &key {
+        Some(key) => Bound::Included(key as &(dyn EntryKey<BY_CLUSTER> + 'a)),
+        None => Bound::Unbounded,
+    };
+    set.range::<dyn EntryKey<BY_CLUSTER> + 'a, _>((lower, Bound::Unbounded))
+        .map(|e| &e.0)
+}
+
+/// The objects of namespace `namespace` in key order (the namespace index holds them by
+/// cluster, then name), from key `from` (inclusive) on.
+pub(crate) fn namespace_range<'a>(
+    set: &'a OrderSet<BY_NAMESPACE>,
+    namespace: &'a str,
+    from: Option<(&'a str, &'a str)>,
+) -> impl Iterator<Item = &'a Arc<ResourceObject>> + 'a {
+    let (cluster, name) = from.unwrap_or(("", ""));
+    let key = IndexKey {
+        first: First::Str(namespace),
+        cluster,
+        namespace,
+        name,
+    };
+    set.range::<dyn EntryKey<BY_NAMESPACE> + 'a, _>((
+        Bound::Included(&key as &(dyn EntryKey<BY_NAMESPACE> + 'a)),
+        Bound::Unbounded,
+    ))
+    .map(|e| &e.0)
+    .take_while(move |o| o.fields.namespace == namespace)
+}
+
+/// Sorts `objects` in the order of a one-field `orderby` on index field `F` (ties in key order,
+/// ascending): the evaluator's order, with no sort key built per object.
+pub(crate) fn sort_by<const F: u8>(objects: &mut [Arc<ResourceObject>], descending: bool) {
+    objects.sort_unstable_by(|a, b| {
+        let (a, b) = (key_of::<F>(&a.fields), key_of::<F>(&b.fields));
+        let first = if descending {
+            b.first.cmp(&a.first)
+        } else {
+            a.first.cmp(&b.first)
+        };
+        first.then_with(|| (a.cluster, a.namespace, a.name).cmp(&(b.cluster, b.namespace, b.name)))
+    });
+}
