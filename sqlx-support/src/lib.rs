@@ -23,6 +23,7 @@
 //! | SQLSTATE `53000`, `53200`, `53300`, `53400` | insufficient resources, out of memory, too many connections, configuration limit exceeded |
 //! | SQLSTATE `55P03` | lock not available (PostgreSQL `lock_timeout`) |
 //! | SQLSTATE `57P01`, `57P02`, `57P03`, `57P05` | admin or crash shutdown, cannot connect now (starting up), idle session timeout |
+//! | SQLSTATE `25P03` | idle-in-transaction session timeout: the server ended the session before the transaction committed (a busy client paused between statements); nothing was written |
 //! | MySQL `1040`, `1053`, `1205`, `1213`, `1290`, `2006`, `2013` | too many connections, server shutdown, lock wait timeout, deadlock, read-only (fail-over), server gone away, lost connection |
 //! | SQLite primary result codes `5` `SQLITE_BUSY`, `6` `SQLITE_LOCKED` | another connection holds the lock |
 //! | the layer's own extras ([`RetryPolicy::with_postgres_codes`], [`RetryPolicy::with_mysql_numbers`]) | the original's `postgres.recoverableErrCodes` and `mysql.recoverableErrNumbers` |
@@ -49,7 +50,7 @@ use sqlx::sqlite::SqliteError;
 /// SQLSTATEs a retry may fix (see the crate documentation), besides class `08`.
 const TRANSIENT_SQLSTATES: &[&str] = &[
     "40000", "40001", "40003", "40P01", "53000", "53200", "53300", "53400", "55P03", "57P01",
-    "57P02", "57P03", "57P05",
+    "57P02", "57P03", "57P05", "25P03",
 ];
 /// MySQL error numbers a retry may fix.
 const TRANSIENT_MYSQL_NUMBERS: &[u16] = &[1040, 1053, 1205, 1213, 1290, 2006, 2013];
@@ -205,7 +206,7 @@ mod tests {
     fn sqlstates() {
         for state in [
             "08000", "08006", "08S01", "40001", "40P01", "40003", "53000", "53200", "53300",
-            "55P03", "57P01", "57P03",
+            "55P03", "57P01", "57P03", "25P03",
         ] {
             assert!(is_transient_sqlstate(state), "{state}");
         }

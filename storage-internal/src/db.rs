@@ -379,6 +379,21 @@ impl Db {
         sql: &Sql,
         cols: &[Col],
     ) -> std::result::Result<Vec<Row>, sqlx::Error> {
+        let mut guard = self.interruptible(pool).await?;
+        let rows = match guard.conn.as_mut() {
+            Some(conn) => fetch_on(&mut **conn, sql, cols).await,
+            None => Ok(Vec::new()),
+        };
+        guard.release().await?;
+        rows
+    }
+
+    /// A pooled SQLite connection whose statements are interrupted at the statement deadline
+    /// (counted from now) or when the guard is dropped.
+    async fn interruptible(
+        &self,
+        pool: &sqlx::SqlitePool,
+    ) -> std::result::Result<InterruptOnDrop, sqlx::Error> {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, Ordering};
         let mut conn = pool.acquire().await?;
@@ -394,20 +409,10 @@ impl Db {
                         && deadline.is_none_or(|d| std::time::Instant::now() < d)
                 });
         }
-        let mut guard = InterruptOnDrop {
+        Ok(InterruptOnDrop {
             conn: Some(conn),
             cancelled,
-        };
-        let rows = match guard.conn.as_mut() {
-            Some(conn) => fetch_on(&mut **conn, sql, cols).await,
-            None => Ok(Vec::new()),
-        };
-        if let Some(mut conn) = guard.conn.take() {
-            // Answered (or interrupted): the connection goes back to the pool without the
-            // handler.
-            conn.lock_handle().await?.remove_progress_handler();
-        }
-        rows
+        })
     }
 
     /// Runs a statement; returns the number of rows it affected.
@@ -474,36 +479,54 @@ impl Db {
 
     /// Starts a read-only transaction whose statements all read one snapshot of the database
     /// (PostgreSQL `REPEATABLE READ`, InnoDB's consistent snapshot; SQLite's read transaction
-    /// is one snapshot from its first read). On PostgreSQL, dropped before it is finished (the
-    /// client went away), its running statement is cancelled as by [`Db::fetch_cancellable`].
+    /// is one snapshot from its first read). Dropped before it is finished (the client went
+    /// away), its running statement is cancelled as by [`Db::fetch_cancellable`]; on SQLite its
+    /// statements are also interrupted at the statement deadline, counted from the start.
     pub(crate) async fn snapshot(&self, what: &str) -> Result<Snapshot<'_>> {
+        macro_rules! cancellable {
+            ($pool:expr, $id_query:literal, $begin:literal, $kind:ident) => {
+                async {
+                    let mut conn = $pool.acquire().await?;
+                    let id: i64 = sqlx::query_scalar($id_query).fetch_one(&mut *conn).await?;
+                    conn.execute($begin).await?;
+                    Ok::<_, sqlx::Error>(SnapshotInner::Cancellable(CancelOnDrop {
+                        conn: Some(Conn::$kind(conn, $pool.clone())),
+                        id,
+                    }))
+                }
+            };
+        }
         let inner = match &self.pool {
             Pool::Postgres(pool) => {
-                let result = async {
-                    let mut conn = pool.acquire().await?;
-                    let id: i64 = sqlx::query_scalar("SELECT pg_backend_pid()::bigint")
-                        .fetch_one(&mut *conn)
-                        .await?;
-                    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                        .await?;
-                    Ok::<_, sqlx::Error>(CancelOnDrop {
-                        conn: Some(Conn::Postgres(conn, pool.clone())),
-                        id,
-                    })
-                }
-                .await;
-                SnapshotInner::Postgres(result.map_err(|e| self.error(what, e))?)
+                cancellable!(
+                    pool,
+                    "SELECT pg_backend_pid()::bigint",
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                    Postgres
+                )
+                .await
             }
-            Pool::MySql(pool) => SnapshotInner::Tx(Tx {
-                db: self,
-                inner: pool
-                    .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-                    .await
-                    .map(TxInner::MySql)
-                    .map_err(|e| self.error(what, e))?,
-            }),
-            Pool::Sqlite(_) => SnapshotInner::Tx(self.begin(what).await?),
-        };
+            Pool::MySql(pool) => {
+                cancellable!(
+                    pool,
+                    "SELECT CAST(CONNECTION_ID() AS SIGNED)",
+                    "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+                    MySql
+                )
+                .await
+            }
+            Pool::Sqlite(pool) => {
+                async {
+                    let mut guard = self.interruptible(pool).await?;
+                    if let Some(conn) = guard.conn.as_mut() {
+                        conn.execute("BEGIN").await?;
+                    }
+                    Ok(SnapshotInner::Interruptible(guard))
+                }
+                .await
+            }
+        }
+        .map_err(|e| self.error(what, e))?;
         Ok(Snapshot { db: self, inner })
     }
 
@@ -565,13 +588,14 @@ impl Reader<'_, '_> {
 /// A read-only transaction on one snapshot ([`Db::snapshot`]).
 pub(crate) struct Snapshot<'a> {
     db: &'a Db,
-    inner: SnapshotInner<'a>,
+    inner: SnapshotInner,
 }
 
-enum SnapshotInner<'a> {
-    /// A connection in a transaction, cancelled when dropped.
-    Postgres(CancelOnDrop),
-    Tx(Tx<'a>),
+enum SnapshotInner {
+    /// PostgreSQL or MySQL: a connection in a transaction, cancelled when dropped.
+    Cancellable(CancelOnDrop),
+    /// SQLite: a connection in a transaction, interrupted when dropped or late.
+    Interruptible(InterruptOnDrop),
 }
 
 impl Snapshot<'_> {
@@ -579,36 +603,47 @@ impl Snapshot<'_> {
     pub(crate) async fn fetch(&mut self, what: &str, sql: &Sql, cols: &[Col]) -> Result<Vec<Row>> {
         let started = std::time::Instant::now();
         let result = match &mut self.inner {
-            SnapshotInner::Postgres(guard) => match guard.conn.as_mut() {
-                Some(Conn::Postgres(conn, _)) => fetch_on(&mut **conn, sql, cols)
-                    .await
-                    .map_err(|e| self.db.error(what, e)),
-                _ => Err(StorageError::Internal {
-                    message: "the snapshot is over".into(),
-                    source: None,
-                }),
+            SnapshotInner::Cancellable(guard) => match guard.conn.as_mut() {
+                Some(Conn::Postgres(conn, _)) => fetch_on(&mut **conn, sql, cols).await,
+                Some(Conn::MySql(conn, _)) => fetch_on(&mut **conn, sql, cols).await,
+                None => Ok(Vec::new()),
             },
-            SnapshotInner::Tx(tx) => tx.fetch(what, sql, cols).await,
+            SnapshotInner::Interruptible(guard) => match guard.conn.as_mut() {
+                Some(conn) => fetch_on(&mut **conn, sql, cols).await,
+                None => Ok(Vec::new()),
+            },
         };
         self.db.trace(what, sql, started.elapsed());
-        result
+        result.map_err(|e| self.db.error(what, e))
     }
 
     /// Ends the snapshot (its connection goes back to the pool).
     pub(crate) async fn finish(self, what: &str) -> Result<()> {
-        match self.inner {
-            SnapshotInner::Postgres(mut guard) => {
-                if let Some(Conn::Postgres(conn, _)) = guard.conn.as_mut() {
-                    conn.execute("COMMIT")
-                        .await
-                        .map_err(|e| self.db.error(what, e))?;
+        let ended = match self.inner {
+            SnapshotInner::Cancellable(mut guard) => {
+                let committed = match guard.conn.as_mut() {
+                    Some(Conn::Postgres(conn, _)) => conn.execute("COMMIT").await.map(drop),
+                    Some(Conn::MySql(conn, _)) => conn.execute("COMMIT").await.map(drop),
+                    None => Ok(()),
+                };
+                if committed.is_ok() {
+                    // Answered: the connection goes back to the pool.
+                    drop(guard.conn.take());
                 }
-                // Answered: the connection goes back to the pool.
-                drop(guard.conn.take());
-                Ok(())
+                committed
             }
-            SnapshotInner::Tx(tx) => tx.commit(what).await,
-        }
+            SnapshotInner::Interruptible(mut guard) => {
+                let committed = match guard.conn.as_mut() {
+                    Some(conn) => conn.execute("COMMIT").await.map(drop),
+                    None => Ok(()),
+                };
+                match committed {
+                    Ok(()) => guard.release().await,
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        ended.map_err(|e| self.db.error(what, e))
     }
 }
 
@@ -687,6 +722,17 @@ impl Drop for CancelOnDrop {
 struct InterruptOnDrop {
     conn: Option<sqlx::pool::PoolConnection<Sqlite>>,
     cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl InterruptOnDrop {
+    /// The statement answered (or was interrupted): the connection goes back to the pool
+    /// without the handler.
+    async fn release(mut self) -> std::result::Result<(), sqlx::Error> {
+        if let Some(mut conn) = self.conn.take() {
+            conn.lock_handle().await?.remove_progress_handler();
+        }
+        Ok(())
+    }
 }
 
 impl Drop for InterruptOnDrop {
