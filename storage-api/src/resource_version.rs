@@ -152,6 +152,37 @@ impl RevisionSlot {
     }
 }
 
+/// Where a watch starts, read from its `resourceVersion` parameter with Kubernetes semantics:
+/// absent, empty or `0` mean "now" (the current state first), a number "after that revision".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchStart {
+    /// With the current state (synthetic `ADDED` events).
+    Now,
+    /// After this revision (at most `i64::MAX`, what every layer can store).
+    After(u64),
+}
+
+impl WatchStart {
+    /// Reads the `resourceVersion` of a watch request; anything but a revision is a `400`
+    /// naming the parameter.
+    pub fn parse(resource_version: Option<&str>) -> Result<Self> {
+        match resource_version.map(str::trim) {
+            None | Some("" | "0") => Ok(Self::Now),
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+                .map(Self::After)
+                .ok_or_else(|| {
+                    StorageError::bad_request(
+                        "resourceVersion",
+                        format!("invalid resource version {text:?}: expected a number"),
+                    )
+                }),
+        }
+    }
+}
+
 /// A copy of `raw` with `metadata.resourceVersion` set to `revision`.
 pub fn with_revision(raw: &[u8], revision: u64) -> Result<Bytes> {
     RevisionSlot::locate(raw)?.stamp(raw, revision)
@@ -240,6 +271,22 @@ pub fn with_member_version(raw: Bytes, member_version: &str) -> Result<Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn watch_starts_parse_like_kubernetes() {
+        assert_eq!(WatchStart::parse(None).expect("none"), WatchStart::Now);
+        assert_eq!(WatchStart::parse(Some("")).expect("empty"), WatchStart::Now);
+        assert_eq!(WatchStart::parse(Some("0")).expect("zero"), WatchStart::Now);
+        assert_eq!(
+            WatchStart::parse(Some("42")).expect("n"),
+            WatchStart::After(42)
+        );
+        for bad in ["abc", "-1", "1.5", "0x10", "9223372036854775808"] {
+            let err = WatchStart::parse(Some(bad)).expect_err(bad);
+            assert_eq!(err.status().code, 400, "{bad}");
+            assert!(err.to_string().starts_with("resourceVersion:"), "{err}");
+        }
+    }
 
     fn stamped(raw: &str, revision: u64) -> serde_json::Value {
         let bytes = with_revision(raw.as_bytes(), revision).expect("stamp");

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt as _;
 use storage_api::evaluator::{Evaluator, present};
-use storage_api::resource_version::{with_member_version, with_revision};
+use storage_api::resource_version::{WatchStart, with_member_version, with_revision};
 use storage_api::{
     Gvr, ListOptions, ResourceObject, Result, StorageError, WatchEvent, WatchStream,
 };
@@ -185,22 +185,13 @@ enum Start {
     After(i64),
 }
 
-/// Reads the `resourceVersion` of a watch request.
+/// Reads the `resourceVersion` of a watch request ([`WatchStart::parse`]: revisions fit an
+/// `i64`).
 fn parse_start(resource_version: Option<&str>) -> Result<Start> {
-    match resource_version.map(str::trim) {
-        None | Some("" | "0") => Ok(Start::Now),
-        Some(text) => text
-            .parse::<u64>()
-            .ok()
-            .and_then(|n| i64::try_from(n).ok())
-            .map(Start::After)
-            .ok_or_else(|| {
-                StorageError::bad_request(
-                    "resourceVersion",
-                    format!("invalid resource version {text:?}: expected a number"),
-                )
-            }),
-    }
+    Ok(match WatchStart::parse(resource_version)? {
+        WatchStart::Now => Start::Now,
+        WatchStart::After(revision) => Start::After(i64::try_from(revision).unwrap_or(i64::MAX)),
+    })
 }
 
 /// An item waiting to be turned into a watch event.

@@ -54,22 +54,8 @@ const UPDATED: [&str; 11] = [
 /// PostgreSQL also writes the words of each object for full-text search ([`crate::full_text`]).
 const FULL_TEXT_COLUMNS: &str = ", search_vector, search_version";
 
-/// [`UPDATED`] and the full-text columns (PostgreSQL).
-const UPDATED_WITH_FULL_TEXT: [&str; 13] = [
-    "kind",
-    "uid",
-    "owner_uid",
-    "resource_version",
-    "rv_number",
-    "created_at",
-    "deleted_at",
-    "synced_at",
-    "labels",
-    "object",
-    "revision",
-    "search_vector",
-    "search_version",
-];
+/// The full-text columns an upsert also replaces (PostgreSQL).
+const UPDATED_FULL_TEXT: [&str; 2] = ["search_vector", "search_version"];
 
 /// Checks that `object` belongs to the storage of `gvr`.
 fn check_resource(gvr: &Gvr, object: &ResourceObject) -> Result<()> {
@@ -418,12 +404,12 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[(ObjectValues, i64)], synced_at
             push_values_row(sql, gvr, row, synced_at, *revision)
         });
     }
-    let updated: &[&'static str] = if full_text {
-        &UPDATED_WITH_FULL_TEXT
+    let updated: Vec<&'static str> = if full_text {
+        UPDATED.iter().chain(&UPDATED_FULL_TEXT).copied().collect()
     } else {
-        &UPDATED
+        UPDATED.to_vec()
     };
-    sql.dialect().push_on_conflict_update(sql, KEY, updated);
+    sql.dialect().push_on_conflict_update(sql, KEY, &updated);
 }
 
 /// `(?, ?, …)`: one row of [`COLUMNS`].

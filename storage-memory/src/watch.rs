@@ -35,29 +35,8 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::query::owner_parameter;
 use crate::store::{ChangeKind, ChangeReceiver, ChangeRecord, KeyRef, Scope, Shared, Store};
-use storage_api::resource_version::with_revision;
+use storage_api::resource_version::{WatchStart as Start, with_revision};
 
-/// Where a watch starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Start {
-    /// With the current state (synthetic `ADDED` events).
-    Now,
-    /// After this revision (replayed from the history).
-    After(u64),
-}
-
-/// Reads the `resourceVersion` of a watch request.
-fn parse_start(resource_version: Option<&str>) -> Result<Start> {
-    match resource_version.map(str::trim) {
-        None | Some("" | "0") => Ok(Start::Now),
-        Some(text) => text.parse().map(Start::After).map_err(|_| {
-            StorageError::bad_request(
-                "resourceVersion",
-                format!("invalid resource version {text:?}: expected a number"),
-            )
-        }),
-    }
-}
 
 /// An item waiting to be turned into a watch event.
 #[derive(Debug)]
@@ -92,7 +71,7 @@ pub(crate) fn watch(
     gvr: Arc<Gvr>,
     options: &ListOptions,
 ) -> Result<WatchStream> {
-    let start = parse_start(options.resource_version.as_deref())?;
+    let start = Start::parse(options.resource_version.as_deref())?;
     if options.owner.is_some() {
         return Err(StorageError::invalid(
             owner_parameter(options),
@@ -316,23 +295,5 @@ impl Watch {
             Vec::new()
         };
         present(&self.options, object, &events)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resource_versions_parse_like_kubernetes() {
-        assert_eq!(parse_start(None).expect("none"), Start::Now);
-        assert_eq!(parse_start(Some("")).expect("empty"), Start::Now);
-        assert_eq!(parse_start(Some("0")).expect("zero"), Start::Now);
-        assert_eq!(parse_start(Some("42")).expect("n"), Start::After(42));
-        for bad in ["abc", "-1", "1.5", "0x10"] {
-            let err = parse_start(Some(bad)).expect_err(bad);
-            assert_eq!(err.status().code, 400, "{bad}");
-            assert!(err.to_string().starts_with("resourceVersion:"), "{err}");
-        }
     }
 }
