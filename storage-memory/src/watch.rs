@@ -37,7 +37,6 @@ use crate::query::owner_parameter;
 use crate::store::{ChangeKind, ChangeReceiver, ChangeRecord, KeyRef, Scope, Shared, Store};
 use storage_api::resource_version::{WatchStart as Start, with_revision};
 
-
 /// An item waiting to be turned into a watch event.
 #[derive(Debug)]
 enum Pending {
