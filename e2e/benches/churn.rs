@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clusterpedia_crds::{ClusterGroupResources, ClusterSpec, PediaCluster, ResourceSyncStatus};
+use clusterpedia_crds::{ClusterGroupResources, ClusterSpec, ClusterStatus, PediaCluster};
 use clusterpedia_synchro::{ClusterInput, Manager, SyncResourcesRef, SynchroOptions};
 use futures::FutureExt as _;
 use k8s_openapi::ByteString;
@@ -381,16 +381,10 @@ fn run_once(
         });
         let mut statuses = manager.statuses();
         loop {
-            let done = statuses.borrow_and_update().get("member").is_some_and(|s| {
-                !s.sync_resources.is_empty()
-                    && s.sync_resources.iter().all(|g| {
-                        g.resources.iter().all(|r| {
-                            r.sync_conditions.iter().all(|c| {
-                                c.status == ResourceSyncStatus::Syncing && !c.initial_list_phase
-                            })
-                        })
-                    })
-            });
+            let done = statuses
+                .borrow_and_update()
+                .get("member")
+                .is_some_and(ClusterStatus::past_initial_lists);
             if done {
                 break;
             }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use clusterpedia_crds::{ClusterGroupResources, ClusterSpec, PediaCluster, ResourceSyncStatus};
+use clusterpedia_crds::{ClusterGroupResources, ClusterSpec, ClusterStatus, PediaCluster};
 use clusterpedia_synchro::{ClusterInput, Manager, SyncResourcesRef, SynchroOptions};
 use k8s_openapi::ByteString;
 use storage_api::testing::{AfterWrite, Forwarding, Probe, Write};
@@ -450,16 +450,10 @@ async fn sync_once() -> anyhow::Result<()> {
     });
     let mut statuses = manager.statuses();
     loop {
-        let done = statuses.borrow_and_update().get("member").is_some_and(|s| {
-            !s.sync_resources.is_empty()
-                && s.sync_resources.iter().all(|g| {
-                    g.resources.iter().all(|r| {
-                        r.sync_conditions.iter().all(|c| {
-                            c.status == ResourceSyncStatus::Syncing && !c.initial_list_phase
-                        })
-                    })
-                })
-        });
+        let done = statuses
+            .borrow_and_update()
+            .get("member")
+            .is_some_and(ClusterStatus::past_initial_lists);
         if done {
             break;
         }

@@ -175,15 +175,7 @@ async fn wait_status(
 
 /// Ready, and every resource synced past its initial list.
 fn synced(status: &ClusterStatus) -> bool {
-    condition(status, "Ready").is_some_and(|c| c.status == "True")
-        && !status.sync_resources.is_empty()
-        && status.sync_resources.iter().all(|g| {
-            g.resources.iter().all(|r| {
-                r.sync_conditions
-                    .iter()
-                    .all(|c| c.status == ResourceSyncStatus::Syncing && !c.initial_list_phase)
-            })
-        })
+    condition(status, "Ready").is_some_and(|c| c.status == "True") && status.past_initial_lists()
 }
 
 /// `namespace/name → resourceVersion` of a collection of the simulator.

@@ -252,6 +252,18 @@ impl ClusterStatus {
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.conditions.iter().find(|c| c.type_ == type_)
     }
+
+    /// Whether resources are synced and every one of them is past its initial list (watching).
+    pub fn past_initial_lists(&self) -> bool {
+        !self.sync_resources.is_empty()
+            && self.sync_resources.iter().all(|g| {
+                g.resources.iter().all(|r| {
+                    r.sync_conditions
+                        .iter()
+                        .all(|c| c.status == ResourceSyncStatus::Syncing && !c.initial_list_phase)
+                })
+            })
+    }
 }
 
 /// The synced resources of one API group.
