@@ -55,7 +55,13 @@ impl Schema {
             std::process::id(),
             nanos % 1_000_000_000
         );
-        psql("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public");
+        // Once per database, in public. Tests run in parallel: on a fresh database two
+        // `CREATE EXTENSION IF NOT EXISTS` race and one fails on the catalog's unique index, so
+        // the creation is serialized by an advisory lock (one `-c`: one transaction).
+        psql(
+            "SELECT pg_advisory_xact_lock(7454215); \
+             CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public",
+        );
         psql(&format!("CREATE SCHEMA {name}"));
         let schema = Self(name);
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
