@@ -51,6 +51,12 @@ pub(crate) fn run(charts_only: bool) -> anyhow::Result<()> {
         .first()
         .context("dist produced no distribution")?;
     verify_checksums(&distribution.dir)?;
+    render_dist_values(
+        Path::new("."),
+        &distribution.dir,
+        &distribution.layer,
+        &distribution.tag,
+    )?;
     for component in &distribution.components {
         check_image(distribution, component, &work)?;
     }
@@ -67,12 +73,61 @@ pub(crate) fn run(charts_only: bool) -> anyhow::Result<()> {
         .first()
         .context("dist produced no elasticsearch distribution")?;
     verify_checksums(&es.dir)?;
+    render_dist_values(Path::new("."), &es.dir, &es.layer, &es.tag)?;
     for component in &es.components {
         check_image(es, component, &work)?;
     }
     eprintln!("check-dist: images checked in {:.0?}", started.elapsed());
     check_charts(&work, &distribution.tag, &es.tag)?;
     eprintln!("check-dist: done in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+/// The `values.yaml` a distribution in `dir` ships (`storage.name`, `storage.image.tag`, what
+/// a standalone layer's own `cargo xtask dist` writes too) rendered with `charts/clusterpedia-core`
+/// of the repository at `root`: the apiserver and the clustersynchro-manager run the
+/// distribution's images (`<component>:<tag>`) with `--storage-name=<layer>`.
+pub(crate) fn render_dist_values(
+    root: &Path,
+    dir: &Path,
+    layer: &str,
+    tag: &str,
+) -> anyhow::Result<()> {
+    let work = target_dir().join("check-dist");
+    std::fs::create_dir_all(&work)?;
+    let rendered = stdout(
+        helm_command(&helm()?, &work)
+            .args(["template", RELEASE])
+            .arg(root.join("charts/clusterpedia-core"))
+            .args(["-n", GOLDEN_NAMESPACE, "-f"])
+            .arg(dir.join("values.yaml")),
+    )
+    .with_context(|| {
+        format!(
+            "helm template charts/clusterpedia-core -f {}/values.yaml",
+            dir.display()
+        )
+    })?;
+    for component in ["apiserver", "clustersynchro-manager"] {
+        let image = format!("{component}:{tag}");
+        if !rendered.contains(&format!("/{image}\n")) {
+            bail!(
+                "{}/values.yaml with charts/clusterpedia-core: no container runs the image {image}",
+                dir.display()
+            );
+        }
+    }
+    let flag = format!("- --storage-name={layer}\n");
+    if rendered.matches(&flag).count() != 2 {
+        bail!(
+            "{}/values.yaml with charts/clusterpedia-core: want {flag:?} in both components",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "check-dist: {}/values.yaml renders with charts/clusterpedia-core: {layer}, images :{tag}",
+        dir.display()
+    );
     Ok(())
 }
 
