@@ -51,11 +51,13 @@ fn parse(golden: &str) -> ElasticsearchConfig {
 fn the_elasticsearch_chart_renders_configs_the_layer_accepts() {
     let plain = parse("charts/clusterpedia-elasticsearch/tests/golden/default.yaml");
     assert_eq!(plain.addresses, ["http://elasticsearch.search.svc:9200"]);
-    assert_eq!(plain, {
-        let mut defaults = ElasticsearchConfig::default();
-        defaults.addresses = plain.addresses.clone();
-        defaults
-    });
+    assert_eq!(
+        plain,
+        ElasticsearchConfig {
+            addresses: plain.addresses.clone(),
+            ..ElasticsearchConfig::default()
+        }
+    );
     // Credentials are never in the file: ES_USER / ES_PASSWORD / ES_API_KEY come from a Secret.
     let secret = parse("charts/clusterpedia-elasticsearch/tests/golden/existing-secret.yaml");
     assert_eq!(secret.addresses.len(), 2);
@@ -69,7 +71,7 @@ fn the_elasticsearch_chart_renders_configs_the_layer_accepts() {
         tls.ca_file.as_deref(),
         Some(Path::new("/etc/clusterpedia/elasticsearch-ca/ca.crt"))
     );
-    assert_eq!(tls.api_key, None);
+    assert_eq!((tls.user, tls.api_key), (None, None));
     assert_eq!(tls.index_prefix, "cp-prod");
     assert_eq!((tls.shards, tls.replicas), (3, 1));
     assert_eq!(tls.refresh, RefreshPolicy::False);
