@@ -809,7 +809,8 @@ fn auth_server(
 /// The rendered `wait-for-elasticsearch` init container waits for the cluster and sends the
 /// credentials (through curl's standard input): it waits through a 503 and an address that does
 /// not answer, succeeds with the right basic credentials (a password with `"` and `\`) or API
-/// key, stops at once with an error naming the credentials on a 401, and gives up after
+/// key, verifies an HTTPS server with the CA file ([`check_wait_over_tls`]), stops at once
+/// with an error naming the credentials on a 401, and gives up after
 /// ES_WAIT_ATTEMPTS rounds (the helm test). Then against the ES-API emulators of `.ci/run`
 /// (`ES_TEST_NOIDA_URL`, `ES_TEST_OSMEM_URL`), when set.
 fn check_wait_for_elasticsearch(work: &Path) -> anyhow::Result<()> {
@@ -879,6 +880,7 @@ fn check_wait_for_elasticsearch(work: &Path) -> anyhow::Result<()> {
         );
     }
     let _ = server.join();
+    check_wait_over_tls(&tmp, &run)?;
     let output = run(&format!("http://127.0.0.1:{closed}"), "1", &[])?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if output.status.success() || !stderr.contains("did not answer") {
@@ -908,13 +910,91 @@ fn check_wait_for_elasticsearch(work: &Path) -> anyhow::Result<()> {
         );
     }
     eprintln!(
-        "check-dist: {ES_WAIT_GOLDEN}: wait-for-elasticsearch waits, sends basic credentials and API keys, stops on 401, gives up after its rounds; answered by {}",
+        "check-dist: {ES_WAIT_GOLDEN}: wait-for-elasticsearch waits, sends basic credentials and API keys, verifies HTTPS with the CA file, stops on 401, gives up after its rounds; answered by {}",
         if emulators.is_empty() {
             "no emulator (ES_TEST_*_URL unset)".to_owned()
         } else {
             emulators.join(", ")
         }
     );
+    Ok(())
+}
+
+/// The wait script over HTTPS (`openssl s_server -www` with a self-signed certificate for
+/// 127.0.0.1): verified with ES_CA_FILE (the chart's CA Secret), refused without it (curl's
+/// certificate error is shown and it gives up), accepted with ES_INSECURE_SKIP_VERIFY.
+#[allow(clippy::type_complexity)]
+fn check_wait_over_tls(
+    tmp: &Path,
+    run: &dyn Fn(&str, &str, &[(&str, &str)]) -> anyhow::Result<Output>,
+) -> anyhow::Result<()> {
+    let (key, cert) = (tmp.join("server-key.pem"), tmp.join("ca.pem"));
+    output(
+        Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert),
+    )
+    .context("openssl req: a self-signed certificate for the HTTPS check")?;
+    let port = free_port()?;
+    let _server = Guard(
+        Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start openssl s_server")?,
+    );
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if start.elapsed() > Duration::from_secs(10) {
+            bail!("openssl s_server did not listen on {port}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let address = format!("https://127.0.0.1:{port}");
+    let ca = cert.to_string_lossy();
+    for (what, env, succeeds, shown) in [
+        (
+            "with the CA",
+            vec![("ES_CA_FILE", ca.as_ref())],
+            true,
+            "answers",
+        ),
+        ("without the CA", vec![], false, "certificate"),
+        (
+            "with insecureSkipVerify",
+            vec![("ES_INSECURE_SKIP_VERIFY", "true")],
+            true,
+            "answers",
+        ),
+    ] {
+        let output = run(&address, "1", &env)?;
+        let printed = String::from_utf8_lossy(&output.stdout);
+        if output.status.success() != succeeds || !printed.contains(shown) {
+            bail!(
+                "wait-for-elasticsearch over HTTPS {what}: {}\n{printed}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
     Ok(())
 }
 
