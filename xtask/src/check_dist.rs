@@ -61,8 +61,9 @@ pub(crate) fn run(charts_only: bool) -> anyhow::Result<()> {
         check_image(distribution, component, &work)?;
     }
     check_container_behaviour(distribution, &work)?;
-    // The elasticsearch distribution, checked the same way (its binaries only relink: the
-    // feature-matrix step of `cargo xtask test` has built the layer already).
+    // The elasticsearch distribution, checked the same way. In `cargo xtask test` its binaries
+    // are already built (the feature-matrix step builds them with exactly this feature): this
+    // costs the packaging only.
     let es = crate::dist::run(&DistArgs {
         storage: "elasticsearch".into(),
         profile: "dev".into(),
