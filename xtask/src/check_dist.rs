@@ -1,8 +1,9 @@
 //! `cargo xtask check-dist`: what ships, checked cheaply (a dev build of one layer).
 //!
-//! 1. `dist --profile dev --storage internal`, its SHA256SUMS, then each image: `skopeo inspect`
-//!    (layout and archive: labels, non-root user), `umoci unpack`, and the unpacked binary run
-//!    from its own root filesystem (`--version`; `storage-layers` lists exactly `internal`).
+//! 1. `dist --profile dev --storage internal`, then `--storage elasticsearch`: each one's
+//!    SHA256SUMS, then each image: `skopeo inspect` (layout and archive: labels, non-root user,
+//!    platform), `umoci unpack`, and the unpacked binary run from its own root filesystem
+//!    (`--version`; `storage-layers` lists exactly its layer).
 //! 2. Every chart under `charts/`, for each values file `ci/<case>-values.yaml`: `helm lint
 //!    --strict`, `helm template` compared with `tests/golden/<case>.yaml` (`UPDATE_GOLDEN=1`
 //!    rewrites them), and the rendered objects created with server-side dry-run in kube-sim.
@@ -30,12 +31,13 @@ pub(crate) fn run(charts_only: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let work = target_dir().join("check-dist");
     std::fs::create_dir_all(&work)?;
+    let version = crate::dist::workspace_version(Path::new("."))?;
     if charts_only {
-        let tag = format!(
-            "{}-internal",
-            crate::dist::workspace_version(Path::new("."))?
-        );
-        check_charts(&work, &tag)?;
+        check_charts(
+            &work,
+            &format!("{version}-internal"),
+            &format!("{version}-elasticsearch"),
+        )?;
         eprintln!("check-dist: charts done in {:.0?}", started.elapsed());
         return Ok(());
     }
@@ -49,13 +51,84 @@ pub(crate) fn run(charts_only: bool) -> anyhow::Result<()> {
         .first()
         .context("dist produced no distribution")?;
     verify_checksums(&distribution.dir)?;
+    render_dist_values(
+        Path::new("."),
+        &distribution.dir,
+        &distribution.layer,
+        &distribution.tag,
+    )?;
     for component in &distribution.components {
         check_image(distribution, component, &work)?;
     }
     check_container_behaviour(distribution, &work)?;
+    // The elasticsearch distribution, checked the same way. In `cargo xtask test` its binaries
+    // are already built (the feature-matrix step builds them with exactly this feature): this
+    // costs the packaging only.
+    let es = crate::dist::run(&DistArgs {
+        storage: "elasticsearch".into(),
+        profile: "dev".into(),
+        out: work.join("dist"),
+        no_images: false,
+    })?;
+    let es = es
+        .first()
+        .context("dist produced no elasticsearch distribution")?;
+    verify_checksums(&es.dir)?;
+    render_dist_values(Path::new("."), &es.dir, &es.layer, &es.tag)?;
+    for component in &es.components {
+        check_image(es, component, &work)?;
+    }
     eprintln!("check-dist: images checked in {:.0?}", started.elapsed());
-    check_charts(&work, &distribution.tag)?;
+    check_charts(&work, &distribution.tag, &es.tag)?;
     eprintln!("check-dist: done in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+/// The `values.yaml` a distribution in `dir` ships (`storage.name`, `storage.image.tag`, what
+/// a standalone layer's own `cargo xtask dist` writes too) rendered with `charts/clusterpedia-core`
+/// of the repository at `root`: the apiserver and the clustersynchro-manager run the
+/// distribution's images (`<component>:<tag>`) with `--storage-name=<layer>`.
+pub(crate) fn render_dist_values(
+    root: &Path,
+    dir: &Path,
+    layer: &str,
+    tag: &str,
+) -> anyhow::Result<()> {
+    let work = target_dir().join("check-dist");
+    std::fs::create_dir_all(&work)?;
+    let rendered = stdout(
+        helm_command(&helm()?, &work)
+            .args(["template", RELEASE])
+            .arg(root.join("charts/clusterpedia-core"))
+            .args(["-n", GOLDEN_NAMESPACE, "-f"])
+            .arg(dir.join("values.yaml")),
+    )
+    .with_context(|| {
+        format!(
+            "helm template charts/clusterpedia-core -f {}/values.yaml",
+            dir.display()
+        )
+    })?;
+    for component in ["apiserver", "clustersynchro-manager"] {
+        let image = format!("{component}:{tag}");
+        if !rendered.contains(&format!("/{image}\n")) {
+            bail!(
+                "{}/values.yaml with charts/clusterpedia-core: no container runs the image {image}",
+                dir.display()
+            );
+        }
+    }
+    let flag = format!("- --storage-name={layer}\n");
+    if rendered.matches(&flag).count() != 2 {
+        bail!(
+            "{}/values.yaml with charts/clusterpedia-core: want {flag:?} in both components",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "check-dist: {}/values.yaml renders with charts/clusterpedia-core: {layer}, images :{tag}",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -154,6 +227,28 @@ fn check_image(dist: &Distribution, component: &str, work: &Path) -> anyhow::Res
         ]))?)?;
     if inspected["Labels"]["org.opencontainers.image.title"] != component {
         bail!("{component}: the OCI archive does not hold the image");
+    }
+    // The platform follows the build's target, in the config and in the index.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dist.dir.join("manifest.json"))?)?;
+    let architecture = crate::dist::oci_architecture(
+        manifest["target"]
+            .as_str()
+            .context("manifest.json names no target")?,
+    )?;
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(layout.join("index.json"))?)?;
+    let platform = &index["manifests"][0]["platform"];
+    if inspected["Architecture"] != architecture
+        || inspected["Os"] != "linux"
+        || platform["architecture"] != architecture
+        || platform["os"] != "linux"
+    {
+        bail!(
+            "{component}: the image is for {}/{} (index: {platform}), not linux/{architecture} of the target",
+            inspected["Os"],
+            inspected["Architecture"]
+        );
     }
 
     let bundle = work.join("unpacked").join(component);
@@ -473,7 +568,8 @@ fn check_schemas() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_charts(work: &Path, tag: &str) -> anyhow::Result<()> {
+/// `tag` and `es_tag`: the images of the `internal` and `elasticsearch` distributions.
+fn check_charts(work: &Path, tag: &str, es_tag: &str) -> anyhow::Result<()> {
     let helm = helm()?;
     check_crd_copies()?;
     check_schemas()?;
@@ -484,10 +580,16 @@ fn check_charts(work: &Path, tag: &str) -> anyhow::Result<()> {
     let mut charts: Vec<&str> = cases.iter().map(|c| c.chart.as_str()).collect();
     charts.dedup();
     for chart in &charts {
-        // A chart whose defaults refuse to render (a pending layer) is linted per case only.
-        let refuses = cases
-            .iter()
-            .any(|c| c.chart == *chart && c.name == "default" && c.expect_error.is_some());
+        // A chart whose defaults refuse to render (a case with no values, only comments,
+        // expects an error: e.g. no default Elasticsearch address) is linted per case only.
+        let refuses = cases.iter().any(|c| {
+            c.chart == *chart
+                && c.expect_error.is_some()
+                && std::fs::read_to_string(&c.values).is_ok_and(|text| {
+                    text.lines()
+                        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+                })
+        });
         if !refuses {
             output(helm_command(&helm, work).args([
                 "lint",
@@ -555,28 +657,40 @@ fn check_charts(work: &Path, tag: &str) -> anyhow::Result<()> {
         charts.len(),
         renders.len()
     );
-    // The chart's default image is the distribution `dist` writes.
-    let rendered = std::fs::read_to_string("charts/clusterpedia/tests/golden/default.yaml")?;
-    let image = format!("/binding-apiserver:{tag}");
-    if !rendered.contains(&image) {
-        bail!("charts/clusterpedia's default render does not run the dist image {image}");
+    // The charts' default images are the distributions `dist` writes.
+    for (golden, image) in [
+        (
+            "charts/clusterpedia/tests/golden/default.yaml",
+            format!("/binding-apiserver:{tag}"),
+        ),
+        (
+            "charts/clusterpedia-elasticsearch/tests/golden/default.yaml",
+            format!("/apiserver:{es_tag}"),
+        ),
+    ] {
+        if !std::fs::read_to_string(golden)?.contains(&image) {
+            bail!("{golden} does not run the dist image {image}");
+        }
     }
     check_ensure_database()?;
+    check_wait_for_elasticsearch(work)?;
     install_into_kube_sim(&helm, work, &renders)?;
     Ok(())
 }
 
-/// The `ensure-database` init container's script, as rendered in a golden file.
-fn ensure_database_script(golden: &str) -> anyhow::Result<String> {
+/// The script of the container `container` (its `command`'s `- |` block), as rendered in a
+/// golden file.
+fn container_script(golden: &str, container: &str) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(golden)?;
+    let name = format!("- name: {container}");
     let mut lines = text
         .lines()
-        .skip_while(|l| l.trim() != "- name: ensure-database")
+        .skip_while(|l| l.trim() != name)
         .skip_while(|l| l.trim() != "- |")
         .skip(1);
     let first = lines
         .next()
-        .with_context(|| format!("{golden}: no ensure-database script"))?;
+        .with_context(|| format!("{golden}: no {container} script"))?;
     let indent = first.len() - first.trim_start().len();
     let mut script = format!("{}\n", &first[indent..]);
     for line in lines {
@@ -616,7 +730,7 @@ fn check_ensure_database() -> anyhow::Result<()> {
             &["mariadb", "-h", "127.0.0.1", "-u", "root", "-e"][..],
         ),
     ] {
-        let script = ensure_database_script(golden)?;
+        let script = container_script(golden, "ensure-database")?;
         let drop_statement = format!("DROP DATABASE IF EXISTS {database}");
         let mut drop_args = drop.to_vec();
         drop_args.push(&drop_statement);
@@ -638,6 +752,249 @@ fn check_ensure_database() -> anyhow::Result<()> {
         eprintln!(
             "check-dist: {golden}: ensure-database creates the database (port {port}), twice"
         );
+    }
+    Ok(())
+}
+
+/// The golden render whose `wait-for-elasticsearch` script is run by [`check_wait_for_elasticsearch`].
+const ES_WAIT_GOLDEN: &str = "charts/clusterpedia-elasticsearch/tests/golden/default.yaml";
+
+/// A local HTTP server for the wait script: answers 503 to its first request (a cluster still
+/// starting), then `GET /` with 200 and an Elasticsearch 8 banner when the request carries
+/// `authorization`, else 401. Serves `requests` requests, then stops.
+fn auth_server(
+    authorization: String,
+    requests: usize,
+) -> anyhow::Result<(u16, std::thread::JoinHandle<Vec<String>>)> {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for (i, stream) in listener.incoming().take(requests).enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(stream.try_clone().expect("clone a TCP stream"));
+            let mut header = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("authorization")
+                {
+                    header = value.trim().to_owned();
+                }
+                line.clear();
+            }
+            let (status, body) = if i == 0 {
+                ("503 Service Unavailable", r#"{"error":"starting"}"#)
+            } else if header == authorization {
+                (
+                    "200 OK",
+                    r#"{"name":"es-0","version":{"number":"8.15.3"},"tagline":"You Know, for Search"}"#,
+                )
+            } else {
+                ("401 Unauthorized", r#"{"error":"security_exception"}"#)
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            seen.push(header);
+        }
+        seen
+    });
+    Ok((port, handle))
+}
+
+/// The rendered `wait-for-elasticsearch` init container waits for the cluster and sends the
+/// credentials (through curl's standard input): it waits through a 503 and an address that does
+/// not answer, succeeds with the right basic credentials (a password with `"` and `\`) or API
+/// key, verifies an HTTPS server with the CA file ([`check_wait_over_tls`]), stops at once
+/// with an error naming the credentials on a 401, and gives up after
+/// ES_WAIT_ATTEMPTS rounds (the helm test). Then against the ES-API emulators of `.ci/run`
+/// (`ES_TEST_NOIDA_URL`, `ES_TEST_OSMEM_URL`), when set.
+fn check_wait_for_elasticsearch(work: &Path) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    let script = container_script(ES_WAIT_GOLDEN, "wait-for-elasticsearch")?;
+    let tmp = work.join("es-wait");
+    std::fs::create_dir_all(&tmp)?;
+    let closed = free_port()?;
+    let run = |addresses: &str, attempts: &str, env: &[(&str, &str)]| -> anyhow::Result<Output> {
+        let mut command = Command::new("sh");
+        command
+            .args(["-ec", &script])
+            .env("TMPDIR", &tmp)
+            .env("ES_ADDRESSES", addresses)
+            .env("ES_WAIT_ATTEMPTS", attempts)
+            .env_remove("ES_USER")
+            .env_remove("ES_PASSWORD")
+            .env_remove("ES_API_KEY")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null());
+        Ok(command.output()?)
+    };
+    let password = r#"p"a\ss w0rd"#;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("elastic:{password}"))
+    );
+    for (what, authorization, env) in [
+        (
+            "basic credentials",
+            basic.clone(),
+            vec![("ES_USER", "elastic"), ("ES_PASSWORD", password)],
+        ),
+        (
+            "an API key",
+            "ApiKey aWQ6a2V5".to_owned(),
+            vec![("ES_API_KEY", "aWQ6a2V5")],
+        ),
+    ] {
+        let (port, server) = auth_server(authorization, 2)?;
+        let output = run(
+            &format!("http://127.0.0.1:{closed},http://127.0.0.1:{port}/"),
+            "3",
+            &env,
+        )?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() || !stdout.contains("answers: {\"name\":\"es-0\"") {
+            bail!(
+                "wait-for-elasticsearch with {what}: {}\n{stdout}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let _ = server.join();
+    }
+    let (port, server) = auth_server(basic, 2)?;
+    let output = run(
+        &format!("http://127.0.0.1:{port}"),
+        "5",
+        &[("ES_USER", "elastic"), ("ES_PASSWORD", "wrong")],
+    )?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.success() || !stderr.contains("refused the credentials (HTTP 401)") {
+        bail!(
+            "wait-for-elasticsearch with a wrong password: {} {stderr}",
+            output.status
+        );
+    }
+    let _ = server.join();
+    check_wait_over_tls(&tmp, &run)?;
+    let output = run(&format!("http://127.0.0.1:{closed}"), "1", &[])?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.success() || !stderr.contains("did not answer") {
+        bail!(
+            "wait-for-elasticsearch with nothing listening: {} {stderr}",
+            output.status
+        );
+    }
+    let mut emulators = Vec::new();
+    for var in ["ES_TEST_NOIDA_URL", "ES_TEST_OSMEM_URL"] {
+        if let Ok(url) = std::env::var(var) {
+            let output = run(&url, "3", &[])?;
+            if !output.status.success() {
+                bail!(
+                    "wait-for-elasticsearch against {var}={url}: {}\n{}{}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            emulators.push(var);
+        }
+    }
+    if emulators.is_empty() && std::env::var("CI").is_ok_and(|v| v == "true") {
+        bail!(
+            "wait-for-elasticsearch: CI sets ES_TEST_NOIDA_URL and ES_TEST_OSMEM_URL (.ci/run starts the emulators); neither is set"
+        );
+    }
+    eprintln!(
+        "check-dist: {ES_WAIT_GOLDEN}: wait-for-elasticsearch waits, sends basic credentials and API keys, verifies HTTPS with the CA file, stops on 401, gives up after its rounds; answered by {}",
+        if emulators.is_empty() {
+            "no emulator (ES_TEST_*_URL unset)".to_owned()
+        } else {
+            emulators.join(", ")
+        }
+    );
+    Ok(())
+}
+
+/// The wait script over HTTPS (`openssl s_server -www` with a self-signed certificate for
+/// 127.0.0.1): verified with ES_CA_FILE (the chart's CA Secret), refused without it (curl's
+/// certificate error is shown and it gives up), accepted with ES_INSECURE_SKIP_VERIFY.
+#[allow(clippy::type_complexity)]
+fn check_wait_over_tls(
+    tmp: &Path,
+    run: &dyn Fn(&str, &str, &[(&str, &str)]) -> anyhow::Result<Output>,
+) -> anyhow::Result<()> {
+    let (key, cert) = (tmp.join("server-key.pem"), tmp.join("ca.pem"));
+    output(
+        Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert),
+    )
+    .context("openssl req: a self-signed certificate for the HTTPS check")?;
+    let port = free_port()?;
+    let _server = Guard(
+        Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start openssl s_server")?,
+    );
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if start.elapsed() > Duration::from_secs(10) {
+            bail!("openssl s_server did not listen on {port}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let address = format!("https://127.0.0.1:{port}");
+    let ca = cert.to_string_lossy();
+    for (what, env, succeeds, shown) in [
+        (
+            "with the CA",
+            vec![("ES_CA_FILE", ca.as_ref())],
+            true,
+            "answers",
+        ),
+        ("without the CA", vec![], false, "certificate"),
+        (
+            "with insecureSkipVerify",
+            vec![("ES_INSECURE_SKIP_VERIFY", "true")],
+            true,
+            "answers",
+        ),
+    ] {
+        let output = run(&address, "1", &env)?;
+        let printed = String::from_utf8_lossy(&output.stdout);
+        if output.status.success() != succeeds || !printed.contains(shown) {
+            bail!(
+                "wait-for-elasticsearch over HTTPS {what}: {}\n{printed}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
     }
     Ok(())
 }
@@ -913,96 +1270,209 @@ fn install_into_kube_sim(
         "pediaclusters.cluster.clusterpedia.io",
         "clustersyncresources.cluster.clusterpedia.io",
     ])?;
-    install_upstream_values(helm, work, &kubeconfig, &releases, &resources, &kubectl)?;
+    let sim = SimInstall {
+        helm,
+        work,
+        kubeconfig: &kubeconfig,
+        releases: &releases,
+        resources: &resources,
+        kubectl: &kubectl,
+    };
+    install_checked_values(&sim, &crate::dist::workspace_version(Path::new("."))?)?;
     Ok(())
+}
+
+/// A `helm install` into kube-sim whose Deployments are checked, then `helm uninstall`.
+struct SimInstall<'a> {
+    helm: &'a Path,
+    work: &'a Path,
+    kubeconfig: &'a Path,
+    /// helm's release records (its SQL driver).
+    releases: &'a str,
+    resources: &'a std::collections::BTreeMap<(String, String), (String, bool)>,
+    kubectl: &'a dyn Fn(&[&str]) -> anyhow::Result<String>,
+}
+
+impl SimInstall<'_> {
+    /// Installs `chart` with `values` as `release` in a new `namespace`; each Deployment must run
+    /// `ghcr.io/clusterpedia-rs/<component>:<tag>` with `--storage-config` and pass `check`
+    /// (its pod spec); `notes` must be in helm's output (the NOTES). Returns the
+    /// Deployments seen; uninstalls the release.
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        &self,
+        release: &str,
+        namespace: &str,
+        chart: &str,
+        values: &str,
+        tag: &str,
+        check: &dyn Fn(&serde_json::Value) -> anyhow::Result<()>,
+        notes: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let file = self.work.join(format!("{namespace}-namespace.json"));
+        std::fs::write(
+            &file,
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+                .to_string(),
+        )?;
+        (self.kubectl)(&[
+            "create",
+            "--raw",
+            "/api/v1/namespaces",
+            "-f",
+            &file.to_string_lossy(),
+        ])?;
+        let helm_sql = |args: &[&str]| -> anyhow::Result<Output> {
+            output(
+                helm_command(self.helm, self.work)
+                    .env("HELM_DRIVER", "sql")
+                    .env("HELM_DRIVER_SQL_CONNECTION_STRING", self.releases)
+                    .args(args)
+                    .arg("--kubeconfig")
+                    .arg(self.kubeconfig),
+            )
+        };
+        let installed = helm_sql(&[
+            "install",
+            release,
+            chart,
+            "-n",
+            namespace,
+            "-f",
+            values,
+            "--disable-openapi-validation",
+        ])
+        .with_context(|| format!("helm install {chart} -f {values} into kube-sim"))?;
+        let printed = String::from_utf8_lossy(&installed.stdout);
+        if !printed.contains(notes) {
+            bail!("helm install {chart} -f {values}: the NOTES lack {notes:?}:\n{printed}");
+        }
+        let probe =
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {}});
+        let path = create_path(&probe, self.resources, namespace)?;
+        let deployments: serde_json::Value =
+            serde_json::from_str(&(self.kubectl)(&["get", "--raw", &path])?)?;
+        let mut seen = Vec::new();
+        for deployment in deployments["items"].as_array().into_iter().flatten() {
+            let name = deployment["metadata"]["name"].as_str().unwrap_or_default();
+            let pod = &deployment["spec"]["template"]["spec"];
+            let container = &pod["containers"][0];
+            let image = container["image"].as_str().unwrap_or_default();
+            let component = image
+                .rsplit_once(':')
+                .and_then(|(repo, _)| repo.rsplit_once('/'))
+                .map(|(_, c)| c)
+                .unwrap_or_default();
+            if image != format!("ghcr.io/clusterpedia-rs/{component}:{tag}") {
+                bail!("{values}: {name} runs {image}, not the distribution's image");
+            }
+            if !container["args"].to_string().contains("--storage-config=") {
+                bail!(
+                    "{values}: {name} has no --storage-config: {}",
+                    container["args"]
+                );
+            }
+            check(pod).with_context(|| format!("{values}: {name}"))?;
+            seen.push(format!(
+                "{name} ({image}, replicas {})",
+                deployment["spec"]["replicas"]
+            ));
+        }
+        if seen.len() != 2 {
+            bail!(
+                "{values}: want the apiserver and clustersynchro-manager Deployments, got {seen:?}"
+            );
+        }
+        helm_sql(&["uninstall", release, "-n", namespace])
+            .with_context(|| format!("helm uninstall {release}"))?;
+        // The CRDs are kept on uninstall: removed, so that the next release installs its own.
+        (self.kubectl)(&[
+            "delete",
+            "customresourcedefinition",
+            "pediaclusters.cluster.clusterpedia.io",
+            "clustersyncresources.cluster.clusterpedia.io",
+        ])?;
+        Ok(seen)
+    }
 }
 
 /// `helm install` of charts/clusterpedia-core with `ci/upstream-values.yaml` (a values file of
 /// the original chart, only `storage.image` changed) into kube-sim: the apiserver and the
 /// clustersynchro-manager Deployments run the distribution's images, with the storage
-/// configuration and `DB_PASSWORD` of the file; then `helm uninstall`.
-fn install_upstream_values(
-    helm: &Path,
-    work: &Path,
-    kubeconfig: &Path,
-    releases: &str,
-    resources: &std::collections::BTreeMap<(String, String), (String, bool)>,
-    kubectl: &dyn Fn(&[&str]) -> anyhow::Result<String>,
-) -> anyhow::Result<()> {
-    const RELEASE_UPSTREAM: &str = "upstream";
-    const NAMESPACE: &str = "clusterpedia-upstream";
-    let file = work.join("upstream-namespace.json");
-    std::fs::write(
-        &file,
-        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-            .to_string(),
-    )?;
-    kubectl(&[
-        "create",
-        "--raw",
-        "/api/v1/namespaces",
-        "-f",
-        &file.to_string_lossy(),
-    ])?;
-    let helm_sql = |args: &[&str]| -> anyhow::Result<Output> {
-        output(
-            helm_command(helm, work)
-                .env("HELM_DRIVER", "sql")
-                .env("HELM_DRIVER_SQL_CONNECTION_STRING", releases)
-                .args(args)
-                .arg("--kubeconfig")
-                .arg(kubeconfig),
-        )
-    };
-    helm_sql(&[
-        "install",
-        RELEASE_UPSTREAM,
+/// configuration and `DB_PASSWORD` of the file. Then charts/clusterpedia-elasticsearch with
+/// `ci/tls-values.yaml`: the `elasticsearch` distribution's images, the wait init container,
+/// the API key from the chart's Secret, the CA certificate mounted.
+fn install_checked_values(sim: &SimInstall<'_>, version: &str) -> anyhow::Result<()> {
+    let seen = sim.check(
+        "upstream",
+        "clusterpedia-upstream",
         "charts/clusterpedia-core",
-        "-n",
-        NAMESPACE,
-        "-f",
         "charts/clusterpedia-core/ci/upstream-values.yaml",
-        "--disable-openapi-validation",
-    ])
-    .context("helm install charts/clusterpedia-core -f ci/upstream-values.yaml into kube-sim")?;
-    let probe = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {}});
-    let path = create_path(&probe, resources, NAMESPACE)?;
-    let deployments: serde_json::Value = serde_json::from_str(&kubectl(&["get", "--raw", &path])?)?;
-    let mut seen = Vec::new();
-    for deployment in deployments["items"].as_array().into_iter().flatten() {
-        let name = deployment["metadata"]["name"].as_str().unwrap_or_default();
-        let pod = &deployment["spec"]["template"]["spec"];
-        let container = &pod["containers"][0];
-        let image = container["image"].as_str().unwrap_or_default();
-        let component = image
-            .rsplit_once(':')
-            .and_then(|(repo, _)| repo.rsplit_once('/'))
-            .map(|(_, c)| c)
-            .unwrap_or_default();
-        if image != format!("ghcr.io/clusterpedia-rs/{component}:0.1.0-internal") {
-            bail!("upstream values: {name} runs {image}, not the distribution's image");
-        }
-        let env = container["env"].to_string();
-        let args = container["args"].to_string();
-        if !env.contains("internalstorage-password") || !args.contains("--storage-config=") {
-            bail!("upstream values: {name} lacks DB_PASSWORD or --storage-config: {env} {args}");
-        }
-        seen.push(format!(
-            "{name} ({image}, replicas {})",
-            deployment["spec"]["replicas"]
-        ));
-    }
-    if seen.len() != 2 {
-        bail!(
-            "upstream values: want the apiserver and clustersynchro-manager Deployments, got {seen:?}"
-        );
-    }
+        &format!("{version}-internal"),
+        &|pod| {
+            if !pod.to_string().contains("internalstorage-password") {
+                bail!("no DB_PASSWORD from the Secret: {pod}");
+            }
+            Ok(())
+        },
+        "storage layer is installed",
+    )?;
     eprintln!(
         "check-dist: helm install charts/clusterpedia-core -f ci/upstream-values.yaml (the original's values, image lines changed): {}",
         seen.join(", ")
     );
-    helm_sql(&["uninstall", RELEASE_UPSTREAM, "-n", NAMESPACE])
-        .context("helm uninstall upstream")?;
+    let seen = sim.check(
+        "search",
+        "clusterpedia-elasticsearch",
+        "charts/clusterpedia-elasticsearch",
+        "charts/clusterpedia-elasticsearch/ci/tls-values.yaml",
+        &format!("{version}-elasticsearch"),
+        &|pod| {
+            let init = &pod["initContainers"][0];
+            if init["name"] != "wait-for-elasticsearch" {
+                bail!("no wait-for-elasticsearch init container: {init}");
+            }
+            for container in [init, &pod["containers"][0]] {
+                let api_key = container["env"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|e| e["name"] == "ES_API_KEY")
+                    .map(|e| &e["valueFrom"]["secretKeyRef"]);
+                if api_key.is_none_or(|r| {
+                    r["name"] != "search-elasticsearch-storage" || r["key"] != "apiKey"
+                }) {
+                    bail!(
+                        "{}: ES_API_KEY not from the chart's Secret: {}",
+                        container["name"],
+                        container["env"]
+                    );
+                }
+                let mounted = container["volumeMounts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|m| m["mountPath"] == "/etc/clusterpedia/elasticsearch-ca");
+                if !mounted {
+                    bail!("{}: the CA certificate is not mounted", container["name"]);
+                }
+            }
+            let ca = pod["volumes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|v| v["secret"]["secretName"] == "search-es-http-certs-public");
+            if !ca {
+                bail!("no volume of the CA Secret: {}", pod["volumes"]);
+            }
+            Ok(())
+        },
+        "Storage: Elasticsearch / OpenSearch at https://search-es-http.search.svc:9200",
+    )?;
+    eprintln!(
+        "check-dist: helm install charts/clusterpedia-elasticsearch -f ci/tls-values.yaml: {}",
+        seen.join(", ")
+    );
     Ok(())
 }
 

@@ -714,7 +714,7 @@ impl Blob {
 }
 
 /// The OCI architecture of a target triple.
-fn oci_architecture(target: &str) -> anyhow::Result<&'static str> {
+pub fn oci_architecture(target: &str) -> anyhow::Result<&'static str> {
     Ok(match target.split('-').next().unwrap_or_default() {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -797,6 +797,12 @@ fn write_image(
     let mut manifest_descriptor = manifest.descriptor();
     manifest_descriptor["annotations"] = json!({
         "org.opencontainers.image.ref.name": context.tag,
+    });
+    // The platform of the build's target, as in the config: an index of several targets'
+    // manifests under one tag (amd64 + arm64) is chosen from by it.
+    manifest_descriptor["platform"] = json!({
+        "architecture": oci_architecture(&context.release.target)?,
+        "os": "linux",
     });
     let index = json!({
         "schemaVersion": 2,

@@ -424,6 +424,8 @@ pub(crate) fn check(root: &Path) -> anyhow::Result<()> {
     let tag = format!("{}-{CHECK_NAME}", workspace_value(&manifest, "version")?);
     let dist = out.join(&tag);
     check_distribution(&dist, &tag, &components(root)?)?;
+    // Its values.yaml selects its layer and images in clusterpedia-core (helm template).
+    crate::check_dist::render_dist_values(root, &dist, CHECK_NAME, &tag)?;
     eprintln!("standalone check: {} is complete", dist.display());
     std::fs::remove_dir_all(&out).with_context(|| format!("remove {}", out.display()))?;
     std::fs::remove_dir_all(&project).with_context(|| format!("remove {}", project.display()))

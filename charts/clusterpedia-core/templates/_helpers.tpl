@@ -171,6 +171,9 @@ authorization (SubjectAccessReview) delegated to the cluster it runs in, as an a
   mountPath: /etc/clusterpedia/storage
   readOnly: true
 {{- end }}
+{{- with (include "clusterpedia.storage.override.volumeMounts" . | trim) }}
+{{ . }}
+{{- end }}
 {{- end -}}
 
 {{- define "clusterpedia.volumes" -}}
@@ -180,6 +183,9 @@ authorization (SubjectAccessReview) delegated to the cluster it runs in, as an a
 - name: storage-config
   configMap:
     name: {{ . }}
+{{- end }}
+{{- with (include "clusterpedia.storage.override.volumes" . | trim) }}
+{{ . }}
 {{- end }}
 {{- end -}}
 
