@@ -7,19 +7,24 @@
 //! Identity mapping: the user and groups of the request, unchanged (the same names in every
 //! member cluster). A cluster whose RBAC objects are not stored grants nothing.
 //!
-//! The RBAC objects are read again at most every [`SNAPSHOT_TTL`]; each user's answer is
-//! cached until the next read. So a change of RBAC in a member cluster is seen within the
-//! synchro's delay plus [`SNAPSHOT_TTL`].
+//! The RBAC objects are read again when the storage says one changed, and at least every
+//! [`SNAPSHOT_TTL`]; each user's answer is cached until the next read. When the layer supports
+//! watch, each RBAC resource read is then watched (from the resource version of its list, so no
+//! change falls between the two), and any event makes the next request read them again: a change
+//! in a member cluster is seen within the synchro's delay. Without watch (or while a watch is
+//! down), within the synchro's delay plus [`SNAPSHOT_TTL`].
 //!
 //! [`ListOptions::access`]: storage_api::ListOptions
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt as _;
 use kube_wire::rbac::{Rbac, Scope};
-use storage_api::ListOptions;
 use storage_api::query::{AccessScope, NamespaceAccess};
+use storage_api::{ListOptions, ResourceStorage, WatchEvent};
 
 use crate::auth::User;
 use crate::catalog::Catalog;
@@ -52,6 +57,23 @@ pub(crate) struct MemberRbac {
     snapshot: tokio::sync::Mutex<Option<Arc<Snapshot>>>,
     scopes: TtlCache<String, AccessScope>,
     generations: Mutex<u64>,
+    /// Set by the watches of the RBAC resources on every change: the next request reads them
+    /// again.
+    changed: Arc<AtomicBool>,
+    /// The watch of each RBAC resource (a finished task: not watched).
+    watches: Mutex<HashMap<&'static str, tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for MemberRbac {
+    fn drop(&mut self) {
+        let watches = self
+            .watches
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (_, task) in watches.drain() {
+            task.abort();
+        }
+    }
 }
 
 impl Default for MemberRbac {
@@ -60,6 +82,8 @@ impl Default for MemberRbac {
             snapshot: tokio::sync::Mutex::new(None),
             scopes: TtlCache::new(CACHE_ENTRIES),
             generations: Mutex::new(0),
+            changed: Arc::new(AtomicBool::new(false)),
+            watches: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -69,9 +93,12 @@ impl MemberRbac {
         let mut current = self.snapshot.lock().await;
         if let Some(snapshot) = current.as_ref()
             && snapshot.read_at.elapsed() < SNAPSHOT_TTL
+            && !self.changed.load(Ordering::SeqCst)
         {
             return Ok(snapshot.clone());
         }
+        // Changes from now on make the snapshot being read stale.
+        self.changed.store(false, Ordering::SeqCst);
         let mut clusters: BTreeMap<String, Rbac> = BTreeMap::new();
         let stored = catalog.current();
         let Some(all) = stored.scope(None) else {
@@ -85,6 +112,10 @@ impl MemberRbac {
             };
             let storage = catalog.resource_storage(info).await?;
             let page = storage.list(&ListOptions::default()).await?;
+            if catalog.supports("watch") {
+                self.watch(resource, &storage, page.resource_version.clone())
+                    .await;
+            }
             for item in page.items {
                 if let Ok(object) = serde_json::from_slice::<serde_json::Value>(&item.raw) {
                     clusters
@@ -98,7 +129,7 @@ impl MemberRbac {
             let mut generations = self
                 .generations
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                .unwrap_or_else(PoisonError::into_inner);
             *generations += 1;
             *generations
         };
@@ -109,6 +140,52 @@ impl MemberRbac {
         });
         *current = Some(snapshot.clone());
         Ok(snapshot)
+    }
+
+    /// Watches `resource` from `from` (the resource version of the list just read), unless it is
+    /// watched already; any event marks the snapshot as changed. A watch that cannot start or
+    /// ends is started again at the next read (at most [`SNAPSHOT_TTL`] later).
+    async fn watch(
+        &self,
+        resource: &'static str,
+        storage: &Arc<dyn ResourceStorage>,
+        from: Option<String>,
+    ) {
+        let watched = self
+            .watches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(resource)
+            .is_some_and(|task| !task.is_finished());
+        if watched {
+            return;
+        }
+        let mut options = ListOptions::default();
+        options.resource_version = from;
+        let mut events = match storage.watch(&options).await {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::debug!(%error, resource, "member RBAC: cannot watch; read every {SNAPSHOT_TTL:?}");
+                return;
+            }
+        };
+        let changed = self.changed.clone();
+        let task = tokio::spawn(async move {
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(WatchEvent::Bookmark { .. } | WatchEvent::InitialEventsEnd { .. }) => {}
+                    Ok(_) => changed.store(true, Ordering::SeqCst),
+                    Err(error) => {
+                        tracing::debug!(%error, resource, "member RBAC: the watch ended");
+                        break;
+                    }
+                }
+            }
+        });
+        self.watches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(resource, task);
     }
 
     /// Where `user` may `verb` (`list`, `watch`, `get`) objects of `group/resource`, per member

@@ -693,4 +693,40 @@ async fn member_rbac_filters_each_users_results() {
         .await
         .expect("answer");
     assert_eq!(answer.status, 400);
+
+    // Change-driven: a binding stored now shows at the next requests, long before the 10 s
+    // refresh of the RBAC objects read moments ago (the layer's watch tells the apiserver).
+    assert!(names(&list("carol-token", String::new()).await).is_empty());
+    support::load(
+        &*harness.factory,
+        &[binding(&c0, None, "carol-everywhere", "carol")],
+    )
+    .await;
+    let expected_carol: Vec<String> = {
+        let mut names: Vec<String> = pods
+            .iter()
+            .filter(|p| *p.fields.cluster == *c0)
+            .map(|p| {
+                format!(
+                    "{}/{}/{}",
+                    p.fields.cluster, p.fields.namespace, p.fields.name
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let seen = names(&list("carol-token", String::new()).await);
+        if seen == expected_carol {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "carol still sees {} pods",
+            seen.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

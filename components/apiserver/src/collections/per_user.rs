@@ -211,11 +211,12 @@ pub(crate) async fn merged(
             }
         })
         .collect::<Result<Vec<_>, StorageError>>()?;
-    let mut page = ListPage::default();
-    page.items = items;
-    page.continue_token = continue_token;
-    page.remaining_item_count = remaining_item_count;
-    page.resource_version = resource_version;
+    let page = ListPage {
+        items,
+        continue_token,
+        remaining_item_count,
+        resource_version,
+    };
     Ok(CollectionPage::from_page(page, |item| {
         types
             .get(&(item.fields.cluster.to_string(), (*item.fields.gvr).clone()))
