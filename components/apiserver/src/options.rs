@@ -106,6 +106,11 @@ pub struct ApiserverOptions {
     )]
     pub requestheader_username_headers: Vec<String>,
 
+    /// The headers naming the uid of the user behind the front proxy (the first present wins;
+    /// Kubernetes 1.32's flag, none by default: `X-Remote-Uid` is the usual one).
+    #[arg(long, value_name = "HEADERS", value_delimiter = ',')]
+    pub requestheader_uid_headers: Vec<String>,
+
     /// The headers naming the groups of the user behind the front proxy (every value counts).
     #[arg(
         long,
@@ -247,6 +252,7 @@ impl Default for ApiserverOptions {
             requestheader_client_ca_file: None,
             requestheader_allowed_names: Vec::new(),
             requestheader_username_headers: vec!["X-Remote-User".into()],
+            requestheader_uid_headers: Vec::new(),
             requestheader_group_headers: vec!["X-Remote-Group".into()],
             requestheader_extra_headers_prefix: vec!["X-Remote-Extra-".into()],
             authentication_kubeconfig: None,
