@@ -202,7 +202,7 @@ pub struct ApiserverOptions {
     /// cluster's own RBAC lets the same user name and groups list (Roles, ClusterRoles and
     /// their bindings as synced into storage; a cluster whose RBAC is not stored shows nothing).
     /// Filtered inside the storage query (paging, counts and watches stay exact). RBAC changes
-    /// are seen within the synchro's delay plus 10 s.
+    /// are seen within the synchro's delay on a layer with watch, else plus 10 s.
     #[arg(
         long,
         value_name = "BOOL",
@@ -212,6 +212,12 @@ pub struct ApiserverOptions {
         action = clap::ArgAction::Set
     )]
     pub member_rbac_filter: bool,
+
+    /// With `--member-rbac-filter`: a YAML file naming the request's users and groups as each
+    /// member cluster knows them (per cluster `userPrefix`, `groupPrefix`, `users`, `groups`;
+    /// see docs/security.md). Without it, the same names in every member cluster.
+    #[arg(long, value_name = "FILE")]
+    pub member_rbac_identity_map: Option<PathBuf>,
 
     /// The file of the key that signs continue tokens (at least 32 bytes; surrounding
     /// whitespace is ignored). Replicas serving the same clients must share it. Without it a
@@ -259,6 +265,7 @@ impl Default for ApiserverOptions {
             delegate_in_cluster: false,
             authentication_skip_lookup: false,
             member_rbac_filter: false,
+            member_rbac_identity_map: None,
             authentication_token_webhook_cache_ttl: Duration::from_secs(10),
             authorization_kubeconfig: None,
             authorization_mode: None,
