@@ -580,7 +580,7 @@ async fn member_rbac_changes_show_and_hide_pods_within_the_bound() {
         }
     };
     let wait = |what: &'static str, bound: Duration, pred: Box<dyn Fn(usize) -> bool + Send>| {
-        let alice_sees = alice_sees.clone();
+        let alice_sees = &alice_sees;
         async move {
             let started = Instant::now();
             loop {
