@@ -38,7 +38,7 @@ const AUTHENTICATED: &str = "system:authenticated";
 pub(crate) struct User {
     /// The user name.
     pub(crate) name: String,
-    /// The uid (tokens only).
+    /// The uid (tokens, and the front proxy's `--requestheader-uid-headers`).
     pub(crate) uid: String,
     /// The groups.
     pub(crate) groups: Vec<String>,
@@ -71,6 +71,8 @@ pub(crate) struct FrontProxy {
     pub(crate) allowed_names: Vec<String>,
     /// The headers naming the user, first present wins.
     pub(crate) username_headers: Vec<HeaderName>,
+    /// The headers naming the user's uid, first present wins (Kubernetes 1.32; none by default).
+    pub(crate) uid_headers: Vec<HeaderName>,
     /// The headers naming groups (every value of each).
     pub(crate) group_headers: Vec<HeaderName>,
     /// The prefixes of extra headers (lowercase).
@@ -82,6 +84,7 @@ impl FrontProxy {
     pub(crate) fn new(
         allowed_names: &[String],
         username_headers: &[String],
+        uid_headers: &[String],
         group_headers: &[String],
         extra_prefixes: &[String],
     ) -> anyhow::Result<Self> {
@@ -102,6 +105,7 @@ impl FrontProxy {
                 .filter(|n| !n.is_empty())
                 .collect(),
             username_headers: names("--requestheader-username-headers", username_headers)?,
+            uid_headers: names("--requestheader-uid-headers", uid_headers)?,
             group_headers: names("--requestheader-group-headers", group_headers)?,
             extra_prefixes: extra_prefixes
                 .iter()
@@ -121,6 +125,18 @@ impl FrontProxy {
                 .map(str::trim)
                 .find(|v| !v.is_empty())
         })?;
+        let uid = self
+            .uid_headers
+            .iter()
+            .find_map(|h| {
+                headers
+                    .get_all(h)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .map(str::trim)
+                    .find(|v| !v.is_empty())
+            })
+            .unwrap_or_default();
         let groups = self
             .group_headers
             .iter()
@@ -145,7 +161,7 @@ impl FrontProxy {
         Some(
             User {
                 name: name.to_owned(),
-                uid: String::new(),
+                uid: uid.to_owned(),
                 groups,
                 extra,
             }
@@ -155,7 +171,12 @@ impl FrontProxy {
 
     /// Removes the identity headers (they are never read past authentication).
     fn strip(&self, headers: &mut HeaderMap) {
-        for header in self.username_headers.iter().chain(&self.group_headers) {
+        for header in self
+            .username_headers
+            .iter()
+            .chain(&self.uid_headers)
+            .chain(&self.group_headers)
+        {
             headers.remove(header);
         }
         let extra: Vec<HeaderName> = headers
@@ -180,6 +201,7 @@ impl Default for FrontProxy {
         Self {
             allowed_names: Vec::new(),
             username_headers: vec![HeaderName::from_static("x-remote-user")],
+            uid_headers: Vec::new(),
             group_headers: vec![HeaderName::from_static("x-remote-group")],
             extra_prefixes: vec!["x-remote-extra-".into()],
         }
@@ -348,6 +370,7 @@ pub(crate) async fn configure(
     authenticator.front_proxy = FrontProxy::new(
         &options.requestheader_allowed_names,
         &options.requestheader_username_headers,
+        &options.requestheader_uid_headers,
         &options.requestheader_group_headers,
         &options.requestheader_extra_headers_prefix,
     )?;
@@ -377,6 +400,7 @@ pub(crate) async fn configure(
                 authenticator.front_proxy = FrontProxy::new(
                     &json_list(&data, "requestheader-allowed-names")?,
                     &json_list(&data, "requestheader-username-headers")?,
+                    &json_list(&data, "requestheader-uid-headers")?,
                     &json_list(&data, "requestheader-group-headers")?,
                     &json_list(&data, "requestheader-extra-headers-prefix")?,
                 )?;
@@ -655,6 +679,7 @@ mod tests {
             front_proxy: FrontProxy::new(
                 &["front-proxy".into()],
                 &["X-Remote-User".into()],
+                &["X-Remote-Uid".into()],
                 &["X-Remote-Group".into()],
                 &["X-Remote-Extra-".into()],
             )
@@ -663,6 +688,7 @@ mod tests {
         };
         let headers = proxied(&[
             ("x-remote-user", "jane"),
+            ("x-remote-uid", "uid-1"),
             ("x-remote-group", "viewers"),
             ("x-remote-group", "ops"),
             ("x-remote-extra-scopes", "a"),
@@ -678,6 +704,7 @@ mod tests {
             .await
             .expect("front proxy");
         assert_eq!(user.name, "jane");
+        assert_eq!(user.uid, "uid-1");
         assert_eq!(user.groups, ["viewers", "ops", AUTHENTICATED]);
         assert_eq!(user.extra["scopes"], ["a"]);
         assert_eq!(user.extra["acme.com/project"], ["p1"]);
@@ -722,7 +749,8 @@ mod tests {
         let mut headers = headers;
         authenticator.front_proxy.strip(&mut headers);
         assert_eq!(headers.len(), 1, "only authorization is left: {headers:?}");
-        assert!(FrontProxy::new(&[], &["bad header".into()], &[], &[]).is_err());
+        assert!(FrontProxy::new(&[], &["bad header".into()], &[], &[], &[]).is_err());
+        assert!(FrontProxy::new(&[], &[], &["bad header".into()], &[], &[]).is_err());
     }
 
     #[test]

@@ -101,6 +101,11 @@ impl Scope {
         self.resources.get(&Gvr::new(group, version, resource))
     }
 
+    /// The stored group/version/resources of this scope, in no order.
+    pub(crate) fn gvrs(&self) -> impl Iterator<Item = &Gvr> {
+        self.resources.keys()
+    }
+
     /// The `APIResourceList` of `/api/v1`.
     pub(crate) fn core_v1(&self) -> Bytes {
         self.core_v1.clone()

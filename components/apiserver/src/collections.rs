@@ -12,17 +12,21 @@ use axum::response::Response;
 use serde::Serialize;
 use storage_api::collection::{self, CollectionResource, CollectionResourceType};
 use storage_api::query::params::RequestScope;
-use storage_api::{ListPage, StoredResourceType};
+use storage_api::{Gvr, ListPage, StoredResourceType};
 
+use crate::auth::User;
 use crate::discovery::GROUP_VERSION;
 use crate::error::ApiError;
 use crate::list::{MAX_LIMIT, metadata_of, push_json_str, push_partial_object};
+use crate::member_rbac::MemberRbac;
 use crate::metrics::RequestInfo;
 use crate::negotiate::{IncludeObject, MetaVersion, Representation};
 use crate::request::{RequestQuery, ensure_read};
 use crate::response::{json, respond};
 use crate::state::AppState;
 use crate::table::{AGE, Cell, Column, Context, NAME, RowObject, builder, column, format};
+
+mod per_user;
 
 /// The resource name of collection resources.
 const RESOURCE: &str = "collectionresources";
@@ -77,6 +81,7 @@ pub(crate) async fn handle(
     method: &Method,
     query: &RequestQuery,
     rest: &[&str],
+    user: Option<&User>,
 ) -> Response {
     let verb = if rest.is_empty() { "list" } else { "get" };
     let info = RequestInfo::resource(verb, crate::discovery::GROUP, RESOURCE);
@@ -84,18 +89,7 @@ pub(crate) async fn handle(
         Err(error) => Err(error),
         Ok(()) => match rest {
             [] => definitions(state, query),
-            // Per-user results are not computed for collections yet: refusing them keeps
-            // `--member-rbac-filter` from showing through a collection what a list hides.
-            [name] if !name.is_empty() && state.member_rbac.is_some() => {
-                Err(kube_wire::Status::forbidden(
-                    crate::discovery::GROUP,
-                    RESOURCE,
-                    name,
-                    "collection resources are not served with --member-rbac-filter (per-user results cover resource lists only)",
-                )
-                .into())
-            }
-            [name] if !name.is_empty() => search(state, query, name).await,
+            [name] if !name.is_empty() => search(state, query, name, user).await,
             _ => Err(ApiError::resource_not_found()),
         },
     };
@@ -191,7 +185,12 @@ fn definition_json(definition: &Definition<'_>) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(definition).map_err(|e| ApiError::internal(e.to_string()))
 }
 
-async fn search(state: &AppState, query: &RequestQuery, name: &str) -> Result<Response, ApiError> {
+async fn search(
+    state: &AppState,
+    query: &RequestQuery,
+    name: &str,
+    user: Option<&User>,
+) -> Result<Response, ApiError> {
     let collection = state
         .catalog
         .storage()
@@ -206,10 +205,18 @@ async fn search(state: &AppState, query: &RequestQuery, name: &str) -> Result<Re
     };
     let representation = query.representation()?;
     let include = query.include_object()?;
-    let mut options = query.list_options(&RequestScope::default())?;
-    cut_to_a_page(&mut options, MAX_LIMIT);
     let storage = state.catalog.collection_storage(&collection).await?;
-    let result = storage.list(&types, &options).await?;
+    let result = match (&state.member_rbac, user) {
+        (Some(member_rbac), Some(user)) => {
+            let groups = access_groups(state, member_rbac, user, &types).await?;
+            per_user::list(&*storage, query, &groups, MAX_LIMIT).await?
+        }
+        _ => {
+            let mut options = query.list_options(&RequestScope::default())?;
+            cut_to_a_page(&mut options, MAX_LIMIT);
+            storage.list(&types, &options).await?
+        }
+    };
     let page = &result.page;
 
     if let Representation::Table(version) = representation {
@@ -249,6 +256,45 @@ async fn search(state: &AppState, query: &RequestQuery, name: &str) -> Result<Re
     }
     out.push(b'}');
     Ok(json(out))
+}
+
+/// The stored resource types `types` stand for, grouped by where `user` may `list` them in the
+/// member clusters (per-user results): one [`AccessScope`] per group, each type in the group
+/// of its scope, types the user may list nowhere left out; groups and types in a stable order.
+async fn access_groups(
+    state: &AppState,
+    member_rbac: &MemberRbac,
+    user: &User,
+    types: &[CollectionResourceType],
+) -> Result<Vec<per_user::Group>, ApiError> {
+    let mut snapshot = state.catalog.current();
+    if !snapshot.loaded {
+        snapshot = state.catalog.refresh().await?;
+    }
+    let mut gvrs: Vec<&Gvr> = snapshot
+        .all
+        .gvrs()
+        .filter(|gvr| types.iter().any(|t| t.matches(gvr)))
+        .collect();
+    gvrs.sort();
+    let mut groups: Vec<per_user::Group> = Vec::new();
+    for gvr in gvrs {
+        let scope = member_rbac
+            .scope(&state.catalog, user, "list", &gvr.group, &gvr.resource)
+            .await?;
+        if scope.clusters.is_empty() {
+            continue;
+        }
+        let t = CollectionResourceType::new(&gvr.group, &gvr.version, &gvr.resource);
+        match groups.iter_mut().find(|g| g.scope == scope) {
+            Some(group) => group.types.push(t),
+            None => groups.push(per_user::Group {
+                scope,
+                types: vec![t],
+            }),
+        }
+    }
+    Ok(groups)
 }
 
 /// As for resources, a page holds at most `max_limit` items, with a continue token for the

@@ -106,6 +106,11 @@ pub struct ApiserverOptions {
     )]
     pub requestheader_username_headers: Vec<String>,
 
+    /// The headers naming the uid of the user behind the front proxy (the first present wins;
+    /// Kubernetes 1.32's flag, none by default: `X-Remote-Uid` is the usual one).
+    #[arg(long, value_name = "HEADERS", value_delimiter = ',')]
+    pub requestheader_uid_headers: Vec<String>,
+
     /// The headers naming the groups of the user behind the front proxy (every value counts).
     #[arg(
         long,
@@ -197,7 +202,7 @@ pub struct ApiserverOptions {
     /// cluster's own RBAC lets the same user name and groups list (Roles, ClusterRoles and
     /// their bindings as synced into storage; a cluster whose RBAC is not stored shows nothing).
     /// Filtered inside the storage query (paging, counts and watches stay exact). RBAC changes
-    /// are seen within the synchro's delay plus 10 s.
+    /// are seen within the synchro's delay on a layer with watch, else plus 10 s.
     #[arg(
         long,
         value_name = "BOOL",
@@ -207,6 +212,12 @@ pub struct ApiserverOptions {
         action = clap::ArgAction::Set
     )]
     pub member_rbac_filter: bool,
+
+    /// With `--member-rbac-filter`: a YAML file naming the request's users and groups as each
+    /// member cluster knows them (per cluster `userPrefix`, `groupPrefix`, `users`, `groups`;
+    /// see docs/security.md). Without it, the same names in every member cluster.
+    #[arg(long, value_name = "FILE")]
+    pub member_rbac_identity_map: Option<PathBuf>,
 
     /// The file of the key that signs continue tokens (at least 32 bytes; surrounding
     /// whitespace is ignored). Replicas serving the same clients must share it. Without it a
@@ -247,12 +258,14 @@ impl Default for ApiserverOptions {
             requestheader_client_ca_file: None,
             requestheader_allowed_names: Vec::new(),
             requestheader_username_headers: vec!["X-Remote-User".into()],
+            requestheader_uid_headers: Vec::new(),
             requestheader_group_headers: vec!["X-Remote-Group".into()],
             requestheader_extra_headers_prefix: vec!["X-Remote-Extra-".into()],
             authentication_kubeconfig: None,
             delegate_in_cluster: false,
             authentication_skip_lookup: false,
             member_rbac_filter: false,
+            member_rbac_identity_map: None,
             authentication_token_webhook_cache_ttl: Duration::from_secs(10),
             authorization_kubeconfig: None,
             authorization_mode: None,

@@ -138,7 +138,10 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
             discovery::VERSION,
             "collectionresources",
             rest @ ..,
-        ] => collections::handle(&state, &parts.method, &query, rest).await,
+        ] => {
+            let user = parts.extensions.get::<crate::auth::User>();
+            collections::handle(&state, &parts.method, &query, rest, user).await
+        }
         [
             "apis",
             discovery::GROUP,

@@ -98,6 +98,18 @@ impl Server {
                 "no --token-auth-file, --client-ca-file, --requestheader-client-ca-file, --authentication-kubeconfig or --anonymous-auth: every request will be refused (401)"
             );
         }
+        let member_rbac = match (
+            &options.member_rbac_identity_map,
+            options.member_rbac_filter,
+        ) {
+            (Some(_), false) => {
+                anyhow::bail!("--member-rbac-identity-map needs --member-rbac-filter")
+            }
+            (Some(path), true) => Some(crate::member_rbac::IdentityMap::load(path)?),
+            (None, true) => Some(crate::member_rbac::IdentityMap::default()),
+            (None, false) => None,
+        }
+        .map(|identities| Arc::new(crate::member_rbac::MemberRbac::new(identities)));
         let catalog = Arc::new(Catalog::new(storage));
         if let Err(error) = catalog.refresh().await {
             tracing::warn!(error = %error.message, "cannot read the stored resource types yet; retrying in the background");
@@ -118,9 +130,7 @@ impl Server {
             metrics,
             auth: Arc::new(authenticator),
             authz: Arc::new(authorizer),
-            member_rbac: options
-                .member_rbac_filter
-                .then(|| Arc::new(crate::member_rbac::MemberRbac::default())),
+            member_rbac,
             shutdown: shutdown_receiver,
         });
         let listener = TcpListener::bind((options.bind_address, options.secure_port))

@@ -394,6 +394,11 @@ async fn member_rbac_filters_each_users_results() {
     namespaces.dedup();
     assert!(namespaces.len() >= 2, "{namespaces:?}");
     let (n0, n1) = (namespaces[0].clone(), namespaces[1].clone());
+    let deployments: Vec<ResourceObject> = fixtures
+        .of(&Gvr::new("apps", "v1", "deployments"))
+        .into_iter()
+        .cloned()
+        .collect();
     let reader = |cluster: &str| {
         rbac_object(
             cluster,
@@ -404,6 +409,14 @@ async fn member_rbac_filters_each_users_results() {
             }),
         )
     };
+    let deployment_reader = rbac_object(
+        &c1,
+        "clusterroles",
+        json!({
+            "kind": "ClusterRole", "metadata": {"name": "deployment-reader"},
+            "rules": [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list"]}],
+        }),
+    );
     let binding = |cluster: &str, namespace: Option<&str>, name: &str, user: &str| {
         let (resource, kind) = match namespace {
             Some(_) => ("rolebindings", "RoleBinding"),
@@ -430,6 +443,16 @@ async fn member_rbac_filters_each_users_results() {
         binding(&c0, None, "alice-everywhere", "alice"),
         binding(&c1, Some(&n0), "alice-n0", "alice"),
         binding(&c1, Some(&n1), "bob-n1", "bob"),
+        deployment_reader,
+        rbac_object(
+            &c1,
+            "clusterrolebindings",
+            json!({
+                "kind": "ClusterRoleBinding", "metadata": {"name": "alice-deployments"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "deployment-reader"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}],
+            }),
+        ),
     ]);
     let expected = |user: &str| -> Vec<String> {
         let mut names: Vec<String> = pods
@@ -571,13 +594,139 @@ async fn member_rbac_filters_each_users_results() {
         .await
         .expect("get");
     assert_eq!(as_bob.status, 200);
-    // Collections are not filtered per user yet: refused rather than shown whole.
-    let collection = client
+    // Collections: each type filtered where the user may list it. Alice sees pods (all of
+    // c0, n0 of c1) and deployments (all of c1): two access sets, merged in one order; Bob
+    // sees his pods only; Carol nothing.
+    let expected_collection = |user: &str| -> Vec<String> {
+        let mut names = expected(user)
+            .into_iter()
+            .map(|n| format!("Pod/{n}"))
+            .collect::<Vec<_>>();
+        if user == "alice" {
+            names.extend(
+                deployments
+                    .iter()
+                    .filter(|d| *d.fields.cluster == *c1)
+                    .map(|d| {
+                        format!(
+                            "Deployment/{}/{}/{}",
+                            d.fields.cluster, d.fields.namespace, d.fields.name
+                        )
+                    }),
+            );
+        }
+        names
+    };
+    let collection = |token: &'static str, query: String| {
+        let client = client.clone();
+        async move {
+            let bearer = format!("Bearer {token}");
+            let answer = client
+                .get(
+                    &format!(
+                        "/apis/clusterpedia.io/v1beta1/collectionresources/any?resources=/pods,apps/deployments{query}"
+                    ),
+                    &[("authorization", &bearer)],
+                )
+                .await
+                .expect("collection");
+            assert_eq!(answer.status, 200, "{:?}", answer.body);
+            answer.json()
+        }
+    };
+    let kinds = |page: &serde_json::Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}/{}/{}/{}",
+                    p["kind"].as_str().unwrap_or_default(),
+                    p["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"]
+                        .as_str()
+                        .unwrap_or_default(),
+                    p["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    p["metadata"]["name"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    };
+    for (user, token) in [
+        ("alice", "alice-token"),
+        ("bob", "bob-token"),
+        ("carol", "carol-token"),
+    ] {
+        let whole = collection(token, String::new()).await;
+        let mut all = kinds(&whole);
+        all.sort();
+        let mut expected = expected_collection(user);
+        expected.sort();
+        assert_eq!(all, expected, "{user}: collection");
+        // Paged: the same items in the same order, the remaining count exact.
+        let mut seen = Vec::new();
+        let mut query = "&limit=3&withRemainingCount=true".to_owned();
+        loop {
+            let page = collection(token, query.clone()).await;
+            seen.extend(kinds(&page));
+            let left = page["remainingItemCount"].as_u64();
+            match page["continue"].as_str() {
+                Some(next) if !next.is_empty() => {
+                    assert_eq!(left, Some((expected.len() - seen.len()) as u64), "{user}");
+                    query = format!("&limit=3&withRemainingCount=true&continue={next}");
+                }
+                _ => break,
+            }
+        }
+        assert_eq!(seen, kinds(&whole), "{user}: paged collection");
+    }
+    // Alice's collection token does not resume Bob's.
+    let first = collection("alice-token", "&limit=1".into()).await;
+    let token = first["continue"].as_str().expect("continue").to_owned();
+    let answer = client
         .get(
-            "/apis/clusterpedia.io/v1beta1/collectionresources/any",
-            &[("authorization", "Bearer alice-token")],
+            &format!(
+                "/apis/clusterpedia.io/v1beta1/collectionresources/any?resources=/pods,apps/deployments&limit=1&continue={token}"
+            ),
+            &[("authorization", "Bearer bob-token")],
         )
         .await
-        .expect("collection");
-    assert_eq!(collection.status, 403);
+        .expect("answer");
+    assert_eq!(answer.status, 400);
+
+    // Change-driven: a binding stored now shows at the next requests, long before the 10 s
+    // refresh of the RBAC objects read moments ago (the layer's watch tells the apiserver).
+    assert!(names(&list("carol-token", String::new()).await).is_empty());
+    support::load(
+        &*harness.factory,
+        &[binding(&c0, None, "carol-everywhere", "carol")],
+    )
+    .await;
+    let expected_carol: Vec<String> = {
+        let mut names: Vec<String> = pods
+            .iter()
+            .filter(|p| *p.fields.cluster == *c0)
+            .map(|p| {
+                format!(
+                    "{}/{}/{}",
+                    p.fields.cluster, p.fields.namespace, p.fields.name
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let seen = names(&list("carol-token", String::new()).await);
+        if seen == expected_carol {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "carol still sees {} pods",
+            seen.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -12,13 +12,18 @@
 //! - Members of `system:masters` are allowed everything (the kube-apiserver's privileged
 //!   group, decided before RBAC).
 //!
-//! Not evaluated: `aggregationRule` (the rules a controller would copy into an aggregated
-//! `ClusterRole`: only the rules written in the object count).
+//! - An aggregated `ClusterRole` (`aggregationRule.clusterRoleSelectors`) grants its written
+//!   rules plus those of every other `ClusterRole` whose labels one of its selectors matches
+//!   (`matchLabels`, `matchExpressions` with `In`, `NotIn`, `Exists`, `DoesNotExist`): what the
+//!   kube-controller-manager's aggregation controller writes into it, so a role it has not filled
+//!   in yet (or an object written without it) grants the same. One level: the matched roles'
+//!   written rules.
 //!
 //! The objects are read as JSON, as served by a kube-apiserver; malformed parts are skipped
 //! (they grant nothing).
 
-use std::collections::{BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -180,10 +185,54 @@ pub enum Scope {
     Namespaces(BTreeSet<String>),
 }
 
+/// A label selector of an `aggregationRule` (`metav1.LabelSelector`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct LabelSelector {
+    match_labels: BTreeMap<String, String>,
+    match_expressions: Vec<Requirement>,
+}
+
+/// One `matchExpressions` requirement.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+struct Requirement {
+    key: String,
+    operator: String,
+    values: Vec<String>,
+}
+
+impl LabelSelector {
+    /// Whether `labels` satisfy every label and expression (an unknown operator: never).
+    fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.match_labels
+            .iter()
+            .all(|(key, value)| labels.get(key) == Some(value))
+            && self.match_expressions.iter().all(|r| {
+                let value = labels.get(&r.key);
+                match r.operator.as_str() {
+                    "In" => value.is_some_and(|v| r.values.contains(v)),
+                    "NotIn" => value.is_none_or(|v| !r.values.contains(v)),
+                    "Exists" => value.is_some(),
+                    "DoesNotExist" => value.is_none(),
+                    _ => false,
+                }
+            })
+    }
+}
+
+/// A `ClusterRole`: its written rules, its labels, and its aggregation selectors.
+#[derive(Debug, Clone, Default)]
+struct ClusterRole {
+    rules: Vec<PolicyRule>,
+    labels: BTreeMap<String, String>,
+    selectors: Vec<LabelSelector>,
+}
+
 /// The RBAC objects of one cluster, ready to evaluate.
 #[derive(Debug, Clone, Default)]
 pub struct Rbac {
-    cluster_roles: HashMap<String, Vec<PolicyRule>>,
+    cluster_roles: HashMap<String, ClusterRole>,
     /// `(namespace, name)` → rules.
     roles: HashMap<(String, String), Vec<PolicyRule>>,
     bindings: Vec<Binding>,
@@ -224,7 +273,27 @@ impl Rbac {
         let namespace = text(object, "/metadata/namespace");
         match kind.as_str() {
             "ClusterRole" => {
-                self.cluster_roles.insert(name, rules(object));
+                let labels = object
+                    .pointer("/metadata/labels")
+                    .and_then(|l| BTreeMap::<String, String>::deserialize(l).ok())
+                    .unwrap_or_default();
+                let selectors = object
+                    .pointer("/aggregationRule/clusterRoleSelectors")
+                    .and_then(Value::as_array)
+                    .map(|s| {
+                        s.iter()
+                            .filter_map(|s| LabelSelector::deserialize(s).ok())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.cluster_roles.insert(
+                    name,
+                    ClusterRole {
+                        rules: rules(object),
+                        labels,
+                        selectors,
+                    },
+                );
             }
             "Role" => {
                 self.roles.insert((namespace, name), rules(object));
@@ -257,15 +326,44 @@ impl Rbac {
     }
 
     /// The rules a binding grants (none when its role does not exist).
-    fn granted(&self, binding: &Binding) -> &[PolicyRule] {
-        let rules = match binding.role_kind.as_str() {
-            "ClusterRole" => self.cluster_roles.get(&binding.role_name),
-            "Role" if !binding.namespace.is_empty() => self
-                .roles
-                .get(&(binding.namespace.clone(), binding.role_name.clone())),
-            _ => None,
-        };
-        rules.map_or(&[], Vec::as_slice)
+    fn granted(&self, binding: &Binding) -> Cow<'_, [PolicyRule]> {
+        match binding.role_kind.as_str() {
+            "ClusterRole" => match self.cluster_roles.get(&binding.role_name) {
+                Some(role) if !role.selectors.is_empty() => {
+                    Cow::Owned(self.aggregated(&binding.role_name, role))
+                }
+                Some(role) => Cow::Borrowed(&role.rules),
+                None => Cow::Borrowed(&[]),
+            },
+            "Role" if !binding.namespace.is_empty() => Cow::Borrowed(
+                self.roles
+                    .get(&(binding.namespace.clone(), binding.role_name.clone()))
+                    .map_or(&[], Vec::as_slice),
+            ),
+            _ => Cow::Borrowed(&[]),
+        }
+    }
+
+    /// The rules of the aggregated cluster role `name`: its written rules, then those of every
+    /// other cluster role that one of its selectors matches (in name order, each rule once).
+    fn aggregated(&self, name: &str, role: &ClusterRole) -> Vec<PolicyRule> {
+        let mut rules = role.rules.clone();
+        let mut others: Vec<(&String, &ClusterRole)> = self
+            .cluster_roles
+            .iter()
+            .filter(|(other, _)| *other != name)
+            .collect();
+        others.sort_by_key(|(other, _)| *other);
+        for (_, other) in others {
+            if role.selectors.iter().any(|s| s.matches(&other.labels)) {
+                for rule in &other.rules {
+                    if !rules.contains(rule) {
+                        rules.push(rule.clone());
+                    }
+                }
+            }
+        }
+        rules
     }
 
     /// The bindings that apply to the user, cluster role bindings first.
@@ -362,7 +460,7 @@ impl Rbac {
         };
         let mut namespaces = BTreeSet::new();
         for binding in self.bindings_of(user, groups) {
-            if allows(self.granted(binding)) {
+            if allows(&self.granted(binding)) {
                 if binding.namespace.is_empty() {
                     return Scope::All;
                 }
@@ -524,6 +622,53 @@ mod tests {
         assert_eq!(
             rbac.scope("carol", &none, "list", "apps", "deployments"),
             Scope::Namespaces(BTreeSet::new())
+        );
+    }
+
+    /// An aggregated ClusterRole grants the rules of the roles its selectors match, even when
+    /// the controller has not written them into it; other roles' rules are not granted.
+    #[test]
+    fn aggregated_cluster_roles_grant_the_rules_of_the_roles_they_select() {
+        let mut rbac = Rbac::new();
+        for object in [
+            json!({"kind": "ClusterRole", "metadata": {"name": "monitoring"},
+                   "aggregationRule": {"clusterRoleSelectors": [
+                       {"matchLabels": {"example.com/aggregate-to-monitoring": "true"}},
+                       {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["metrics"]},
+                                             {"key": "legacy", "operator": "DoesNotExist"}]},
+                   ]},
+                   "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["services"]}]}),
+            json!({"kind": "ClusterRole", "metadata": {"name": "pods",
+                       "labels": {"example.com/aggregate-to-monitoring": "true"}},
+                   "rules": [{"verbs": ["list"], "apiGroups": [""], "resources": ["pods"]}]}),
+            json!({"kind": "ClusterRole", "metadata": {"name": "metrics", "labels": {"tier": "metrics"}},
+                   "rules": [{"verbs": ["list"], "apiGroups": ["metrics.k8s.io"], "resources": ["*"]}]}),
+            json!({"kind": "ClusterRole", "metadata": {"name": "old-metrics",
+                       "labels": {"tier": "metrics", "legacy": "yes"}},
+                   "rules": [{"verbs": ["list"], "apiGroups": [""], "resources": ["secrets"]}]}),
+            json!({"kind": "ClusterRole", "metadata": {"name": "unlabelled"},
+                   "rules": [{"verbs": ["list"], "apiGroups": [""], "resources": ["configmaps"]}]}),
+            json!({"kind": "RoleBinding", "metadata": {"name": "carol", "namespace": "ns1"},
+                   "roleRef": {"kind": "ClusterRole", "name": "monitoring"},
+                   "subjects": [{"kind": "User", "name": "carol"}]}),
+        ] {
+            assert!(rbac.add(&object));
+        }
+        let scope = |group: &str, resource: &str, verb: &str| {
+            rbac.scope("carol", &[], verb, group, resource)
+        };
+        let ns1 = Scope::Namespaces(["ns1".to_owned()].into());
+        let nowhere = Scope::Namespaces(BTreeSet::new());
+        assert_eq!(scope("", "pods", "list"), ns1, "matchLabels");
+        assert_eq!(scope("metrics.k8s.io", "nodes", "list"), ns1, "In");
+        assert_eq!(scope("", "services", "get"), ns1, "its own rules");
+        assert_eq!(scope("", "secrets", "list"), nowhere, "DoesNotExist");
+        assert_eq!(scope("", "configmaps", "list"), nowhere, "not selected");
+        assert_eq!(scope("", "pods", "delete"), nowhere);
+        assert!(
+            rbac.authorize("carol", &[], &pods("list", "ns1", ""))
+                .allowed,
+            "authorize agrees"
         );
     }
 }
