@@ -1,5 +1,8 @@
 //! End to end: clustersynchro-manager replicas sharing the clusters of one host cluster
-//! (`--shard-clusters`), over one SQLite database.
+//! (`--shard-clusters`) or electing a leader (`--leader-elect`), over one PostgreSQL database
+//! (a fresh schema of `INTERNAL_TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`): the deployment several replicas are for (an
+//! embedded SQLite file is one process's database).
 //!
 //! Each replica runs in its own tokio runtime with its own host client and database pool, as a
 //! process would; killing it shuts its runtime down at once (no drain, no Lease release),
@@ -7,7 +10,6 @@
 //! servers; the members churn their pods while a replica is killed and while another joins.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,16 +29,17 @@ use tokio::time::Instant;
 
 const CLUSTERS: usize = 10;
 const NAMESPACE: &str = "clusterpedia-system";
-const LEASE_DURATION: Duration = Duration::from_secs(3);
-const RENEW_DEADLINE: Duration = Duration::from_secs(2);
+const LEASE_DURATION: Duration = Duration::from_secs(6);
+const RENEW_DEADLINE: Duration = Duration::from_secs(4);
 const RETRY_PERIOD: Duration = Duration::from_millis(500);
 /// The hand-over bound of `fleet.rs` (D + 2R), plus room for a loaded CI machine.
-const HAND_OVER_BOUND: Duration = Duration::from_secs(4 + 8);
+const HAND_OVER_BOUND: Duration = Duration::from_secs(7 + 8);
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,clusterpedia_synchro::fleet=info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,clusterpedia_synchro::fleet=info")
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_test_writer()
@@ -129,7 +132,7 @@ struct Replica {
 }
 
 impl Replica {
-    fn start(identity: &str, host_kubeconfig: String, database: PathBuf, shard: bool) -> Self {
+    fn start(identity: &str, host_kubeconfig: String, database: String, shard: bool) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name(identity.to_owned())
@@ -140,13 +143,15 @@ impl Replica {
         let upserts = Upserts::default();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let done = runtime.spawn({
-            let (identity, metrics, upserts) = (identity.to_owned(), metrics.clone(), upserts.clone());
-            async move {
+            let (identity, metrics, upserts) =
+                (identity.to_owned(), metrics.clone(), upserts.clone());
+            let name = identity.to_owned();
+            let body = async move {
                 // Everything of this replica lives on its runtime, as in a process.
                 let client = client_from_yaml(&host_kubeconfig).await;
-                let config = storage_internal::InternalConfig::sqlite(&database);
-                let inner = storage_internal::InternalStorageFactory::connect(config.connection()?)
-                    .await?;
+                let config = database_config(&database);
+                let inner =
+                    storage_internal::InternalStorageFactory::connect(config.connection()?).await?;
                 let storage: Arc<dyn StorageFactory> = Arc::new(Forwarding::with_probe(
                     Arc::new(inner) as Arc<dyn StorageFactory>,
                     upserts,
@@ -164,6 +169,13 @@ impl Replica {
                     },
                 )
                 .await
+            };
+            async move {
+                let result = body.await;
+                if let Err(e) = &result {
+                    eprintln!("replica {name} failed: {e:#}");
+                }
+                result
             }
         });
         Self {
@@ -285,7 +297,10 @@ async fn wait_equal(
         if diff.is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "{what}: storage differs from the members: {diff:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "{what}: storage differs from the members: {diff:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -325,14 +340,17 @@ async fn wait_single_owners(
         let mut claimed: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for replica in live {
             for cluster in replica.owned() {
-                claimed.entry(cluster).or_default().push(replica.identity.clone());
+                claimed
+                    .entry(cluster)
+                    .or_default()
+                    .push(replica.identity.clone());
             }
         }
         let ok = held.keys().cloned().collect::<BTreeSet<_>>() == *clusters
             && held.values().all(|h| ids.contains(h.as_str()))
-            && clusters.iter().all(|c| {
-                claimed.get(c).map(Vec::as_slice) == Some(std::slice::from_ref(&held[c]))
-            });
+            && clusters
+                .iter()
+                .all(|c| claimed.get(c).map(Vec::as_slice) == Some(std::slice::from_ref(&held[c])));
         if ok {
             return held;
         }
@@ -357,20 +375,46 @@ fn member_spec(seed: u64) -> FixtureSpec {
     }
 }
 
-fn temp_database() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "clusterpedia-fleet-{}-{}",
-        std::process::id(),
-        fastrand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join("clusterpedia.db")
+fn postgres_url() -> String {
+    std::env::var("INTERNAL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
-fn fastrand_suffix() -> u128 {
-    std::time::SystemTime::now()
+/// Runs one statement (built from this file's constants and a generated name).
+async fn postgres(statement: String) {
+    use sqlx::Connection as _;
+    let mut connection = sqlx::PgConnection::connect(&postgres_url())
+        .await
+        .expect("PostgreSQL (INTERNAL_TEST_POSTGRES_URL)");
+    sqlx::query(sqlx::AssertSqlSafe(statement))
+        .execute(&mut connection)
+        .await
+        .expect("statement");
+    let _ = connection.close().await;
+}
+
+/// A fresh schema of the test database.
+async fn new_schema() -> String {
+    let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
+        .map_or(0, |d| d.as_nanos());
+    let name = format!("cp_fleet_{}_{}", std::process::id(), nanos % 1_000_000_000);
+    postgres("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public".into()).await;
+    postgres(format!("CREATE SCHEMA {name}")).await;
+    name
+}
+
+/// The internal layer's configuration for `schema`.
+fn database_config(schema: &str) -> storage_internal::InternalConfig {
+    let mut config = storage_internal::InternalConfig {
+        db_type: Some("postgres".into()),
+        dsn: Some(postgres_url()),
+        ..storage_internal::InternalConfig::default()
+    };
+    config.params = [("search_path".to_owned(), format!("{schema},public"))]
+        .into_iter()
+        .collect();
+    config
 }
 
 async fn edit_configmaps(client: &kube::Client, round: &str) {
@@ -407,7 +451,7 @@ struct Setup {
     leases: Api<Lease>,
     members: BTreeMap<String, (SimulatorHandle, kube::Client)>,
     clusters: BTreeSet<String>,
-    database: PathBuf,
+    database: String,
     storage: Arc<dyn StorageFactory>,
 }
 
@@ -441,16 +485,14 @@ async fn setup(n: usize) -> Setup {
     }
     let clusters: BTreeSet<String> = members.keys().cloned().collect();
 
-    // The database exists before the replicas open it.
-    let database = temp_database();
+    // The tables exist before the replicas open the database.
+    let database = new_schema().await;
     let storage: Arc<dyn StorageFactory> = Arc::new(
         storage_internal::InternalStorageFactory::connect(
-            storage_internal::InternalConfig::sqlite(&database)
-                .connection()
-                .expect("connection"),
+            database_config(&database).connection().expect("connection"),
         )
         .await
-        .expect("SQLite"),
+        .expect("PostgreSQL"),
     );
 
     let pedia: Api<PediaCluster> = Api::all(host_client.clone());
@@ -493,15 +535,13 @@ async fn setup(n: usize) -> Setup {
 async fn teardown(
     host: SimulatorHandle,
     members: BTreeMap<String, (SimulatorHandle, kube::Client)>,
-    database: &Path,
+    database: &str,
 ) {
     for (_, (sim, _)) in members {
         sim.shutdown().await;
     }
     host.shutdown().await;
-    if let Some(dir) = database.parent() {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    postgres(format!("DROP SCHEMA {database} CASCADE")).await;
 }
 
 /// Three replicas share ten clusters; one is killed while the members churn, another joins
@@ -601,8 +641,11 @@ async fn replicas_share_clusters_and_hand_them_over() {
     // The new owners resumed from the stored versions: they wrote what changed since storage
     // last equalled the member (churned pods, two new configmaps), not the clusters again.
     for cluster in &victim_clusters {
-        let written: usize =
-            replicas.iter().map(|r| r.upserts.of(cluster)).sum::<usize>() - before[cluster];
+        let written: usize = replicas
+            .iter()
+            .map(|r| r.upserts.of(cluster))
+            .sum::<usize>()
+            - before[cluster];
         let churned = members[cluster].0.churn_updates() - churned_before[cluster];
         let objects = storage
             .resource_versions(cluster)
@@ -630,10 +673,17 @@ async fn replicas_share_clusters_and_hand_them_over() {
     let joined_at = Instant::now();
     let deadline = Instant::now() + TIMEOUT;
     while replicas[2].owned().is_empty() {
-        assert!(Instant::now() < deadline, "the joining replica got no cluster");
+        assert!(
+            Instant::now() < deadline,
+            "the joining replica got no cluster"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    eprintln!("the joining replica got {:?} in {:?}", replicas[2].owned(), joined_at.elapsed());
+    eprintln!(
+        "the joining replica got {:?} in {:?}",
+        replicas[2].owned(),
+        joined_at.elapsed()
+    );
     for cluster in replicas[2].owned() {
         edit_configmaps(&members[&cluster].1, "after-join").await;
     }
@@ -675,10 +725,9 @@ async fn the_standby_takes_over_from_a_dead_leader() {
         storage,
     } = setup(2).await;
     let syncs = |replica: &Replica| {
-        replica
-            .metrics
-            .encode()
-            .contains("clustersynchro_resourcesynchro_storaged_resource_total{cluster=\"member-00\"")
+        replica.metrics.encode().contains(
+            "clustersynchro_resourcesynchro_storaged_resource_total{cluster=\"member-00\"",
+        )
     };
     let holder = || async {
         leases
@@ -712,7 +761,10 @@ async fn the_standby_takes_over_from_a_dead_leader() {
     }
     let deadline = Instant::now() + TIMEOUT;
     while holder().await.as_deref() != Some(standby.identity.as_str()) {
-        assert!(Instant::now() < deadline, "the standby never took the lease");
+        assert!(
+            Instant::now() < deadline,
+            "the standby never took the lease"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let took = killed_at.elapsed();

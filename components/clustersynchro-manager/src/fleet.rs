@@ -28,7 +28,7 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -98,7 +98,9 @@ pub async fn acquire_leadership(
             Ok(Err(e)) => {
                 tracing::warn!(lease = %format!("{namespace}/{name}"), error = %e, "cannot acquire the leader lease")
             }
-            Err(_) => tracing::warn!(lease = %format!("{namespace}/{name}"), "acquiring the leader lease timed out"),
+            Err(_) => {
+                tracing::warn!(lease = %format!("{namespace}/{name}"), "acquiring the leader lease timed out")
+            }
         }
         tokio::time::sleep(options.retry_period).await;
     }
@@ -106,7 +108,10 @@ pub async fn acquire_leadership(
 
 /// Renews a held Lease every retry period; returns when it could not be renewed for the renew
 /// deadline or another holder took it (leadership is lost).
-pub async fn keep_leadership(options: &LeaderElectionOptions, lock: &tokio::sync::Mutex<LeaseLock>) {
+pub async fn keep_leadership(
+    options: &LeaderElectionOptions,
+    lock: &tokio::sync::Mutex<LeaseLock>,
+) {
     let mut renewed = Instant::now();
     loop {
         tokio::time::sleep(options.retry_period).await;
@@ -114,11 +119,16 @@ pub async fn keep_leadership(options: &LeaderElectionOptions, lock: &tokio::sync
         match tokio::time::timeout(options.retry_period, held.try_acquire_or_renew()).await {
             Ok(Ok(true)) => renewed = Instant::now(),
             Ok(Ok(false)) => {
-                tracing::error!(lease = held.name(), "the leader lease was taken by another replica");
+                tracing::error!(
+                    lease = held.name(),
+                    "the leader lease was taken by another replica"
+                );
                 held.abandon();
                 return;
             }
-            Ok(Err(e)) => tracing::warn!(lease = held.name(), error = %e, "cannot renew the leader lease"),
+            Ok(Err(e)) => {
+                tracing::warn!(lease = held.name(), error = %e, "cannot renew the leader lease")
+            }
             Err(_) => tracing::warn!(lease = held.name(), "renewing the leader lease timed out"),
         }
         if renewed.elapsed() >= options.renew_deadline {
@@ -274,7 +284,11 @@ impl Fleet {
         ]);
         LeaseLock::new(
             self.inner.leases.clone(),
-            format!("{}-replica-{}", self.inner.base, dns_part(&self.inner.identity)),
+            format!(
+                "{}-replica-{}",
+                self.inner.base,
+                dns_part(&self.inner.identity)
+            ),
             self.inner.identity.clone(),
             self.inner.options.lease_duration,
             labels,
@@ -319,8 +333,7 @@ impl Fleet {
             replica_renewed: Instant::now(),
             seen: HashMap::new(),
             locks: BTreeMap::new(),
-            renewed: HashMap::new(),
-            releasing: HashMap::new(),
+            holders: HashMap::new(),
         };
         tracing::info!(identity = %self.inner.identity, fleet = %self.inner.base, "sharding clusters among the live replicas");
         loop {
@@ -331,56 +344,63 @@ impl Fleet {
                 () = self.inner.wake.notified() => {}
             }
         }
-        // Hand everything over.
-        let owned = self.owned();
-        tracing::info!(clusters = owned.len(), "stopping: handing the clusters over");
+        // Hand everything over: drain every synchro at once, then give the Leases up.
+        tracing::info!(
+            clusters = state.holders.len(),
+            "stopping: handing the clusters over"
+        );
+        for holder in state.holders.values() {
+            let _ = holder.release.send(true);
+        }
+        for (_, holder) in state.holders.drain() {
+            let _ = holder.task.await;
+        }
         self.inner.manager.shutdown().await;
-        for (_, task) in state.releasing.drain() {
-            if let Ok((name, lock)) = task.await {
-                state.locks.insert(name, lock);
-            }
-        }
-        for cluster in owned {
-            self.set_owned(&cluster, false);
-            if let Some(lock) = state.locks.get_mut(&cluster)
-                && let Err(e) = lock.release().await
-            {
-                tracing::warn!(cluster, error = %e, "cannot release the cluster lease");
-            }
-        }
         let _ = state.replica.release().await;
     }
 
     async fn tick(&self, state: &mut LoopState) {
         let options = &self.inner.options;
-        let timeout = options.retry_period;
+        // Each call of a round, bounded so that a slow API server cannot stall the round
+        // (the held clusters' Leases are renewed by their own tasks meanwhile).
+        let timeout = options.renew_deadline / 2;
         // This replica is alive.
         match tokio::time::timeout(timeout, state.replica.try_acquire_or_renew()).await {
             Ok(Ok(true)) => state.replica_renewed = Instant::now(),
-            Ok(Ok(false)) => tracing::warn!(lease = state.replica.name(), "the replica lease is held by another identity"),
-            Ok(Err(e)) => tracing::warn!(lease = state.replica.name(), error = %e, "cannot renew the replica lease"),
-            Err(_) => tracing::warn!(lease = state.replica.name(), "renewing the replica lease timed out"),
+            Ok(Ok(false)) => tracing::warn!(
+                lease = state.replica.name(),
+                "the replica lease is held by another identity"
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(lease = state.replica.name(), error = %e, "cannot renew the replica lease")
+            }
+            Err(_) => tracing::warn!(
+                lease = state.replica.name(),
+                "renewing the replica lease timed out"
+            ),
         }
-        // Finished hand-overs.
-        let done: Vec<String> = state
-            .releasing
+        // Holders that ended (handed over, or the Lease was lost) give their lock back.
+        let ended: Vec<String> = state
+            .holders
             .iter()
-            .filter(|(_, t)| t.is_finished())
+            .filter(|(_, h)| h.task.is_finished())
             .map(|(n, _)| n.clone())
             .collect();
-        for name in done {
-            if let Some(task) = state.releasing.remove(&name)
-                && let Ok((name, lock)) = task.await
+        for name in ended {
+            if let Some(holder) = state.holders.remove(&name)
+                && let Ok(lock) = holder.task.await
             {
                 state.locks.insert(name, lock);
             }
         }
 
-        // Who is alive, and what the cluster Leases say.
+        // Who is alive, and who holds which cluster.
         let selector = format!("{FLEET_LABEL}={}", dns_part(&self.inner.base));
         let listed = match tokio::time::timeout(
             timeout,
-            self.inner.leases.list(&ListParams::default().labels(&selector)),
+            self.inner
+                .leases
+                .list(&ListParams::default().labels(&selector)),
         )
         .await
         {
@@ -396,7 +416,7 @@ impl Fleet {
         };
         let inputs = self.shared().inputs.clone();
         let mut replicas = BTreeSet::from([self.inner.identity.clone()]);
-        let mut holders: HashMap<String, String> = HashMap::new();
+        let mut live_holders: HashMap<String, String> = HashMap::new();
         if let Some(leases) = &listed {
             for lease in leases {
                 let name = lease.name_any();
@@ -405,7 +425,9 @@ impl Fleet {
                 let holder = spec.holder_identity.clone().unwrap_or_default();
                 let duration = spec
                     .lease_duration_seconds
-                    .map_or(options.lease_duration, |s| Duration::from_secs(s.max(0) as u64));
+                    .map_or(options.lease_duration, |s| {
+                        Duration::from_secs(u64::try_from(s).unwrap_or(0))
+                    });
                 let seen = state
                     .seen
                     .entry(name.clone())
@@ -419,7 +441,7 @@ impl Fleet {
                         replicas.insert(holder);
                     }
                     Some("cluster") if live => {
-                        holders.insert(name, holder);
+                        live_holders.insert(name, holder);
                     }
                     _ => {}
                 }
@@ -427,121 +449,150 @@ impl Fleet {
             let names: BTreeSet<String> = leases.iter().map(ResourceExt::name_any).collect();
             state.seen.retain(|n, _| names.contains(n));
         }
-        // Without a view of the replicas, keep what is held and take nothing new.
-        // Nor while this replica's own Lease is not renewed (the others may think it dead).
+        // Without a view of the replicas, or while this replica's own Lease is not renewed (the
+        // others may think it dead), keep what is held and take nothing new.
         let view = listed.is_some() && state.replica_renewed.elapsed() < options.renew_deadline;
 
-        for (cluster, input) in &inputs {
-            if state.releasing.contains_key(cluster) {
-                continue;
-            }
-            let owned = self.owns(cluster);
-            let desired = owner_of(cluster, &replicas) == Some(self.inner.identity.as_str());
-            if !state.locks.contains_key(cluster) {
-                let lock = self.cluster_lease(cluster);
-                state.locks.insert(cluster.clone(), lock);
-            }
-            if owned && view && !desired {
-                let successor = owner_of(cluster, &replicas).unwrap_or_default().to_owned();
-                tracing::info!(cluster, to = %successor, "handing the cluster over to the replica it belongs to");
-                self.hand_over(state, cluster, true);
-                continue;
-            }
-            let Some(lock) = state.locks.get_mut(cluster) else {
-                continue;
-            };
-            if owned {
-                match tokio::time::timeout(timeout, lock.try_acquire_or_renew()).await {
-                    Ok(Ok(true)) => {
-                        state.renewed.insert(cluster.clone(), Instant::now());
+        // Hand over what belongs to another live replica, or left the source.
+        for (cluster, holder) in &state.holders {
+            let wanted = inputs.contains_key(cluster);
+            let successor = owner_of(cluster, &replicas).unwrap_or_default();
+            if !wanted || (view && successor != self.inner.identity) {
+                if !*holder.release.borrow() {
+                    if wanted {
+                        tracing::info!(cluster, to = %successor, "handing the cluster over to the replica it belongs to");
                     }
-                    Ok(Ok(false)) => {
-                        tracing::error!(cluster, "the cluster lease was taken by another replica, stopping its synchro");
-                        lock.abandon();
-                        self.abandon(state, cluster);
-                    }
-                    Ok(Err(_)) | Err(_) => {
-                        let since = state.renewed.get(cluster).map_or(Duration::MAX, Instant::elapsed);
-                        if since >= options.renew_deadline {
-                            tracing::error!(cluster, deadline = ?options.renew_deadline, "cannot renew the cluster lease within the renew deadline, stopping its synchro");
-                            lock.abandon();
-                            self.abandon(state, cluster);
-                        }
-                    }
-                }
-            } else if desired && view {
-                // Leave a live holder alone (it hands over when it sees this replica).
-                let lease_name = lock.name().to_owned();
-                if holders
-                    .get(&lease_name)
-                    .is_some_and(|h| *h != self.inner.identity)
-                {
-                    continue;
-                }
-                if let Some((version, at)) = state.seen.get(&lease_name) {
-                    lock.seen(version, *at);
-                }
-                match tokio::time::timeout(timeout, lock.try_acquire_or_renew()).await {
-                    Ok(Ok(true)) => {
-                        state.renewed.insert(cluster.clone(), Instant::now());
-                        self.set_owned(cluster, true);
-                        tracing::info!(cluster, identity = %self.inner.identity, lease = %lease_name, "acquired the cluster lease, syncing the cluster (resuming from the stored resource versions)");
-                        if !deleting(input) {
-                            self.inner.manager.apply(input.clone());
-                        }
-                    }
-                    Ok(Ok(false)) => {}
-                    Ok(Err(e)) => tracing::warn!(cluster, error = %e, "cannot acquire the cluster lease"),
-                    Err(_) => tracing::warn!(cluster, "acquiring the cluster lease timed out"),
+                    let _ = holder.release.send(true);
                 }
             }
         }
-        // Clusters withdrawn by the source.
-        let gone: Vec<String> = state
-            .locks
-            .keys()
-            .filter(|c| !inputs.contains_key(*c) && !state.releasing.contains_key(*c))
-            .cloned()
-            .collect();
-        for cluster in gone {
-            if let Some(mut lock) = state.locks.remove(&cluster) {
-                self.set_owned(&cluster, false);
-                state.renewed.remove(&cluster);
-                if let Err(e) = lock.release().await {
-                    tracing::warn!(cluster, error = %e, "cannot release the cluster lease");
-                }
-            }
-        }
-    }
-
-    /// Stops the cluster's synchro (draining it when `drain`) in the background, then gives
-    /// the Lease up.
-    fn hand_over(&self, state: &mut LoopState, cluster: &str, drain: bool) {
-        let Some(mut lock) = state.locks.remove(cluster) else {
+        if !view {
             return;
-        };
-        state.renewed.remove(cluster);
-        let fleet = self.clone();
-        let name = cluster.to_owned();
-        let task = tokio::spawn(async move {
-            if drain {
-                fleet.inner.manager.forget(&name).await;
-            } else {
-                fleet.inner.manager.abandon(&name).await;
+        }
+        // Take, all at once, the free clusters that belong here.
+        let mut candidates = Vec::new();
+        for cluster in inputs.keys() {
+            if state.holders.contains_key(cluster)
+                || owner_of(cluster, &replicas) != Some(self.inner.identity.as_str())
+            {
+                continue;
             }
-            fleet.set_owned(&name, false);
-            if drain && let Err(e) = lock.release().await {
-                tracing::warn!(cluster = %name, error = %e, "cannot release the cluster lease");
+            let lock = state
+                .locks
+                .entry(cluster.clone())
+                .or_insert_with(|| self.cluster_lease(cluster));
+            // Leave a live holder alone (it hands over when it sees this replica).
+            if live_holders
+                .get(lock.name())
+                .is_some_and(|h| *h != self.inner.identity)
+            {
+                continue;
             }
-            (name, lock)
-        });
-        state.releasing.insert(cluster.to_owned(), task);
+            candidates.push(cluster.clone());
+        }
+        let mut attempts = Vec::new();
+        for (cluster, lock) in state.locks.iter_mut() {
+            if !candidates.contains(cluster) {
+                continue;
+            }
+            if let Some((version, at)) = state.seen.get(lock.name()) {
+                lock.seen(version, *at);
+            }
+            attempts.push(async move {
+                let result = tokio::time::timeout(timeout, lock.try_acquire_or_renew()).await;
+                (cluster.clone(), result)
+            });
+        }
+        let results = futures::future::join_all(attempts).await;
+        for (cluster, result) in results {
+            match result {
+                Ok(Ok(true)) => {
+                    let Some(lock) = state.locks.remove(&cluster) else {
+                        continue;
+                    };
+                    self.set_owned(&cluster, true);
+                    tracing::info!(cluster, identity = %self.inner.identity, lease = %lock.name(), "acquired the cluster lease, syncing the cluster (resuming from the stored resource versions)");
+                    if let Some(input) = inputs.get(&cluster)
+                        && !deleting(input)
+                    {
+                        self.inner.manager.apply(input.clone());
+                    }
+                    let (release, release_rx) = watch::channel(false);
+                    let task = tokio::spawn(self.clone().hold(cluster.clone(), lock, release_rx));
+                    state.holders.insert(cluster, Holder { release, task });
+                }
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(cluster, error = %e, "cannot acquire the cluster lease")
+                }
+                Err(_) => tracing::warn!(cluster, "acquiring the cluster lease timed out"),
+            }
+        }
+        // Forget the locks of clusters that left the source.
+        state
+            .locks
+            .retain(|cluster, _| inputs.contains_key(cluster));
     }
 
-    /// Stops the cluster's synchro at once: its Lease is lost.
-    fn abandon(&self, state: &mut LoopState, cluster: &str) {
-        self.hand_over(state, cluster, false);
+    /// Renews the Lease of a cluster this replica syncs, on its own task so that no other
+    /// cluster's Lease delays it. Returns the lock when asked to hand the cluster over (the
+    /// synchro drained, then the Lease released) or when the Lease is lost: taken by another
+    /// replica, or not renewed within the renew deadline — then the synchro stops at once.
+    async fn hold(
+        self,
+        cluster: String,
+        mut lock: LeaseLock,
+        mut release: watch::Receiver<bool>,
+    ) -> LeaseLock {
+        let options = &self.inner.options;
+        let mut renewed = Instant::now();
+        loop {
+            let remaining = options.renew_deadline.saturating_sub(renewed.elapsed());
+            tokio::select! {
+                () = async { drop(release.wait_for(|r| *r).await) } => {
+                    // Drain while the Lease is still ours (the drain is shorter than the lease
+                    // duration), then give it up.
+                    self.inner.manager.forget(&cluster).await;
+                    self.set_owned(&cluster, false);
+                    if let Err(e) = lock.release().await {
+                        tracing::warn!(cluster, error = %e, "cannot release the cluster lease");
+                    }
+                    return lock;
+                }
+                () = tokio::time::sleep(options.retry_period.min(remaining)) => {}
+            }
+            // One attempt may take what is left of the deadline (as client-go's renewals).
+            let remaining = options.renew_deadline.saturating_sub(renewed.elapsed());
+            let attempt = tokio::time::timeout(remaining, lock.try_acquire_or_renew()).await;
+            match attempt {
+                Ok(Ok(true)) => renewed = Instant::now(),
+                Ok(Ok(false)) => {
+                    tracing::error!(
+                        cluster,
+                        "the cluster lease was taken by another replica, stopping its synchro"
+                    );
+                    break;
+                }
+                Ok(Err(e)) => tracing::warn!(cluster, error = %e, "cannot renew the cluster lease"),
+                Err(_) => tracing::warn!(cluster, "renewing the cluster lease timed out"),
+            }
+            if renewed.elapsed() >= options.renew_deadline {
+                tracing::error!(cluster, deadline = ?options.renew_deadline, "cannot renew the cluster lease within the renew deadline, stopping its synchro");
+                break;
+            }
+        }
+        lock.abandon();
+        self.inner.manager.abandon(&cluster).await;
+        self.set_owned(&cluster, false);
+        lock
     }
+}
+
+/// The task renewing the Lease of a cluster this replica holds.
+struct Holder {
+    /// Set to ask for a hand-over.
+    release: watch::Sender<bool>,
+    task: JoinHandle<LeaseLock>,
 }
 
 /// The Lease loop's own state.
@@ -550,9 +601,10 @@ struct LoopState {
     replica_renewed: Instant,
     /// Lease name → (resourceVersion, when this replica saw it change).
     seen: HashMap<String, (String, Instant)>,
+    /// The Leases of the clusters this replica does not hold.
     locks: BTreeMap<String, LeaseLock>,
-    renewed: HashMap<String, Instant>,
-    releasing: HashMap<String, JoinHandle<(String, LeaseLock)>>,
+    /// The clusters this replica holds.
+    holders: HashMap<String, Holder>,
 }
 
 #[cfg(test)]
@@ -565,7 +617,9 @@ mod tests {
         let clusters: Vec<String> = (0..300).map(|i| format!("cluster-{i}")).collect();
         let mut counts = HashMap::new();
         for c in &clusters {
-            *counts.entry(owner_of(c, &three).expect("owner")).or_insert(0) += 1;
+            *counts
+                .entry(owner_of(c, &three).expect("owner"))
+                .or_insert(0) += 1;
         }
         for (replica, n) in &counts {
             assert!((70..=130).contains(n), "{replica} owns {n} of 300");

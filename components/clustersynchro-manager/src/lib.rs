@@ -197,7 +197,9 @@ pub async fn run_host(
 
     if options.shard_clusters {
         if election.enabled {
-            tracing::info!("--shard-clusters: every replica syncs its share of the clusters, no single leader is elected");
+            tracing::info!(
+                "--shard-clusters: every replica syncs its share of the clusters, no single leader is elected"
+            );
         }
         let fleet = fleet::Fleet::new(manager.clone(), client.clone(), &election, identity);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -225,7 +227,9 @@ pub async fn run_host(
             None => return Ok(()),
         }
     } else {
-        tracing::info!("leader election is disabled (--leader-elect=false): this replica syncs every cluster of its sharding name");
+        tracing::info!(
+            "leader election is disabled (--leader-elect=false): this replica syncs every cluster of its sharding name"
+        );
         None
     };
     readiness.set_running(true);

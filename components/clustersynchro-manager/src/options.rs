@@ -97,16 +97,28 @@ pub struct LeaderElectionOptions {
     pub retry_period: Duration,
 
     /// The kind of lock object; only `leases` is supported.
-    #[arg(long = "leader-elect-resource-lock", value_name = "KIND", default_value = "leases")]
+    #[arg(
+        long = "leader-elect-resource-lock",
+        value_name = "KIND",
+        default_value = "leases"
+    )]
     pub resource_lock: String,
 
     /// The name of the Lease (`-<sharding-name>` is appended when one is given).
-    #[arg(long = "leader-elect-resource-name", value_name = "NAME", default_value = "clusterpedia-clustersynchro-manager")]
+    #[arg(
+        long = "leader-elect-resource-name",
+        value_name = "NAME",
+        default_value = "clusterpedia-clustersynchro-manager"
+    )]
     pub resource_name: String,
 
     /// The namespace of the Lease (default: $CLUSTERPEDIA_NAMESPACE, else
     /// clusterpedia-system).
-    #[arg(long = "leader-elect-resource-namespace", value_name = "NAMESPACE", default_value = "")]
+    #[arg(
+        long = "leader-elect-resource-namespace",
+        value_name = "NAMESPACE",
+        default_value = ""
+    )]
     pub resource_namespace: String,
 }
 
@@ -277,7 +289,10 @@ mod tests {
         assert_eq!(cli.options.discovery_interval, d.discovery_interval);
         assert_eq!(cli.options.feature_gates, d.feature_gates);
         let (flags, defaults) = (&cli.options.leader_election, &d.leader_election);
-        assert!(flags.enabled && defaults.enabled, "the original elects a leader by default");
+        assert!(
+            flags.enabled && defaults.enabled,
+            "the original elects a leader by default"
+        );
         assert_eq!(flags.lease_duration, defaults.lease_duration);
         assert_eq!(flags.renew_deadline, defaults.renew_deadline);
         assert_eq!(flags.retry_period, defaults.retry_period);
@@ -305,7 +320,10 @@ mod tests {
         assert!(!le.enabled);
         assert!(cli.options.shard_clusters);
         assert_eq!(le.validate(), Ok(()));
-        assert_eq!(le.lease_name("east"), "clusterpedia-clustersynchro-manager-east");
+        assert_eq!(
+            le.lease_name("east"),
+            "clusterpedia-clustersynchro-manager-east"
+        );
         assert_eq!(le.lease_name(""), "clusterpedia-clustersynchro-manager");
         assert_eq!(le.namespace(), "ops");
         let bare = Cli::try_parse_from(["x", "--leader-elect"]).expect("parse");
@@ -323,12 +341,13 @@ mod tests {
         };
         assert!(bad(&["--leader-elect-resource-lock=configmaps"]).contains("leases"));
         assert!(
-            bad(&["--leader-elect-lease-duration=5s", "--leader-elect-renew-deadline=5s"])
-                .contains("greater than --leader-elect-renew-deadline")
+            bad(&[
+                "--leader-elect-lease-duration=5s",
+                "--leader-elect-renew-deadline=5s"
+            ])
+            .contains("greater than --leader-elect-renew-deadline")
         );
-        assert!(
-            bad(&["--leader-elect-retry-period=9s"]).contains("--leader-elect-retry-period")
-        );
+        assert!(bad(&["--leader-elect-retry-period=9s"]).contains("--leader-elect-retry-period"));
     }
 
     #[test]

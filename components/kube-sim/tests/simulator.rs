@@ -1248,9 +1248,8 @@ async fn leases_follow_leader_election_rules() {
 
     // The holder renews with the version it read.
     let mut renewed = created.clone();
-    renewed.spec.as_mut().expect("spec").renew_time = Some(
-        serde_json::from_value(json!("2026-12-05T03:00:02.000000Z")).expect("micro time"),
-    );
+    renewed.spec.as_mut().expect("spec").renew_time =
+        Some(serde_json::from_value(json!("2026-12-05T03:00:02.000000Z")).expect("micro time"));
     let renewed = leases
         .replace("lock", &PostParams::default(), &renewed)
         .await
@@ -1277,7 +1276,10 @@ async fn leases_follow_leader_election_rules() {
     assert_eq!((code, reason.as_str()), (409, "Conflict"));
     let current = leases.get("lock").await.expect("get");
     assert_eq!(
-        current.spec.as_ref().and_then(|s| s.holder_identity.as_deref()),
+        current
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.as_deref()),
         Some("replica-1"),
         "the conflicting write changed nothing"
     );
@@ -1333,9 +1335,15 @@ async fn leases_follow_leader_election_rules() {
     let mut seen = Vec::new();
     while seen.len() < 4 {
         match tokio::time::timeout(Duration::from_secs(5), watch.try_next()).await {
-            Ok(Ok(Some(WatchEvent::Added(l)))) => seen.push(("ADDED", l.spec.and_then(|s| s.holder_identity))),
-            Ok(Ok(Some(WatchEvent::Modified(l)))) => seen.push(("MODIFIED", l.spec.and_then(|s| s.holder_identity))),
-            Ok(Ok(Some(WatchEvent::Deleted(l)))) => seen.push(("DELETED", l.spec.and_then(|s| s.holder_identity))),
+            Ok(Ok(Some(WatchEvent::Added(l)))) => {
+                seen.push(("ADDED", l.spec.and_then(|s| s.holder_identity)))
+            }
+            Ok(Ok(Some(WatchEvent::Modified(l)))) => {
+                seen.push(("MODIFIED", l.spec.and_then(|s| s.holder_identity)))
+            }
+            Ok(Ok(Some(WatchEvent::Deleted(l)))) => {
+                seen.push(("DELETED", l.spec.and_then(|s| s.holder_identity)))
+            }
             Ok(Ok(Some(WatchEvent::Bookmark(_)))) => {}
             other => panic!("watch ended early: {other:?}; seen {seen:?}"),
         }
