@@ -457,13 +457,12 @@ impl Fleet {
         for (cluster, holder) in &state.holders {
             let wanted = inputs.contains_key(cluster);
             let successor = owner_of(cluster, &replicas).unwrap_or_default();
-            if !wanted || (view && successor != self.inner.identity) {
-                if !*holder.release.borrow() {
-                    if wanted {
-                        tracing::info!(cluster, to = %successor, "handing the cluster over to the replica it belongs to");
-                    }
-                    let _ = holder.release.send(true);
+            if (!wanted || (view && successor != self.inner.identity)) && !*holder.release.borrow()
+            {
+                if wanted {
+                    tracing::info!(cluster, to = %successor, "handing the cluster over to the replica it belongs to");
                 }
+                let _ = holder.release.send(true);
             }
         }
         if !view {
