@@ -699,6 +699,39 @@ async fn replicas_share_clusters_and_hand_them_over() {
     }
     wait_equal(&*storage, &members, "after the join").await;
 
+    // Deleting a PediaCluster: its owner cleans its data and lets the object go; no replica
+    // holds it any more.
+    let gone = "member-00";
+    let pedia: Api<PediaCluster> = Api::all(client_from_yaml(&host_yaml).await);
+    pedia
+        .delete(gone, &DeleteParams::default())
+        .await
+        .expect("delete the PediaCluster");
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let object = pedia.get_opt(gone).await.expect("get");
+        let stored = storage.resource_versions(gone).await.expect("versions");
+        let held = holders(&leases).await;
+        let claimed = replicas.iter().any(|r| r.owned().contains(gone));
+        if object.is_none()
+            && stored.values().all(|v| v.resources.is_empty())
+            && !held.contains_key(gone)
+            && !claimed
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "deleting {gone}: object left {}, stored {:?}, leases {held:?}, claimed {claimed}",
+            object.is_some(),
+            stored
+                .values()
+                .map(|v| v.resources.len())
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // A clean stop gives the Leases up.
     futures::future::join_all(replicas.into_iter().map(Replica::stop)).await;
     assert!(

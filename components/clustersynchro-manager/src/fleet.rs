@@ -277,6 +277,18 @@ impl Fleet {
         self.inner.wake.notify_one();
     }
 
+    /// Forgets the clusters that are not in `present` (deleted from the host cluster); their
+    /// Leases are given up.
+    pub fn retain(&self, present: &BTreeSet<String>) {
+        let mut shared = self.shared();
+        let before = shared.inputs.len();
+        shared.inputs.retain(|name, _| present.contains(name));
+        if shared.inputs.len() != before {
+            drop(shared);
+            self.inner.wake.notify_one();
+        }
+    }
+
     fn replica_lease(&self) -> LeaseLock {
         let labels = BTreeMap::from([
             (FLEET_LABEL.to_owned(), dns_part(&self.inner.base)),

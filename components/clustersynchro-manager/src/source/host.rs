@@ -268,6 +268,21 @@ pub async fn run_sharded(
     }
     let controller = Controller::new(clusters.clone(), watcher::Config::default());
     let store = controller.store();
+    // A deleted PediaCluster is reconciled by its owner only: the other replicas learn that it
+    // is gone from the store.
+    let pruner = fleet.clone().map(|fleet| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            if store.wait_until_ready().await.is_err() {
+                return;
+            }
+            loop {
+                let present = store.state().iter().map(|c| c.name_any()).collect();
+                fleet.retain(&present);
+                tokio::time::sleep(fleet.retry_period()).await;
+            }
+        })
+    });
     let context = Arc::new(Context {
         manager,
         fleet,
@@ -296,6 +311,9 @@ pub async fn run_sharded(
             }
         })
         .await;
+    if let Some(pruner) = pruner {
+        pruner.abort();
+    }
     Ok(())
 }
 
