@@ -699,6 +699,53 @@ async fn replicas_share_clusters_and_hand_them_over() {
     }
     wait_equal(&*storage, &members, "after the join").await;
 
+    // Fencing: a replica whose cluster Lease is taken from it stops writing the cluster at
+    // once; when the taker does not renew, the Lease expires and the cluster is synced again.
+    let held = holders(&leases).await;
+    let (stolen, victim_id) = held
+        .iter()
+        .find(|(c, _)| c.as_str() != "member-00")
+        .map(|(c, h)| (c.clone(), h.clone()))
+        .expect("a held cluster");
+    let owner = replicas
+        .iter()
+        .find(|r| r.identity == victim_id)
+        .expect("the owner is live");
+    members[&stolen].0.set_churn_per_second(4.0);
+    let lease_name = format!("clusterpedia-clustersynchro-manager-cluster-{stolen}");
+    let mut lease = leases.get(&lease_name).await.expect("lease");
+    if let Some(spec) = lease.spec.as_mut() {
+        spec.holder_identity = Some("intruder".into());
+    }
+    leases
+        .replace(&lease_name, &PostParams::default(), &lease)
+        .await
+        .expect("take the lease");
+    let deadline = Instant::now() + TIMEOUT;
+    while owner.owned().contains(&stolen) {
+        assert!(
+            Instant::now() < deadline,
+            "{victim_id} kept syncing {stolen}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let written = owner.upserts.of(&stolen);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        owner.upserts.of(&stolen),
+        written,
+        "{victim_id} wrote {stolen} after losing its Lease"
+    );
+    wait_single_owners(
+        &leases,
+        &replicas.iter().collect::<Vec<_>>(),
+        &clusters,
+        "after the stolen Lease expired",
+    )
+    .await;
+    members[&stolen].0.set_churn_per_second(0.0);
+    wait_equal(&*storage, &members, "after the stolen Lease expired").await;
+
     // Deleting a PediaCluster: its owner cleans its data and lets the object go; no replica
     // holds it any more.
     let gone = "member-00";
