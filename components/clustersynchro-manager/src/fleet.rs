@@ -16,7 +16,8 @@
 //!   expire for the others (renew deadline + the synchro's 5 s stop bound ≤ lease duration).
 //!
 //! Hand-over bounds, with `D` the lease duration and `R` the retry period: a dead replica's
-//! clusters are taken within `D + 2R` of its last renewal; a joining replica gets its share
+//! clusters are taken within `D + 2R` of its last renewal, plus the duration of one round of
+//! Lease calls (each bounded by half the renew deadline); a joining replica gets its share
 //! within `2R` + the owner's drain (at most 10 s). The new owner resumes from the storage's
 //! resource versions, so nothing is listed into storage twice and nothing is lost.
 
