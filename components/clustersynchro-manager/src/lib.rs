@@ -6,6 +6,9 @@
 //! - [`source`]: where PediaClusters come from — the host cluster (a kube-runtime controller
 //!   with the `clusterpedia.io/cluster-synchro-controller` finalizer) or, without one, a YAML
 //!   file (`--clusters-config`).
+//! - [`fleet`]: several replicas against one host cluster — leader election on a Lease
+//!   (`--leader-elect*`, the original's) or the clusters shared among the live replicas with a
+//!   Lease per cluster (`--shard-clusters`); [`lease`] holds one Lease as client-go does.
 //! - [`Manager`]: one controller per cluster that validates the spec (credentials,
 //!   `syncResources`), runs the cluster's synchro, cleans the data of deleted clusters, and
 //!   writes the status (`Validated`, `SynchroRunning`, `ClusterHealthy`, `Ready`, per-resource
