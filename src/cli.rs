@@ -126,8 +126,13 @@ pub fn binding_apiserver_main() -> ExitCode {
     cli.log.init();
     run("binding-apiserver", async move {
         let storage = cli.storage.build_factory().await?;
+        // As the original's binding-apiserver: every replica syncs into its own (possibly
+        // in-process) storage, so none waits for a leader nor shares clusters.
+        let mut synchro = cli.synchro;
+        synchro.leader_election.enabled = false;
+        synchro.shard_clusters = false;
         tokio::try_join!(
-            clusterpedia_synchro::run(cli.synchro, storage.clone()),
+            clusterpedia_synchro::run(synchro, storage.clone()),
             clusterpedia_apiserver::run(cli.server, storage),
         )?;
         Ok(())

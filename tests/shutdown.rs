@@ -1,6 +1,8 @@
 //! SIGTERM drains: the apiserver and the binding-apiserver, as real processes, stop accepting
 //! connections at once, let a list that is being streamed to a slow client finish, then exit 0;
 //! a request still in flight at `--shutdown-grace-period` is cut and the process exits 0.
+//! And, the same processes being at hand: apiserver replicas over one database are stateless,
+//! a continue token minted by one is accepted by another that shares `--continue-token-key-file`.
 //!
 //! The pods are stored in a fresh PostgreSQL schema (`INTERNAL_TEST_POSTGRES_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`) through the internal layer; the client is `curl`
@@ -319,5 +321,96 @@ fn apiserver_stops_at_the_shutdown_grace_period() {
     );
     let _ = list.kill();
     let _ = list.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The pods' names of one page, and its continue token.
+fn page(port: u16, query: &str) -> (u16, serde_json::Value) {
+    let out = curl(
+        port,
+        &format!("/apis/clusterpedia.io/v1beta1/resources/api/v1/pods?{query}"),
+    )
+    .args(["-w", "\n%{http_code}"])
+    .output()
+    .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').expect("status code");
+    let code = code.trim().parse().expect("status code");
+    (code, serde_json::from_str(body).unwrap_or_default())
+}
+
+fn names(list: &serde_json::Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["metadata"]["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Three apiserver processes over one schema: the two sharing `--continue-token-key-file`
+/// continue each other's lists (the same next page either way), the third, with another key,
+/// refuses the token with a 400 naming it.
+#[test]
+fn apiserver_replicas_accept_each_others_continue_tokens() {
+    let schema = Schema::new();
+    let dir = tempdir();
+    let storage = schema.config_file(&dir);
+    let shared_key = dir.join("shared.key");
+    std::fs::write(&shared_key, format!("{}\n", "s".repeat(44))).expect("key");
+    let other_key = dir.join("other.key");
+    std::fs::write(&other_key, "o".repeat(44)).expect("key");
+    let replica = |key: &Path, name: &str| {
+        let home = dir.join(name);
+        std::fs::create_dir_all(&home).expect("dir");
+        let port = free_port();
+        let key = key.to_string_lossy().into_owned();
+        let process = start(
+            env!("CARGO_BIN_EXE_apiserver"),
+            port,
+            &storage,
+            &home,
+            &["--continue-token-key-file", &key],
+        );
+        (port, process)
+    };
+    let (a, _a) = replica(&shared_key, "a");
+    let (b, _b) = replica(&shared_key, "b");
+    let (c, _c) = replica(&other_key, "c");
+
+    let (code, first) = page(a, "limit=500");
+    assert_eq!(code, 200, "{first}");
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("a continue token")
+        .to_owned();
+    let query = format!("limit=500&continue={token}");
+    let (code, from_b) = page(b, &query);
+    assert_eq!(code, 200, "replica b refused replica a's token: {from_b}");
+    let (code, from_a) = page(a, &query);
+    assert_eq!(code, 200, "{from_a}");
+    assert_eq!(
+        names(&from_b),
+        names(&from_a),
+        "the same next page from either replica"
+    );
+    assert_eq!(names(&from_b).len(), 500);
+    let first_names = names(&first);
+    assert!(
+        names(&from_b).iter().all(|n| !first_names.contains(n)),
+        "the next page repeats the first"
+    );
+    let (code, refused) = page(c, &query);
+    assert_eq!(code, 400, "a replica with another key: {refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("continue"),
+        "{refused}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

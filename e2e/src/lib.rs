@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `tests/kubectl.rs` | the real `kubectl` against the apiserver over `memory` and `internal` (SQLite) |
 //! | `tests/synchro.rs` | `kube-sim` → synchro → `memory`: initial sync, watch, restarts, storage faults |
+//! | `tests/fleet.rs` | synchro replicas over PostgreSQL: cluster sharding with a killed and a joining replica, leader election hand-over |
 //! | `benches/list_pods.rs` | `cargo xtask bench apiserver-list`: the apiserver's read path over `memory` |
 //! | `benches/initial_sync.rs` | `cargo xtask bench initial-sync`: the synchro's initial sync into null, `memory` and PostgreSQL |
 //!

@@ -6,6 +6,9 @@
 //! - [`source`]: where PediaClusters come from — the host cluster (a kube-runtime controller
 //!   with the `clusterpedia.io/cluster-synchro-controller` finalizer) or, without one, a YAML
 //!   file (`--clusters-config`).
+//! - [`fleet`]: several replicas against one host cluster — leader election on a Lease
+//!   (`--leader-elect*`, the original's) or the clusters shared among the live replicas with a
+//!   Lease per cluster (`--shard-clusters`); [`lease`] holds one Lease as client-go does.
 //! - [`Manager`]: one controller per cluster that validates the spec (credentials,
 //!   `syncResources`), runs the cluster's synchro, cleans the data of deleted clusters, and
 //!   writes the status (`Validated`, `SynchroRunning`, `ClusterHealthy`, `Ready`, per-resource
@@ -32,9 +35,11 @@ mod backoff;
 mod cluster;
 pub mod credentials;
 pub mod discovery;
+pub mod fleet;
 mod health;
 mod informer;
 pub mod known;
+pub mod lease;
 mod manager;
 pub mod metrics;
 pub mod negotiate;
@@ -51,7 +56,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use manager::{ClusterInput, Manager, SyncResourcesRef};
-pub use options::{FeatureGates, SynchroOptions, parse_duration};
+pub use options::{FeatureGates, LeaderElectionOptions, SynchroOptions, parse_duration};
 use storage_api::StorageFactory;
 
 /// How often `--clusters-config` is checked for changes.
@@ -106,7 +111,7 @@ pub async fn run(options: SynchroOptions, storage: Arc<dyn StorageFactory>) -> a
     }
 
     if let Some(path) = options.clusters_config.clone() {
-        tracing::info!(file = %path.display(), "reading PediaClusters from the clusters file (no host cluster)");
+        tracing::info!(file = %path.display(), "reading PediaClusters from the clusters file (no host cluster): running as a single replica, without leader election or sharding");
         let manager = Manager::new(
             &options,
             storage,
@@ -125,6 +130,10 @@ pub async fn run(options: SynchroOptions, storage: Arc<dyn StorageFactory>) -> a
         return result;
     }
 
+    options
+        .leader_election
+        .validate()
+        .map_err(|e| anyhow::anyhow!(e))?;
     let config = match &options.host_kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -140,6 +149,37 @@ pub async fn run(options: SynchroOptions, storage: Arc<dyn StorageFactory>) -> a
         })?,
     };
     let client = kube::Client::try_from(config)?;
+    run_host(
+        options,
+        storage,
+        metrics,
+        readiness,
+        client,
+        fleet::default_identity(),
+        shutdown_signal(),
+    )
+    .await
+}
+
+/// What ended a replica's work with the host cluster.
+enum Ended {
+    Shutdown,
+    LeadershipLost,
+}
+
+/// Runs one replica against the host cluster of `client` until `shutdown` completes: with
+/// `--shard-clusters` as a member of the fleet, else with `--leader-elect` once it leads,
+/// else alone. `identity` names it in the Leases (see [`fleet::default_identity`]). Returns an
+/// error when leadership is lost (the process should exit and start again as a candidate).
+pub async fn run_host(
+    options: SynchroOptions,
+    storage: Arc<dyn StorageFactory>,
+    metrics: Arc<metrics::Metrics>,
+    readiness: metrics::Readiness,
+    client: kube::Client,
+    identity: String,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> anyhow::Result<()> {
     let secrets: Option<Arc<dyn credentials::SecretSource>> =
         if options.feature_gates.cluster_authentication_from_secret {
             Some(Arc::new(source::host::HostSecrets::new(
@@ -156,10 +196,96 @@ pub async fn run(options: SynchroOptions, storage: Arc<dyn StorageFactory>) -> a
         Arc::new(source::host::HostStatusWriter::new(client.clone())),
         secrets,
     );
+    let election = options.leader_election.clone();
+
+    if options.shard_clusters {
+        if election.enabled {
+            tracing::info!(
+                "--shard-clusters: every replica syncs its share of the clusters, no single leader is elected"
+            );
+        }
+        let fleet = fleet::Fleet::new(manager.clone(), client.clone(), &election, identity);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let fleet_task = tokio::spawn(fleet.clone().run(async move {
+            let mut stop_rx = stop_rx;
+            let _ = stop_rx.wait_for(|s| *s).await;
+        }));
+        readiness.set_running(true);
+        let result = source::host::run_sharded(manager, client, Some(fleet), shutdown).await;
+        readiness.set_running(false);
+        tracing::info!("shutting down the cluster synchros");
+        let _ = stop_tx.send(true);
+        let _ = fleet_task.await;
+        return result;
+    }
+
+    let mut shutdown = Box::pin(shutdown);
+    let lock = if election.enabled {
+        let acquired = tokio::select! {
+            lock = fleet::acquire_leadership(&election, manager.sharding_name(), client.clone(), &identity) => Some(lock),
+            () = &mut shutdown => None,
+        };
+        match acquired {
+            Some(lock) => Some(Arc::new(tokio::sync::Mutex::new(lock))),
+            None => return Ok(()),
+        }
+    } else {
+        tracing::info!(
+            "leader election is disabled (--leader-elect=false): this replica syncs every cluster of its sharding name"
+        );
+        None
+    };
     readiness.set_running(true);
-    let result = source::host::run(manager.clone(), client, shutdown_signal()).await;
+    // The renewals run on their own task (the controller's stop signal must be `Sync`).
+    let keeper = lock.clone().map(|lock| {
+        let election = election.clone();
+        tokio::spawn(async move { fleet::keep_leadership(&election, &lock).await })
+    });
+    let keeper_abort = keeper.as_ref().map(tokio::task::JoinHandle::abort_handle);
+    let ended = {
+        let kept = async move {
+            match keeper {
+                Some(task) => {
+                    let _ = task.await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
+        let stop = async move {
+            let ended = tokio::select! {
+                () = shutdown => Ended::Shutdown,
+                () = kept => Ended::LeadershipLost,
+            };
+            let _ = ended_tx.send(ended);
+        };
+        let result = source::host::run(manager.clone(), client, stop).await;
+        (result, ended_rx.await.unwrap_or(Ended::Shutdown))
+    };
+    if let Some(abort) = keeper_abort {
+        abort.abort();
+    }
     readiness.set_running(false);
-    tracing::info!("shutting down the cluster synchros");
-    manager.shutdown().await;
-    result
+    let (result, ended) = ended;
+    match ended {
+        Ended::Shutdown => {
+            tracing::info!("shutting down the cluster synchros");
+            manager.shutdown().await;
+        }
+        Ended::LeadershipLost => {
+            tracing::error!("leadership lost: stopping the cluster synchros at once");
+            manager.abandon_all().await;
+        }
+    }
+    if let Some(lock) = lock {
+        let mut lock = lock.lock().await;
+        if let Err(e) = lock.release().await {
+            tracing::warn!(error = %e, "cannot release the leader lease");
+        }
+    }
+    result?;
+    match ended {
+        Ended::Shutdown => Ok(()),
+        Ended::LeadershipLost => anyhow::bail!("leader election lost"),
+    }
 }

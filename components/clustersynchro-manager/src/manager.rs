@@ -50,9 +50,9 @@ pub struct ClusterInput {
 
 enum Command {
     Apply(Box<ClusterInput>),
-    Forget(oneshot::Sender<()>),
+    Forget(Duration, oneshot::Sender<()>),
     Delete(oneshot::Sender<()>),
-    Shutdown(oneshot::Sender<()>),
+    Shutdown(Duration, oneshot::Sender<()>),
 }
 
 struct Inner {
@@ -148,13 +148,24 @@ impl Manager {
         self.send(&name, Command::Apply(Box::new(input)));
     }
 
-    /// Stops syncing a cluster without cleaning its data (it is handed to another manager).
+    /// Stops syncing a cluster without cleaning its data (it is handed to another manager),
+    /// letting its writers store what is queued for a few seconds.
     pub async fn forget(&self, name: &str) {
+        self.stop(name, SHUTDOWN_DRAIN).await;
+    }
+
+    /// Stops syncing a cluster at once, dropping what is queued (this replica lost the right to
+    /// write it: the next owner lists it again from the storage's resource versions).
+    pub async fn abandon(&self, name: &str) {
+        self.stop(name, Duration::ZERO).await;
+    }
+
+    async fn stop(&self, name: &str, drain: Duration) {
         if !self.clusters().contains_key(name) {
             return;
         }
         let (tx, rx) = oneshot::channel();
-        self.send(name, Command::Forget(tx));
+        self.send(name, Command::Forget(drain, tx));
         let _ = rx.await;
     }
 
@@ -168,11 +179,21 @@ impl Manager {
 
     /// Stops every cluster synchro, writing their final status.
     pub async fn shutdown(&self) {
+        self.stop_all(SHUTDOWN_DRAIN).await;
+    }
+
+    /// Stops every cluster synchro at once, dropping what is queued (leadership is lost: the
+    /// next leader lists again from the storage's resource versions).
+    pub async fn abandon_all(&self) {
+        self.stop_all(Duration::ZERO).await;
+    }
+
+    async fn stop_all(&self, drain: Duration) {
         let senders: Vec<_> = self.clusters().values().cloned().collect();
         let mut replies = Vec::new();
         for tx in senders {
             let (reply, rx) = oneshot::channel();
-            if tx.send(Command::Shutdown(reply)).is_ok() {
+            if tx.send(Command::Shutdown(drain, reply)).is_ok() {
                 replies.push(rx);
             }
         }
@@ -265,8 +286,8 @@ impl ClusterController {
                 command = rx.recv() => match command {
                     None => return,
                     Some(Command::Apply(input)) => self.reconcile(*input).await,
-                    Some(Command::Forget(reply)) => {
-                        self.stop_synchro(SHUTDOWN_DRAIN).await;
+                    Some(Command::Forget(drain, reply)) => {
+                        self.stop_synchro(drain).await;
                         self.reset();
                         let _ = reply.send(());
                     }
@@ -274,8 +295,8 @@ impl ClusterController {
                         self.delete().await;
                         let _ = reply.send(());
                     }
-                    Some(Command::Shutdown(reply)) => {
-                        self.stop_synchro(SHUTDOWN_DRAIN).await;
+                    Some(Command::Shutdown(drain, reply)) => {
+                        self.stop_synchro(drain).await;
                         self.write_status().await;
                         let _ = reply.send(());
                     }

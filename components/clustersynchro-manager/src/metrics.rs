@@ -13,6 +13,15 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use storage_api::{Gvr, StorageFactory};
 
+/// The labels of `clustersynchro_cluster_owner`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OwnerLabels {
+    /// The member cluster.
+    pub cluster: String,
+    /// The identity of the replica holding the cluster's Lease (this process).
+    pub replica: String,
+}
+
 /// The labels of every resource synchro metric.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResourceLabels {
@@ -55,6 +64,7 @@ pub struct Metrics {
     retried: Family<ResourceLabels, Counter>,
     events: Family<ResourceLabels, Counter>,
     storage_duration: DurationFamily,
+    owner: Family<OwnerLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -81,6 +91,12 @@ impl Metrics {
         let retried = Family::default();
         let events = Family::default();
         let storage_duration: DurationFamily = Family::new_with_constructor(new_duration_histogram);
+        let owner = Family::<OwnerLabels, Gauge>::default();
+        registry.sub_registry_with_prefix("clustersynchro").register(
+            "cluster_owner",
+            "1 for each cluster this replica syncs as the holder of its Lease (--shard-clusters)",
+            owner.clone(),
+        );
         let sub = registry
             .sub_registry_with_prefix("clustersynchro")
             .sub_registry_with_prefix("resourcesynchro");
@@ -130,6 +146,20 @@ impl Metrics {
             retried,
             events,
             storage_duration,
+            owner,
+        }
+    }
+
+    /// Records whether `replica` (this process) owns `cluster`.
+    pub fn set_cluster_owner(&self, cluster: &str, replica: &str, owned: bool) {
+        let labels = OwnerLabels {
+            cluster: cluster.into(),
+            replica: replica.into(),
+        };
+        if owned {
+            self.owner.get_or_create(&labels).set(1);
+        } else {
+            self.owner.remove(&labels);
         }
     }
 

@@ -60,6 +60,130 @@ pub struct SynchroOptions {
     /// PruneManagedFields and PruneLastAppliedConfiguration are always on.
     #[arg(long, value_name = "GATES", default_value = "", value_parser = FeatureGates::parse)]
     pub feature_gates: FeatureGates,
+
+    /// Leader election on a Lease in the host cluster (ignored with --clusters-config).
+    #[command(flatten)]
+    pub leader_election: LeaderElectionOptions,
+
+    /// Share the PediaClusters of this --sharding-name among every replica started with this
+    /// flag: each cluster is synced by exactly one live replica, which holds the cluster's Lease
+    /// (`<resource-name>[-<sharding-name>]-cluster-<cluster>`); a dead replica's clusters are
+    /// taken over once their Leases expire (--leader-elect-lease-duration), and clusters move to
+    /// a replica that joins. Replaces the single leader of --leader-elect.
+    #[arg(long, default_value_t = false)]
+    pub shard_clusters: bool,
+}
+
+/// The original's `--leader-elect*` flags (client-go's leader election configuration).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LeaderElectionOptions {
+    /// Start a leader election client and gain leadership before syncing: of the replicas with
+    /// the same --sharding-name only the leader syncs.
+    #[arg(long = "leader-elect", value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub enabled: bool,
+
+    /// How long a candidate waits after the last observed renewal before taking the Lease of
+    /// a leader that stopped renewing it.
+    #[arg(long = "leader-elect-lease-duration", value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+
+    /// How long the leader tries to renew before it stops syncing (less than the lease
+    /// duration).
+    #[arg(long = "leader-elect-renew-deadline", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub renew_deadline: Duration,
+
+    /// How often candidates try to acquire and leaders to renew.
+    #[arg(long = "leader-elect-retry-period", value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub retry_period: Duration,
+
+    /// The kind of lock object; only `leases` is supported.
+    #[arg(
+        long = "leader-elect-resource-lock",
+        value_name = "KIND",
+        default_value = "leases"
+    )]
+    pub resource_lock: String,
+
+    /// The name of the Lease (`-<sharding-name>` is appended when one is given).
+    #[arg(
+        long = "leader-elect-resource-name",
+        value_name = "NAME",
+        default_value = "clusterpedia-clustersynchro-manager"
+    )]
+    pub resource_name: String,
+
+    /// The namespace of the Lease (default: $CLUSTERPEDIA_NAMESPACE, else
+    /// clusterpedia-system).
+    #[arg(
+        long = "leader-elect-resource-namespace",
+        value_name = "NAMESPACE",
+        default_value = ""
+    )]
+    pub resource_namespace: String,
+}
+
+impl Default for LeaderElectionOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            lease_duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
+            retry_period: Duration::from_secs(2),
+            resource_lock: "leases".into(),
+            resource_name: "clusterpedia-clustersynchro-manager".into(),
+            resource_namespace: String::new(),
+        }
+    }
+}
+
+impl LeaderElectionOptions {
+    /// Checks the durations and lock kind as client-go does.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.resource_lock != "leases" {
+            return Err(format!(
+                "--leader-elect-resource-lock={}: only \"leases\" is supported",
+                self.resource_lock
+            ));
+        }
+        if self.lease_duration <= self.renew_deadline {
+            return Err(format!(
+                "--leader-elect-lease-duration ({:?}) must be greater than --leader-elect-renew-deadline ({:?})",
+                self.lease_duration, self.renew_deadline
+            ));
+        }
+        if self.renew_deadline <= self.retry_period.mul_f64(1.2) {
+            return Err(format!(
+                "--leader-elect-renew-deadline ({:?}) must be greater than 1.2 × --leader-elect-retry-period ({:?})",
+                self.renew_deadline, self.retry_period
+            ));
+        }
+        if self.retry_period.is_zero() {
+            return Err("--leader-elect-retry-period must be positive".into());
+        }
+        if self.resource_name.is_empty() {
+            return Err("--leader-elect-resource-name must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// The Lease's name for `sharding_name`: `<resource-name>[-<sharding-name>]`.
+    pub fn lease_name(&self, sharding_name: &str) -> String {
+        if sharding_name.is_empty() {
+            self.resource_name.clone()
+        } else {
+            format!("{}-{sharding_name}", self.resource_name)
+        }
+    }
+
+    /// The Lease's namespace: the flag, else `$CLUSTERPEDIA_NAMESPACE`, else
+    /// `clusterpedia-system`.
+    pub fn namespace(&self) -> String {
+        if self.resource_namespace.is_empty() {
+            crate::source::host::clusterpedia_namespace()
+        } else {
+            self.resource_namespace.clone()
+        }
+    }
 }
 
 impl SynchroOptions {
@@ -77,6 +201,8 @@ impl SynchroOptions {
             health_check_interval: Duration::from_secs(5),
             discovery_interval: Duration::from_secs(30),
             feature_gates: FeatureGates::default(),
+            leader_election: LeaderElectionOptions::default(),
+            shard_clusters: false,
         }
     }
 }
@@ -162,6 +288,66 @@ mod tests {
         assert_eq!(cli.options.health_check_interval, d.health_check_interval);
         assert_eq!(cli.options.discovery_interval, d.discovery_interval);
         assert_eq!(cli.options.feature_gates, d.feature_gates);
+        let (flags, defaults) = (&cli.options.leader_election, &d.leader_election);
+        assert!(
+            flags.enabled && defaults.enabled,
+            "the original elects a leader by default"
+        );
+        assert_eq!(flags.lease_duration, defaults.lease_duration);
+        assert_eq!(flags.renew_deadline, defaults.renew_deadline);
+        assert_eq!(flags.retry_period, defaults.retry_period);
+        assert_eq!(flags.resource_lock, defaults.resource_lock);
+        assert_eq!(flags.resource_name, defaults.resource_name);
+        assert_eq!(flags.resource_namespace, defaults.resource_namespace);
+        assert_eq!(cli.options.shard_clusters, d.shard_clusters);
+        assert_eq!(defaults.validate(), Ok(()));
+    }
+
+    #[test]
+    fn leader_election_flags() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--leader-elect=false",
+            "--leader-elect-lease-duration=3s",
+            "--leader-elect-renew-deadline=2s",
+            "--leader-elect-retry-period=500ms",
+            "--leader-elect-resource-namespace=ops",
+            "--sharding-name=east",
+            "--shard-clusters",
+        ])
+        .expect("parse");
+        let le = &cli.options.leader_election;
+        assert!(!le.enabled);
+        assert!(cli.options.shard_clusters);
+        assert_eq!(le.validate(), Ok(()));
+        assert_eq!(
+            le.lease_name("east"),
+            "clusterpedia-clustersynchro-manager-east"
+        );
+        assert_eq!(le.lease_name(""), "clusterpedia-clustersynchro-manager");
+        assert_eq!(le.namespace(), "ops");
+        let bare = Cli::try_parse_from(["x", "--leader-elect"]).expect("parse");
+        assert!(bare.options.leader_election.enabled);
+
+        let bad = |args: &[&str]| {
+            let mut all = vec!["x"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+                .expect("parse")
+                .options
+                .leader_election
+                .validate()
+                .expect_err("invalid")
+        };
+        assert!(bad(&["--leader-elect-resource-lock=configmaps"]).contains("leases"));
+        assert!(
+            bad(&[
+                "--leader-elect-lease-duration=5s",
+                "--leader-elect-renew-deadline=5s"
+            ])
+            .contains("greater than --leader-elect-renew-deadline")
+        );
+        assert!(bad(&["--leader-elect-retry-period=9s"]).contains("--leader-elect-retry-period"));
     }
 
     #[test]

@@ -194,7 +194,9 @@ impl ResourceSynchro {
             for task in &tasks {
                 task.abort();
             }
-            for task in tasks {
+            // Those that finished may have been polled to completion above: polling them
+            // again panics, so wait for the others only.
+            for task in tasks.iter_mut().filter(|t| !t.is_finished()) {
                 let _ = task.await;
             }
         }

@@ -1205,3 +1205,158 @@ async fn churn_announces_each_stamp_once_stored() {
     );
     sim.shutdown().await;
 }
+
+/// `coordination.k8s.io/v1` Leases as leader election uses them: create once (409
+/// AlreadyExists for the second candidate), replace with the read `resourceVersion` (409
+/// Conflict when another holder wrote in between), get, list by label, watch, delete with a
+/// resourceVersion precondition.
+#[tokio::test]
+async fn leases_follow_leader_election_rules() {
+    use k8s_openapi::api::coordination::v1::Lease;
+
+    let sim = start(FixtureSpec::empty()).await;
+    let client = client_for(&sim).await;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-system");
+    let mut watch = leases
+        .watch(&WatchParams::default().timeout(10), "0")
+        .await
+        .expect("watch")
+        .boxed();
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "lock", "labels": {"fleet": "a"}},
+        "spec": {
+            "holderIdentity": "replica-1",
+            "leaseDurationSeconds": 15,
+            "acquireTime": "2026-12-05T03:00:00.000000Z",
+            "renewTime": "2026-12-05T03:00:00.000000Z",
+            "leaseTransitions": 0,
+        },
+    }))
+    .expect("lease");
+    let created = leases
+        .create(&PostParams::default(), &lease)
+        .await
+        .expect("create");
+    let first_version = created.metadata.resource_version.clone().expect("rv");
+    let (code, reason) = api_error(
+        leases
+            .create(&PostParams::default(), &lease)
+            .await
+            .expect_err("second create"),
+    );
+    assert_eq!((code, reason.as_str()), (409, "AlreadyExists"));
+
+    // The holder renews with the version it read.
+    let mut renewed = created.clone();
+    renewed.spec.as_mut().expect("spec").renew_time =
+        Some(serde_json::from_value(json!("2026-12-05T03:00:02.000000Z")).expect("micro time"));
+    let renewed = leases
+        .replace("lock", &PostParams::default(), &renewed)
+        .await
+        .expect("renew");
+    let renewed_version = renewed.metadata.resource_version.clone().expect("rv");
+    assert_ne!(renewed_version, first_version);
+    assert_eq!(
+        renewed.spec.as_ref().and_then(|s| s.renew_time.clone()),
+        serde_json::from_value(json!("2026-12-05T03:00:02.000000Z")).expect("micro time"),
+        "microseconds are kept"
+    );
+
+    // A candidate that read the lease before the renewal loses the race.
+    let mut stale = created.clone();
+    let spec = stale.spec.as_mut().expect("spec");
+    spec.holder_identity = Some("replica-2".into());
+    spec.lease_transitions = Some(1);
+    let (code, reason) = api_error(
+        leases
+            .replace("lock", &PostParams::default(), &stale)
+            .await
+            .expect_err("stale replace"),
+    );
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    let current = leases.get("lock").await.expect("get");
+    assert_eq!(
+        current
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.as_deref()),
+        Some("replica-1"),
+        "the conflicting write changed nothing"
+    );
+    // With the current version it wins.
+    let mut taken = current.clone();
+    taken.spec.as_mut().expect("spec").holder_identity = Some("replica-2".into());
+    let taken = leases
+        .replace("lock", &PostParams::default(), &taken)
+        .await
+        .expect("take over");
+
+    let listed = leases
+        .list(&ListParams::default().labels("fleet=a"))
+        .await
+        .expect("list");
+    assert_eq!(listed.items.len(), 1);
+    assert!(
+        leases
+            .list(&ListParams::default().labels("fleet=b"))
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+
+    // Delete with a stale precondition fails; with the current one it succeeds.
+    let (code, _) = api_error(
+        leases
+            .delete(
+                "lock",
+                &DeleteParams::default().preconditions(kube::api::Preconditions {
+                    resource_version: Some(renewed_version.clone()),
+                    uid: None,
+                }),
+            )
+            .await
+            .expect_err("stale delete"),
+    );
+    assert_eq!(code, 409);
+    leases
+        .delete(
+            "lock",
+            &DeleteParams::default().preconditions(kube::api::Preconditions {
+                resource_version: taken.metadata.resource_version.clone(),
+                uid: None,
+            }),
+        )
+        .await
+        .expect("delete");
+    assert!(leases.get_opt("lock").await.expect("get").is_none());
+
+    // The watch saw every change, in order.
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        match tokio::time::timeout(Duration::from_secs(5), watch.try_next()).await {
+            Ok(Ok(Some(WatchEvent::Added(l)))) => {
+                seen.push(("ADDED", l.spec.and_then(|s| s.holder_identity)))
+            }
+            Ok(Ok(Some(WatchEvent::Modified(l)))) => {
+                seen.push(("MODIFIED", l.spec.and_then(|s| s.holder_identity)))
+            }
+            Ok(Ok(Some(WatchEvent::Deleted(l)))) => {
+                seen.push(("DELETED", l.spec.and_then(|s| s.holder_identity)))
+            }
+            Ok(Ok(Some(WatchEvent::Bookmark(_)))) => {}
+            other => panic!("watch ended early: {other:?}; seen {seen:?}"),
+        }
+    }
+    let holder = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        seen,
+        vec![
+            ("ADDED", holder("replica-1")),
+            ("MODIFIED", holder("replica-1")),
+            ("MODIFIED", holder("replica-2")),
+            ("DELETED", holder("replica-2")),
+        ]
+    );
+    sim.shutdown().await;
+}

@@ -20,6 +20,7 @@ use kube::runtime::{Controller, watcher};
 use kube::{Api, ResourceExt};
 
 use crate::credentials::{SecretFuture, SecretSource};
+use crate::fleet::Fleet;
 use crate::manager::{ClusterInput, Manager, SyncResourcesRef};
 use crate::status::StatusWriter;
 
@@ -116,6 +117,8 @@ impl SecretSource for HostSecrets {
 
 struct Context {
     manager: Manager,
+    /// With `--shard-clusters`: which clusters this replica holds.
+    fleet: Option<Fleet>,
     clusters: Api<PediaCluster>,
     sync_resources: Api<ClusterSyncResources>,
 }
@@ -171,6 +174,18 @@ async fn reconcile(
         .any(|f| f == CLUSTER_SYNCHRO_FINALIZER);
     if cluster.metadata.deletion_timestamp.is_some() {
         if has_finalizer {
+            if let Some(fleet) = &ctx.fleet
+                && !fleet.owns(&name)
+            {
+                // Only the holder of the cluster's Lease cleans (no other replica writes it).
+                if cluster.spec.sharding_name == ctx.manager.sharding_name() {
+                    fleet.offer(ClusterInput {
+                        cluster: (*cluster).clone(),
+                        sync_resources_ref: SyncResourcesRef::None,
+                    });
+                }
+                return Ok(Action::requeue(fleet.retry_period()));
+            }
             // Stop syncing and clean the data, then let the object go.
             ctx.manager.delete(&name).await;
             let others = cluster
@@ -181,11 +196,17 @@ async fn reconcile(
                 .collect();
             set_finalizers(&ctx.clusters, &cluster, others).await?;
         }
+        if let Some(fleet) = &ctx.fleet {
+            fleet.withdraw(&name).await;
+        }
         return Ok(Action::await_change());
     }
     if cluster.spec.sharding_name != ctx.manager.sharding_name() {
         // Another manager's cluster: leave it (and its finalizer) alone.
-        ctx.manager.forget(&name).await;
+        match &ctx.fleet {
+            Some(fleet) => fleet.withdraw(&name).await,
+            None => ctx.manager.forget(&name).await,
+        }
         return Ok(Action::await_change());
     }
     if !has_finalizer {
@@ -194,10 +215,14 @@ async fn reconcile(
         set_finalizers(&ctx.clusters, &cluster, finalizers).await?;
     }
     let sync_resources_ref = resolve_ref(&ctx, &cluster).await;
-    ctx.manager.apply(ClusterInput {
+    let input = ClusterInput {
         cluster: (*cluster).clone(),
         sync_resources_ref,
-    });
+    };
+    match &ctx.fleet {
+        Some(fleet) => fleet.offer(input),
+        None => ctx.manager.apply(input),
+    }
     // Secrets are not watched: look at them again now and then.
     Ok(Action::requeue(Duration::from_secs(300)))
 }
@@ -220,6 +245,17 @@ pub async fn run(
     client: kube::Client,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
+    run_sharded(manager, client, None, shutdown).await
+}
+
+/// [`run`], syncing only the clusters whose Lease this replica holds in `fleet` (which must
+/// be running, see [`Fleet::run`]) when given.
+pub async fn run_sharded(
+    manager: Manager,
+    client: kube::Client,
+    fleet: Option<Fleet>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> anyhow::Result<()> {
     let clusters: Api<PediaCluster> = Api::all(client.clone());
     let sync_resources: Api<ClusterSyncResources> = Api::all(client.clone());
     if let Err(e) = clusters
@@ -232,8 +268,24 @@ pub async fn run(
     }
     let controller = Controller::new(clusters.clone(), watcher::Config::default());
     let store = controller.store();
+    // A deleted PediaCluster is reconciled by its owner only: the other replicas learn that it
+    // is gone from the store.
+    let pruner = fleet.clone().map(|fleet| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            if store.wait_until_ready().await.is_err() {
+                return;
+            }
+            loop {
+                let present = store.state().iter().map(|c| c.name_any()).collect();
+                fleet.retain(&present);
+                tokio::time::sleep(fleet.retry_period()).await;
+            }
+        })
+    });
     let context = Arc::new(Context {
         manager,
+        fleet,
         clusters,
         sync_resources: sync_resources.clone(),
     });
@@ -259,6 +311,9 @@ pub async fn run(
             }
         })
         .await;
+    if let Some(pruner) = pruner {
+        pruner.abort();
+    }
     Ok(())
 }
 
