@@ -143,6 +143,10 @@ authorization (SubjectAccessReview) delegated to the cluster it runs in, as an a
 - --metrics-port={{ .Values.clustersynchroManager.metricsPort }}
 {{- /* The binary listens on 127.0.0.1 by default; the kubelet's probes and Prometheus reach the pod IP. */}}
 - --metrics-host=$(POD_IP)
+{{- /* Leader election is on by default (the original's flags); its Lease lives in the release namespace ($CLUSTERPEDIA_NAMESPACE). */}}
+{{- if .Values.clustersynchroManager.shardClusters }}
+- --shard-clusters
+{{- end }}
 {{- with .Values.clustersynchroManager.featureGates }}
 - --feature-gates={{ range $i, $k := keys . | sortAlpha }}{{ if $i }},{{ end }}{{ $k }}={{ get $.Values.clustersynchroManager.featureGates $k }}{{ end }}
 {{- end }}

@@ -217,7 +217,9 @@ rules:
     verbs: [get, list, watch]
   - apiGroups: [coordination.k8s.io]
     resources: [leases]
-    verbs: [get, create, update]
+    # get/create/update: leader election; list: the replicas' and clusters' Leases when the
+    # PediaClusters are sharded (clustersynchroManager.shardClusters).
+    verbs: [get, list, create, update]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
@@ -292,9 +294,12 @@ metadata:
   {{- with (include "clusterpedia.annotations" . | trim) }}{{ . | nindent 2 }}{{ end }}
 spec:
   replicas: {{ .Values.clustersynchroManager.replicaCount }}
-  # One synchro at a time: the old one stops before the new one starts.
+  # Leader election (or, with shardClusters, one Lease per PediaCluster) keeps two replicas
+  # from syncing the same cluster; a rolling update hands the Leases over (released on
+  # SIGTERM).
   strategy:
-    type: Recreate
+    type: RollingUpdate
+    rollingUpdate: {maxUnavailable: 0, maxSurge: 1}
   selector:
     matchLabels:
       {{- include "clusterpedia.selectorLabels" $ctx | nindent 6 }}
