@@ -204,6 +204,7 @@ impl<'a> Pager<'a> {
         ContinuePosition {
             values,
             list: self.list,
+            list_resource_version: None,
         }
         .encode(self.options)
     }
@@ -252,6 +253,30 @@ impl Page<crate::object::ResourceObject> {
     }
 }
 
+impl ListPage {
+    /// This page of the list `options` asked, reporting the resourceVersion of the list's
+    /// first page (carried in the continue token), as the kube-apiserver's pages all report the
+    /// version the list started at. A layer that lists each page at its own version calls it:
+    /// a client that watches from the version of the last page (an informer does) then gets
+    /// every change made while it paged, instead of missing those to the pages it had already
+    /// read. A page that continues a token made without a version keeps its own.
+    pub fn pinned_to_first_page(mut self, options: &ListOptions) -> Result<Self> {
+        if let Some(first) = options
+            .continue_from
+            .as_ref()
+            .and_then(|p| p.list_resource_version.clone())
+        {
+            self.resource_version = Some(first);
+        }
+        if let (Some(token), Some(version)) = (&self.continue_token, &self.resource_version) {
+            let mut position = ContinuePosition::decode(token, options)?;
+            position.list_resource_version = Some(version.clone());
+            self.continue_token = Some(position.encode(options));
+        }
+        Ok(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +308,7 @@ mod tests {
             continue_from: Some(ContinuePosition {
                 values: Vec::new(),
                 list: Listed::Resource(&pods).id(),
+                list_resource_version: None,
             }),
             ..options
         };
