@@ -48,6 +48,18 @@ const CHURN_PER_SECOND: f64 = 40.0;
 /// How long the informers may take to catch up at the end.
 const SETTLE: Duration = Duration::from_secs(30);
 
+/// Panics anywhere in the process (spawned tasks included, whose panics the runtime swallows).
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts every panic, then reports it as usual.
+fn count_panics() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.fetch_add(1, Ordering::Relaxed);
+        report(info);
+    }));
+}
+
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -385,8 +397,6 @@ struct Counters {
     /// Events of the watch phase whose resourceVersion was not above the previous one's: a
     /// duplicate or a replay.
     out_of_order: Mutex<Vec<String>>,
-    /// Set at the end: the task stops reading.
-    stopped: AtomicBool,
 }
 
 /// Runs a reflector over `config` until told to stop; returns its store.
@@ -404,9 +414,6 @@ fn informer(
         futures::pin_mut!(stream);
         let mut last: u64 = 0;
         while let Some(event) = stream.next().await {
-            if counters.stopped.load(Ordering::Relaxed) {
-                return;
-            }
             match event {
                 Ok(Event::Init) => {
                     counters.lists.fetch_add(1, Ordering::Relaxed);
@@ -461,7 +468,7 @@ fn mutate(clients: Vec<kube::Client>, stop: Arc<AtomicBool>) -> JoinHandle<u64> 
                 if pods.create(&Default::default(), &pod).await.is_ok() {
                     writes += 1;
                 }
-                if round % 2 == 0 {
+                if round.is_multiple_of(2) {
                     let name = format!("{cluster}-informer-{}", round / 2);
                     if pods.delete(&name, &Default::default()).await.is_ok() {
                         writes += 1;
@@ -514,18 +521,20 @@ async fn start_sim(seed: u64) -> SimulatorHandle {
         .expect("simulator")
 }
 
-/// Waits until `store` equals the members' truth (which no longer changes).
-async fn wait_equal(which: &str, store: &Store<Pod>, truth: &Truth) {
+/// Waits until `store` equals the members' truth (read again each time: the members' last
+/// churn updates may still be landing).
+async fn wait_equal(which: &str, store: &Store<Pod>, clients: &[kube::Client]) -> Truth {
     let deadline = tokio::time::Instant::now() + SETTLE;
     loop {
+        let truth = members_truth(clients).await;
         let seen = store_truth(store);
-        if &seen == truth {
-            return;
+        if seen == truth {
+            return truth;
         }
         if tokio::time::Instant::now() > deadline {
             panic!(
                 "the {which} informer does not match the members after {SETTLE:?}: {}",
-                differences(truth, &seen)
+                differences(&truth, &seen)
             );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -535,6 +544,7 @@ async fn wait_equal(which: &str, store: &Store<Pod>, truth: &Truth) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn informers_follow_churn_through_synchro_and_apiserver_restarts() {
     init_logs();
+    count_panics();
     let dir = temp_dir();
     let database = Database::create(&dir).await;
     let sims = vec![start_sim(1).await, start_sim(2).await];
@@ -601,15 +611,14 @@ async fn informers_follow_churn_through_synchro_and_apiserver_restarts() {
         writes > 20 && churned > 100,
         "too few changes: {writes} creates/deletes, {churned} churn updates"
     );
-    let truth = members_truth(&sim_clients).await;
+    let truth = wait_equal("list-then-watch", &paged, &sim_clients).await;
     let keys: BTreeSet<_> = truth.keys().map(|(_, ns, name)| (ns, name)).collect();
     assert_eq!(
         keys.len(),
         truth.len(),
         "the members must not share a namespace/name (the reflector keys by those)"
     );
-    wait_equal("list-then-watch", &paged, &truth).await;
-    wait_equal("streaming-list", &streaming, &truth).await;
+    wait_equal("streaming-list", &streaming, &sim_clients).await;
 
     for (which, counters) in ["list-then-watch", "streaming-list"].iter().zip(&counters) {
         let out_of_order = counters.out_of_order.lock().expect("lock").clone();
@@ -629,7 +638,6 @@ async fn informers_follow_churn_through_synchro_and_apiserver_restarts() {
             "{which}: {lists} list(s), {} watcher error(s) retried",
             counters.errors.load(Ordering::Relaxed)
         );
-        counters.stopped.store(true, Ordering::Relaxed);
     }
     eprintln!(
         "{} pods at the end; {writes} creates/deletes, {churned} churn updates",
@@ -645,4 +653,9 @@ async fn informers_follow_churn_through_synchro_and_apiserver_restarts() {
     }
     database.drop_it().await;
     let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        PANICS.load(Ordering::Relaxed),
+        0,
+        "no task of the synchro, the apiserver or the layer panicked (see the output)"
+    );
 }

@@ -194,8 +194,12 @@ impl ResourceSynchro {
             for task in &tasks {
                 task.abort();
             }
+            // Those `join_all` saw finish must not be polled again (a JoinHandle polled after
+            // its completion panics).
             for task in tasks {
-                let _ = task.await;
+                if !task.is_finished() {
+                    let _ = task.await;
+                }
             }
         }
         self.metrics.remove(&self.labels);

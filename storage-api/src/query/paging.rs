@@ -318,6 +318,67 @@ mod tests {
     }
 
     #[test]
+    fn later_pages_report_the_first_pages_version() {
+        let pods = pods();
+        let mut options = ListOptions {
+            limit: Some(1),
+            ..ListOptions::default()
+        };
+        let token = |options: &ListOptions| {
+            Pager::new(options, Listed::Resource(&pods))
+                .expect("pager")
+                .token(
+                    options
+                        .effective_order()
+                        .iter()
+                        .map(|_| SortValue::Str("a".into()))
+                        .collect(),
+                )
+        };
+        let first = ListPage {
+            continue_token: Some(token(&options)),
+            resource_version: Some("5".into()),
+            ..ListPage::default()
+        }
+        .pinned_to_first_page(&options)
+        .expect("first page");
+        assert_eq!(first.resource_version.as_deref(), Some("5"));
+        let carried = first.continue_token.expect("a token");
+        options.continue_from =
+            Some(ContinuePosition::decode(&carried, &options).expect("a valid token"));
+        // Read later, at version 9: reports 5, and so does the token of the page after.
+        let second = ListPage {
+            continue_token: Some(token(&options)),
+            resource_version: Some("9".into()),
+            ..ListPage::default()
+        }
+        .pinned_to_first_page(&options)
+        .expect("second page");
+        assert_eq!(second.resource_version.as_deref(), Some("5"));
+        options.continue_from = Some(
+            ContinuePosition::decode(&second.continue_token.expect("a token"), &options)
+                .expect("a valid token"),
+        );
+        let last = ListPage {
+            resource_version: Some("12".into()),
+            ..ListPage::default()
+        }
+        .pinned_to_first_page(&options)
+        .expect("last page");
+        assert_eq!(last.resource_version.as_deref(), Some("5"));
+        // A token of a layer without versions stays as it was.
+        options.continue_from = None;
+        let plain = token(&options);
+        let unversioned = ListPage {
+            continue_token: Some(plain.clone()),
+            ..ListPage::default()
+        }
+        .pinned_to_first_page(&options)
+        .expect("page");
+        assert_eq!(unversioned.continue_token, Some(plain));
+    }
+
+    #[test]
     fn fetches_one_more_than_the_limit() {
         let limited = |limit| ListOptions {
             limit,
