@@ -99,7 +99,7 @@ impl ResourceStorage for InternalResourceStorage {
     async fn list(&self, options: &ListOptions) -> Result<ListPage> {
         let (mut page, revision) = list_at(&self.db, &self.gvr, options).await?;
         page.resource_version = Some(revision.to_string());
-        Ok(page)
+        page.pinned_to_first_page(options)
     }
 
     async fn watch(&self, options: &ListOptions) -> Result<WatchStream> {

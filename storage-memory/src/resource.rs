@@ -61,7 +61,7 @@ impl ResourceStorage for MemoryResourceStorage {
     }
 
     async fn list(&self, options: &ListOptions) -> Result<ListPage> {
-        query::list_resource(&self.shared, &self.gvr, options)
+        query::list_resource(&self.shared, &self.gvr, options)?.pinned_to_first_page(options)
     }
 
     async fn watch(&self, options: &ListOptions) -> Result<WatchStream> {

@@ -105,6 +105,18 @@ const BENCHMARKS: &[Benchmark] = &[
         prepare: None,
     },
     Benchmark {
+        name: "watch-delivery",
+        title: "write → watch delivery through the apiserver: PostgreSQL and SQLite, 10 and 100 watchers at 500 updates/s; idle cost of the change log",
+        cargo_args: &[
+            "bench",
+            "--package",
+            "clusterpedia-e2e",
+            "--bench",
+            "watch_delivery",
+        ],
+        prepare: None,
+    },
+    Benchmark {
         name: "memory-queries",
         title: "memory layer: queries at 1,000,000 pods",
         cargo_args: &[

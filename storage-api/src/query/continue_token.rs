@@ -81,6 +81,9 @@ pub struct ContinuePosition {
     pub values: Vec<SortValue>,
     /// What was listed (checked by [`Pager::new`](super::paging::Pager::new)).
     pub(crate) list: ListId,
+    /// The resourceVersion of the list's first page, for layers that keep one: every later
+    /// page reports it ([`ListPage::pinned_to_first_page`](crate::ListPage::pinned_to_first_page)).
+    pub(crate) list_resource_version: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -89,6 +92,9 @@ struct Payload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     r: Option<String>,
     k: Vec<SortValue>,
+    /// The resourceVersion of the list's first page (absent from tokens of layers without).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rv: Option<String>,
 }
 
 impl ContinuePosition {
@@ -97,6 +103,7 @@ impl ContinuePosition {
         Self {
             values,
             list: listed.id(),
+            list_resource_version: None,
         }
     }
 
@@ -106,6 +113,7 @@ impl ContinuePosition {
             v: TOKEN_VERSION,
             r: Some(URL_SAFE_NO_PAD.encode(self.list.0)),
             k: self.values.clone(),
+            rv: self.list_resource_version.clone(),
         };
         // Serializing plain integers and strings cannot fail.
         let json = serde_json::to_vec(&payload).unwrap_or_default();
@@ -168,6 +176,7 @@ impl ContinuePosition {
         Ok(Self {
             values: payload.k,
             list,
+            list_resource_version: payload.rv,
         })
     }
 }

@@ -204,6 +204,7 @@ impl<'a> Pager<'a> {
         ContinuePosition {
             values,
             list: self.list,
+            list_resource_version: None,
         }
         .encode(self.options)
     }
@@ -252,6 +253,30 @@ impl Page<crate::object::ResourceObject> {
     }
 }
 
+impl ListPage {
+    /// This page of the list `options` asked, reporting the resourceVersion of the list's
+    /// first page (carried in the continue token), as the kube-apiserver's pages all report the
+    /// version the list started at. A layer that lists each page at its own version calls it:
+    /// a client that watches from the version of the last page (an informer does) then gets
+    /// every change made while it paged, instead of missing those to the pages it had already
+    /// read. A page that continues a token made without a version keeps its own.
+    pub fn pinned_to_first_page(mut self, options: &ListOptions) -> Result<Self> {
+        if let Some(first) = options
+            .continue_from
+            .as_ref()
+            .and_then(|p| p.list_resource_version.clone())
+        {
+            self.resource_version = Some(first);
+        }
+        if let (Some(token), Some(version)) = (&self.continue_token, &self.resource_version) {
+            let mut position = ContinuePosition::decode(token, options)?;
+            position.list_resource_version = Some(version.clone());
+            self.continue_token = Some(position.encode(options));
+        }
+        Ok(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,12 +308,74 @@ mod tests {
             continue_from: Some(ContinuePosition {
                 values: Vec::new(),
                 list: Listed::Resource(&pods).id(),
+                list_resource_version: None,
             }),
             ..options
         };
         assert_eq!(resumed.effective_offset(), 0);
         let pager = Pager::new(&resumed, Listed::Resource(&pods)).expect("pager");
         assert_eq!(pager.offset(), 0);
+    }
+
+    #[test]
+    fn later_pages_report_the_first_pages_version() {
+        let pods = pods();
+        let mut options = ListOptions {
+            limit: Some(1),
+            ..ListOptions::default()
+        };
+        let token = |options: &ListOptions| {
+            Pager::new(options, Listed::Resource(&pods))
+                .expect("pager")
+                .token(
+                    options
+                        .effective_order()
+                        .iter()
+                        .map(|_| SortValue::Str("a".into()))
+                        .collect(),
+                )
+        };
+        let first = ListPage {
+            continue_token: Some(token(&options)),
+            resource_version: Some("5".into()),
+            ..ListPage::default()
+        }
+        .pinned_to_first_page(&options)
+        .expect("first page");
+        assert_eq!(first.resource_version.as_deref(), Some("5"));
+        let carried = first.continue_token.expect("a token");
+        options.continue_from =
+            Some(ContinuePosition::decode(&carried, &options).expect("a valid token"));
+        // Read later, at version 9: reports 5, and so does the token of the page after.
+        let second = ListPage {
+            continue_token: Some(token(&options)),
+            resource_version: Some("9".into()),
+            ..ListPage::default()
+        }
+        .pinned_to_first_page(&options)
+        .expect("second page");
+        assert_eq!(second.resource_version.as_deref(), Some("5"));
+        options.continue_from = Some(
+            ContinuePosition::decode(&second.continue_token.expect("a token"), &options)
+                .expect("a valid token"),
+        );
+        let last = ListPage {
+            resource_version: Some("12".into()),
+            ..ListPage::default()
+        }
+        .pinned_to_first_page(&options)
+        .expect("last page");
+        assert_eq!(last.resource_version.as_deref(), Some("5"));
+        // A token of a layer without versions stays as it was.
+        options.continue_from = None;
+        let plain = token(&options);
+        let unversioned = ListPage {
+            continue_token: Some(plain.clone()),
+            ..ListPage::default()
+        }
+        .pinned_to_first_page(&options)
+        .expect("page");
+        assert_eq!(unversioned.continue_token, Some(plain));
     }
 
     #[test]
