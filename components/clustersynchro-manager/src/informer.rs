@@ -379,7 +379,7 @@ impl Informer {
                     );
                     if let Some(state) = &self.state {
                         if !self.listed_once {
-                            state.list_completed(self.queue.is_idle());
+                            state.list_completed(self.queue.mark());
                         }
                         state.set_informer(ResourceSyncStatus::Syncing, "", String::new());
                     }

@@ -9,8 +9,10 @@
 //!   done, so two writes of one object never race and their order is kept.
 //! - Nothing is ever dropped: the informer waits ([`PressureQueue::wait_for_room`]) when the
 //!   queue is full instead.
+//! - [`PressureQueue::mark`] says when everything queued up to a point (the end of the initial
+//!   list) is written, however many later events keep the queue busy.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 
@@ -82,12 +84,17 @@ pub fn merge<T>(older: Option<Event<T>>, newer: Option<Event<T>>) -> Option<Even
 }
 
 struct Inner<K, T> {
-    /// The pending event of each key (queued or waiting for its key to be done).
-    pending: HashMap<K, Event<T>>,
+    /// The pending event of each key (queued or waiting for its key to be done), and whether it
+    /// holds an event queued before the [`mark`](PressureQueue::mark).
+    pending: HashMap<K, (Event<T>, bool)>,
     /// Keys with a pending event that may be handed out, oldest first.
     order: VecDeque<K>,
-    /// Keys handed out and not done yet.
-    processing: HashSet<K>,
+    /// Keys handed out and not done yet, and whether their write carries an event queued
+    /// before the mark.
+    processing: HashMap<K, bool>,
+    /// After [`mark`](PressureQueue::mark): how many keys still hold an event queued before it
+    /// that is not written yet.
+    before_mark: Option<usize>,
     closed: bool,
 }
 
@@ -113,7 +120,8 @@ impl<K: Eq + Hash + Clone, T> PressureQueue<K, T> {
             inner: Mutex::new(Inner {
                 pending: HashMap::new(),
                 order: VecDeque::new(),
-                processing: HashSet::new(),
+                processing: HashMap::new(),
+                before_mark: None,
                 closed: false,
             }),
             readable: Notify::new(),
@@ -132,15 +140,23 @@ impl<K: Eq + Hash + Clone, T> PressureQueue<K, T> {
     /// Adds an event for `key`, merging it with the key's pending event if any.
     pub fn push(&self, key: K, event: Event<T>) {
         let mut inner = self.lock();
-        let older = inner.pending.remove(&key);
+        let (older, marked) = match inner.pending.remove(&key) {
+            Some((older, marked)) => (Some(older), marked),
+            None => (None, false),
+        };
         let was_pending = older.is_some();
-        if let Some(merged) = merge(older, Some(event)) {
-            inner.pending.insert(key.clone(), merged);
-            if !was_pending && !inner.processing.contains(&key) {
-                inner.order.push_back(key);
-                drop(inner);
-                self.readable.notify_one();
+        let Some(merged) = merge(older, Some(event)) else {
+            // Created and deleted before it was written: nothing of it is left to write.
+            if marked && let Some(n) = inner.before_mark.as_mut() {
+                *n -= 1;
             }
+            return;
+        };
+        inner.pending.insert(key.clone(), (merged, marked));
+        if !was_pending && !inner.processing.contains_key(&key) {
+            inner.order.push_back(key);
+            drop(inner);
+            self.readable.notify_one();
         }
     }
 
@@ -159,8 +175,8 @@ impl<K: Eq + Hash + Clone, T> PressureQueue<K, T> {
                         let Some(key) = inner.order.pop_front() else {
                             break;
                         };
-                        if let Some(event) = inner.pending.remove(&key) {
-                            inner.processing.insert(key.clone());
+                        if let Some((event, marked)) = inner.pending.remove(&key) {
+                            inner.processing.insert(key.clone(), marked);
                             batch.push((key, event));
                         }
                     }
@@ -185,7 +201,13 @@ impl<K: Eq + Hash + Clone, T> PressureQueue<K, T> {
         let mut inner = self.lock();
         let mut requeued = false;
         for key in keys {
-            if inner.processing.remove(key) && inner.pending.contains_key(key) {
+            let Some(marked) = inner.processing.remove(key) else {
+                continue;
+            };
+            if marked && let Some(n) = inner.before_mark.as_mut() {
+                *n -= 1;
+            }
+            if inner.pending.contains_key(key) {
                 inner.order.push_back(key.clone());
                 requeued = true;
             }
@@ -239,6 +261,34 @@ impl<K: Eq + Hash + Clone, T> PressureQueue<K, T> {
     /// Whether no event is pending.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Marks every event queued so far (the end of the initial list, say): from now on
+    /// [`written_past_mark`](Self::written_past_mark) tells whether all of them are written.
+    /// Later events for the same keys do not delay it (a key's write carries its newest event);
+    /// no keys are copied. Returns whether they are all written already.
+    pub fn mark(&self) -> bool {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let mut count = 0;
+        for (_, marked) in inner.pending.values_mut() {
+            *marked = true;
+            count += 1;
+        }
+        // A key processing with no pending event: its write carries its newest event.
+        for (key, marked) in inner.processing.iter_mut() {
+            if !inner.pending.contains_key(key) {
+                *marked = true;
+                count += 1;
+            }
+        }
+        inner.before_mark = Some(count);
+        count == 0
+    }
+
+    /// Whether every event queued before [`mark`](Self::mark) is written (false before a mark).
+    pub fn written_past_mark(&self) -> bool {
+        self.lock().before_mark == Some(0)
     }
 
     /// Closes the queue: [`pop_batch`](Self::pop_batch) returns what is left, then empty
@@ -390,5 +440,44 @@ mod tests {
             .await
             .expect("room made")
             .expect("join");
+    }
+
+    #[tokio::test]
+    async fn the_mark_is_passed_under_steady_churn() {
+        let q = PressureQueue::new();
+        q.push("a", Event::new(Added, 1));
+        q.push("b", Event::new(Added, 1));
+        q.push("c", Event::new(Added, 1));
+        let first = q.pop_batch(1).await; // "a" is being written
+        q.push("a", Event::new(Updated, 2)); // "a" again, pending behind its write
+        q.push("d", Event::new(Added, 1)); // created and ...
+        assert!(!q.mark());
+        q.push("d", Event::new(Deleted, 1)); // ... deleted before it was written
+        q.done(first.iter().map(|(k, _)| k));
+        assert!(!q.written_past_mark(), "a's event of the list is pending");
+        // Churn after the mark keeps the queue busy for ever: the mark is passed all the same
+        // once each key's event from before it is written.
+        for round in 0..3 {
+            let batch = q.pop_batch(10).await;
+            q.push("b", Event::new(Updated, 10 + round));
+            q.push("e", Event::new(Added, round));
+            q.done(batch.iter().map(|(k, _)| k));
+        }
+        assert!(!q.is_idle());
+        assert!(q.written_past_mark());
+    }
+
+    #[tokio::test]
+    async fn an_idle_queue_is_past_its_mark_at_once() {
+        let q: PressureQueue<&str, u32> = PressureQueue::new();
+        assert!(!q.written_past_mark(), "no mark yet");
+        let batch = {
+            q.push("a", Event::new(Added, 1));
+            q.pop_batch(1).await
+        };
+        assert!(!q.mark(), "a's write is in flight");
+        q.done(batch.iter().map(|(k, _)| k));
+        assert!(q.written_past_mark());
+        assert!(PressureQueue::<&str, u32>::new().mark());
     }
 }

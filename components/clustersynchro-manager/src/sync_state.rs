@@ -116,21 +116,24 @@ impl SyncState {
         }
     }
 
-    /// The first list was read entirely; `queue_idle` says whether everything is written.
-    pub(crate) fn list_completed(&self, queue_idle: bool) {
+    /// The first list was read entirely; `written` says whether all of it is written already
+    /// (the queue's [`mark`](crate::queue::PressureQueue::mark)).
+    pub(crate) fn list_completed(&self, written: bool) {
         self.update(|s| {
             s.list_done = true;
-            if queue_idle {
+            if written {
                 s.initial_list_phase = false;
             }
         });
     }
 
-    /// The writer finished a batch; `queue_idle` says whether the queue is now empty.
-    pub(crate) fn batch_written(&self, queue_idle: bool) {
+    /// The writer finished a batch; `list_written` says whether every event of the first list
+    /// is now written (later events may still be queued: under steady churn the queue is never
+    /// empty, and the initial list is stored all the same).
+    pub(crate) fn batch_written(&self, list_written: bool) {
         let done = {
             let s = self.lock();
-            s.list_done && s.initial_list_phase && queue_idle
+            s.list_done && s.initial_list_phase && list_written
         };
         if done {
             self.update(|s| s.initial_list_phase = false);

@@ -115,7 +115,7 @@ impl Writer {
             }
             self.queue.done(batch.iter().map(|(k, _)| k));
             if let Some(state) = &self.state {
-                state.batch_written(self.queue.is_idle());
+                state.batch_written(self.queue.written_past_mark());
             }
         }
     }
