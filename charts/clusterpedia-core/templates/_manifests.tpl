@@ -247,6 +247,27 @@ subjects:
 {{- $_ := set $ctx "args" $args }}
 {{- $_ := set $ctx "ports" (include "clusterpedia.apiserver.ports" .) }}
 {{- $_ := set $ctx "probes" (include "clusterpedia.apiserver.probes" .) }}
+{{- /* Every replica signs continue tokens with one key, so that a token minted by one is
+accepted by the others and after a restart (docs/operations.md). */}}
+{{- $keySecret := .Values.apiserver.continueTokenKey.existingSecret | default (printf "%s-continue-token-key" (include "clusterpedia.fullname" .)) }}
+{{- $_ := set $ctx "args" (printf "%s\n- --continue-token-key-file=/etc/clusterpedia/continue-token/key" $args) }}
+{{- $_ := set $ctx "extraMounts" "- name: continue-token-key\n  mountPath: /etc/clusterpedia/continue-token\n  readOnly: true" }}
+{{- $_ := set $ctx "extraVolumes" (printf "- name: continue-token-key\n  secret:\n    secretName: %s\n    defaultMode: 0400\n    items:\n      - key: %s\n        path: key" $keySecret .Values.apiserver.continueTokenKey.key) }}
+{{- if not .Values.apiserver.continueTokenKey.existingSecret }}
+{{- $old := lookup "v1" "Secret" .Release.Namespace $keySecret }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ $keySecret }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "clusterpedia.componentLabels" $ctx | nindent 4 }}
+type: Opaque
+data:
+  # Generated once (kept on upgrades); the golden files show a placeholder.
+  {{ .Values.apiserver.continueTokenKey.key }}: {{ index ($old.data | default dict) .Values.apiserver.continueTokenKey.key | default (randAlphaNum 48 | b64enc) }}
+---
+{{- end }}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
