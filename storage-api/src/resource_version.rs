@@ -501,8 +501,10 @@ mod tests {
                 .map(|m| m.get().to_owned())
         };
         assert_eq!(
-            found(r#"{"kind":"Pod","spec":{"a":[1,{"b":"}"}]},"metadata":{"name":"a"},"status":{}}"#)
-                .as_deref(),
+            found(
+                r#"{"kind":"Pod","spec":{"a":[1,{"b":"}"}]},"metadata":{"name":"a"},"status":{}}"#
+            )
+            .as_deref(),
             Some(r#"{"name":"a"}"#)
         );
         // An escaped key is still `metadata`; a nested one is not.
@@ -517,14 +519,23 @@ mod tests {
             found(r#"{"metadata":{"n":1},"spec":"#).as_deref(),
             Some(r#"{"n":1}"#)
         );
-        for bad in ["[1]", "nope", r#"{"kind":}"#, r#"{"metadata":"#, r#"{"kind":"Pod"} x"#] {
+        for bad in [
+            "[1]",
+            "nope",
+            r#"{"kind":}"#,
+            r#"{"metadata":"#,
+            r#"{"kind":"Pod"} x"#,
+        ] {
             assert!(find_metadata(bad.as_bytes()).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn has_member_reads_keys_without_values() {
-        assert_eq!(has_member(r#"{"a":1,"b":{"c":2}}"#, "b").expect("ok"), (true, true));
+        assert_eq!(
+            has_member(r#"{"a":1,"b":{"c":2}}"#, "b").expect("ok"),
+            (true, true)
+        );
         assert_eq!(has_member(r#"{"a":1}"#, "c").expect("ok"), (false, true));
         assert_eq!(has_member(r#"{ }"#, "c").expect("ok"), (false, false));
         assert_eq!(has_member(r#"{"b":1}"#, "b").expect("ok"), (true, true));
