@@ -296,6 +296,8 @@ fn main() -> anyhow::Result<()> {
 
 /// One storage's measurements: the rows of each case ((name, concurrency, stats)).
 type Column = Vec<(String, usize, Stats)>;
+/// kubectl's rows: (chunk size, wall time, rows printed).
+type KubectlRows = Vec<(usize, Duration, usize)>;
 
 /// Stores `pods` pods in `storage`, starts a server over it and measures every case (and
 /// kubectl when `with_kubectl`).
@@ -304,17 +306,20 @@ fn measure(
     args: &Args,
     keep: bool,
     with_kubectl: bool,
-) -> anyhow::Result<(Column, Vec<(usize, Duration, usize)>)> {
+) -> anyhow::Result<(Column, KubectlRows)> {
     let (pods, smoke) = (args.pods, args.smoke);
     eprintln!("{storage}: generating and storing {pods} pods...");
     let started = Instant::now();
     let data_dir = support::temp_dir(&format!("list-pods-{storage}"));
     let name = storage.to_owned();
     let dir = data_dir.clone();
+    // `LIST_BENCH_REUSE=1`: the PostgreSQL database a `LIST_BENCH_KEEP=1` run kept, as it is.
+    let reuse =
+        storage == "postgres" && std::env::var_os("LIST_BENCH_REUSE").is_some_and(|v| v == "1");
     let harness = Harness::start(
         move || {
             async move {
-                storage::fresh_factory(&name, &dir, BENCH_DATABASE)
+                storage::factory(&name, &dir, BENCH_DATABASE, reuse)
                     .await
                     .expect("the storage of the benchmark")
             }
@@ -322,8 +327,10 @@ fn measure(
         },
         move |factory| {
             async move {
-                let objects = generate_pods(pods, CLUSTERS, SEED);
-                support::load(&*factory, &objects).await;
+                if !reuse {
+                    let objects = generate_pods(pods, CLUSTERS, SEED);
+                    support::load(&*factory, &objects).await;
+                }
             }
             .boxed()
         },

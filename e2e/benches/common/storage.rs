@@ -23,14 +23,19 @@ pub(crate) async fn postgres_admin(statement: &str) -> anyhow::Result<()> {
 }
 
 /// The storage layer `storage` (`memory`, `postgres` or `sqlite`) on a fresh database:
-/// PostgreSQL database `database` (dropped and created again), or `<dir>/<database>.db`.
-pub(crate) async fn fresh_factory(
+/// PostgreSQL database `database` (dropped and created again; with `reuse`, as it is: kept by
+/// an earlier run), or `<dir>/<database>.db`.
+pub(crate) async fn factory(
     storage: &str,
     dir: &Path,
     database: &str,
+    reuse: bool,
 ) -> anyhow::Result<Arc<dyn StorageFactory>> {
     let yaml = match storage {
         "memory" => return Ok(Arc::new(storage_memory::MemoryStorageFactory::default())),
+        "postgres" if reuse => format!(
+            "type: postgres\nhost: 127.0.0.1\nport: 5432\nuser: postgres\ndatabase: {database}\n"
+        ),
         "postgres" => {
             postgres_admin(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).await?;
             postgres_admin(&format!("CREATE DATABASE {database}")).await?;
@@ -51,7 +56,7 @@ pub(crate) async fn fresh_factory(
     Ok(storage_api::registry::new_factory("internal", Some(config)).await?)
 }
 
-/// Drops what [`fresh_factory`] created for `storage` (a PostgreSQL database; a SQLite file
+/// Drops what [`factory`] created for `storage` (a PostgreSQL database; a SQLite file
 /// goes with `dir`).
 pub(crate) async fn drop_database(storage: &str, database: &str) -> anyhow::Result<()> {
     if storage == "postgres" {
