@@ -1,38 +1,42 @@
 //! The apiserver's read path over HTTPS, measured by an in-repo load client on loopback.
 //!
-//! Loads N realistic pods (default 100,000, about 3.5 KB of JSON each, spread over 4 clusters;
-//! `storage_conformance::fixtures::generate_pods`) into a `memory` layer through the
-//! storage API, starts the apiserver in-process (TLS, token authentication) on an ephemeral
-//! port, and measures with keep-alive HTTP/2 connections (hyper + rustls), one request at a
-//! time per connection:
+//! For each storage (`memory`; the `internal` layer on a fresh PostgreSQL database and on a
+//! fresh SQLite file), loads N realistic pods (default 100,000, about 3.5 KB of JSON each,
+//! spread over 4 clusters; `storage_conformance::fixtures::generate_pods`) through the storage
+//! API, starts the apiserver in-process (TLS, token authentication) on an ephemeral port, and
+//! measures with keep-alive HTTP/2 connections (hyper + rustls), one request at a time per
+//! connection:
 //!
 //! - list of 500 pods (`limit=500`, the first page and a page after 90% of the pods) as JSON,
 //!   with and without gzip, and as a `Table` (what kubectl asks for), at concurrency 1 and 8;
 //! - a single GET of one pod;
-//! - if kubectl is installed (`/usr/bin/kubectl` or `$KUBECTL`): the wall time of
-//!   `kubectl get pods -A` over all the pods with `--chunk-size=500` and in one request
-//!   (`--chunk-size=0`), output discarded. Paging is bounded by kubectl's own client-side rate
+//! - on the first storage only, if kubectl is installed (`/usr/bin/kubectl` or `$KUBECTL`):
+//!   the wall time of `kubectl get pods -A` over all the pods with `--chunk-size=500` and in
+//!   one request (`--chunk-size=0`), output discarded. Paging is bounded by kubectl's own client-side rate
 //!   limit (5 requests/s after a burst of 10), which the table states.
 //!
 //! The client and the server share the machine's cores: figures are for both together.
-//! Prints one Markdown table on stdout (progress on stderr).
+//! Prints one Markdown table on stdout, a column per storage (progress on stderr).
 //!
-//! Run: `cargo bench -p clusterpedia-e2e --bench list_pods` (or with a pod count:
-//! `... --bench list_pods -- 20000`), or `cargo xtask bench apiserver-list`.
+//! Run: `cargo bench -p clusterpedia-e2e --bench list_pods` (or with a pod count and some
+//! storages: `... --bench list_pods -- 20000 --storage postgres`), or
+//! `cargo xtask bench apiserver-list`. `LIST_BENCH_KEEP=1` keeps the PostgreSQL database
+//! `clusterpedia_bench_list` (and the SQLite file, whose path is printed) for a look with psql.
+//! For a profiler: `--only TEXT` runs the cases whose name ends with TEXT, `--repeat N` makes
+//! each N times longer (attach e.g. `perf record -p <pid>` once the server is ready).
 
+#[path = "common/storage.rs"]
+mod storage;
 #[path = "../../components/apiserver/tests/support/mod.rs"]
 mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use futures::FutureExt as _;
-use storage_api::StorageFactory;
 use storage_conformance::fixtures::generate_pods;
-use storage_memory::MemoryStorageFactory;
 use support::{Client, Harness, RESOURCES, TOKEN};
 
 /// Pods stored when no count is given.
@@ -111,17 +115,6 @@ async fn scenario(
         latencies,
         body_bytes,
     })
-}
-
-fn row(name: &str, concurrency: usize, stats: &Stats) -> String {
-    format!(
-        "| {name} | {concurrency} | {} | {:.0} | {:.2} | {:.2} | {} |",
-        stats.requests,
-        stats.requests as f64 / stats.elapsed.as_secs_f64(),
-        stats.percentile(0.50),
-        stats.percentile(0.99),
-        stats.body_bytes / 1024,
-    )
 }
 
 /// The continue token of the page after `skip` pods (walks the pages of 500).
@@ -215,29 +208,136 @@ fn kubectl_all_pods(harness: &Harness, chunk: usize) -> Option<(Duration, usize)
     ])
 }
 
+/// The arguments: a pod count, and `--storage NAME` (repeatable; every storage when absent).
+struct Args {
+    smoke: bool,
+    pods: usize,
+    storages: Vec<String>,
+    /// `--only TEXT`: the cases whose name ends with TEXT (for a profile of one of them).
+    only: Option<String>,
+    /// `--repeat N`: N times the requests of each case (for a profiler to attach).
+    repeat: usize,
+}
+
+impl Args {
+    fn parse() -> anyhow::Result<Self> {
+        // `cargo bench` passes --bench; `cargo test --all-targets` does not: then a smoke run.
+        let mut smoke = true;
+        let mut pods = None;
+        let mut storages = Vec::new();
+        let mut only = None;
+        let mut repeat = 1;
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--bench" => smoke = false,
+                "--storage" => storages.push(
+                    args.next()
+                        .ok_or_else(|| anyhow::anyhow!("--storage needs a value"))?,
+                ),
+                "--only" => only = args.next(),
+                "--repeat" => {
+                    repeat = args
+                        .next()
+                        .ok_or_else(|| anyhow::anyhow!("--repeat needs a value"))?
+                        .parse()?;
+                }
+                other if !other.starts_with('-') => pods = Some(other.parse()?),
+                _ => {}
+            }
+        }
+        if storages.is_empty() {
+            storages = STORAGES.iter().map(|s| (*s).to_owned()).collect();
+        }
+        Ok(Self {
+            smoke,
+            pods: pods.unwrap_or(if smoke { 1_000 } else { DEFAULT_PODS }),
+            storages,
+            only,
+            repeat,
+        })
+    }
+}
+
+/// Every storage the table has a column for, in order.
+const STORAGES: &[&str] = &["memory", "postgres", "sqlite"];
+/// The PostgreSQL database (and SQLite file name) of a run; kept at the end when
+/// `LIST_BENCH_KEEP=1` (for a look with psql: EXPLAIN).
+const BENCH_DATABASE: &str = "clusterpedia_bench_list";
+
+/// The column heading of a storage.
+fn storage_title(storage: &str) -> &str {
+    match storage {
+        "postgres" => "PostgreSQL",
+        "sqlite" => "SQLite",
+        other => other,
+    }
+}
+
 fn main() -> anyhow::Result<()> {
-    // `cargo bench` passes --bench; `cargo test --all-targets` does not: then only a smoke run.
-    let smoke = !std::env::args().any(|a| a == "--bench");
-    let pods: usize = match std::env::args().skip(1).find(|a| !a.starts_with('-')) {
-        Some(count) => count.parse()?,
-        None if smoke => 1_000,
-        None => DEFAULT_PODS,
-    };
-    eprintln!("generating and storing {pods} pods...");
+    let args = Args::parse()?;
+    let Args {
+        pods, ref storages, ..
+    } = args;
+    let keep = std::env::var_os("LIST_BENCH_KEEP").is_some_and(|v| v == "1");
+    let mut columns = Vec::new();
+    let mut kubectl = Vec::new();
+    for (i, storage) in storages.iter().enumerate() {
+        // kubectl's wall time is bounded by its own rate limit: measured on the first only.
+        let (column, rows) = measure(storage, &args, keep, i == 0)?;
+        columns.push(column);
+        if i == 0 {
+            kubectl = rows;
+        }
+    }
+    print_table(pods, storages, &columns, &kubectl);
+    Ok(())
+}
+
+/// One storage's measurements: the rows of each case ((name, concurrency, stats)).
+type Column = Vec<(String, usize, Stats)>;
+/// kubectl's rows: (chunk size, wall time, rows printed).
+type KubectlRows = Vec<(usize, Duration, usize)>;
+
+/// Stores `pods` pods in `storage`, starts a server over it and measures every case (and
+/// kubectl when `with_kubectl`).
+fn measure(
+    storage: &str,
+    args: &Args,
+    keep: bool,
+    with_kubectl: bool,
+) -> anyhow::Result<(Column, KubectlRows)> {
+    let (pods, smoke) = (args.pods, args.smoke);
+    eprintln!("{storage}: generating and storing {pods} pods...");
     let started = Instant::now();
+    let data_dir = support::temp_dir(&format!("list-pods-{storage}"));
+    let name = storage.to_owned();
+    let dir = data_dir.clone();
+    // `LIST_BENCH_REUSE=1`: the PostgreSQL database a `LIST_BENCH_KEEP=1` run kept, as it is.
+    let reuse =
+        storage == "postgres" && std::env::var_os("LIST_BENCH_REUSE").is_some_and(|v| v == "1");
     let harness = Harness::start(
-        || async { Arc::new(MemoryStorageFactory::default()) as Arc<dyn StorageFactory> }.boxed(),
+        move || {
+            async move {
+                storage::factory(&name, &dir, BENCH_DATABASE, reuse)
+                    .await
+                    .expect("the storage of the benchmark")
+            }
+            .boxed()
+        },
         move |factory| {
             async move {
-                let objects = generate_pods(pods, CLUSTERS, SEED);
-                support::load(&*factory, &objects).await;
+                if !reuse {
+                    let objects = generate_pods(pods, CLUSTERS, SEED);
+                    support::load(&*factory, &objects).await;
+                }
             }
             .boxed()
         },
         |_, _| {},
     );
     eprintln!(
-        "server ready on {} after {:?}",
+        "{storage}: server ready on {} after {:?}",
         harness.addr,
         started.elapsed()
     );
@@ -249,7 +349,7 @@ fn main() -> anyhow::Result<()> {
     let bearer = format!("Bearer {TOKEN}");
     let auth = ("authorization", bearer.as_str());
     let list = format!("{RESOURCES}/api/v1/pods?limit=500");
-    let mut rows = Vec::new();
+    let mut column = Vec::new();
     runtime.block_on(async {
         let deep_token = token_after(&client, pods * 9 / 10).await?;
         let deep = format!(
@@ -298,19 +398,30 @@ fn main() -> anyhow::Result<()> {
             ("get one pod, Table", &get_one, &table_headers, 1, 2000),
         ];
         for (name, path, headers, concurrency, per_connection) in cases {
+            if args
+                .only
+                .as_ref()
+                .is_some_and(|only| !name.ends_with(only.as_str()))
+            {
+                continue;
+            }
             let per_connection = if smoke {
                 per_connection.min(3)
             } else {
-                per_connection
+                per_connection * args.repeat
             };
-            eprintln!("{name}, concurrency {concurrency}...");
+            eprintln!("{storage}: {name}, concurrency {concurrency}...");
             let stats = scenario(&client, path, headers, concurrency, per_connection).await?;
-            rows.push(row(name, concurrency, &stats));
+            column.push((name.to_owned(), concurrency, stats));
         }
         Ok::<_, anyhow::Error>(())
     })?;
 
-    let chunks: &[usize] = if smoke { &[] } else { &[500, 0] };
+    let chunks: &[usize] = if smoke || !with_kubectl || args.only.is_some() {
+        &[]
+    } else {
+        &[500, 0]
+    };
     let kubectl: Vec<(usize, Duration, usize)> = chunks
         .iter()
         .copied()
@@ -319,20 +430,71 @@ fn main() -> anyhow::Result<()> {
             kubectl_all_pods(&harness, chunk).map(|(t, rows)| (chunk, t, rows))
         })
         .collect();
+    runtime.block_on(async {
+        let _ = harness.factory.shutdown().await;
+        if keep {
+            eprintln!(
+                "{storage}: kept database {BENCH_DATABASE} (LIST_BENCH_KEEP=1) in {}",
+                data_dir.display()
+            );
+            return Ok(());
+        }
+        storage::drop_database(storage, BENCH_DATABASE).await
+    })?;
+    if !keep {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    let _ = std::fs::remove_dir_all(&harness.dir);
+    Ok((column, kubectl))
+}
+
+/// Prints the table: one row per case, one column per storage.
+fn print_table(
+    pods: usize,
+    storages: &[String],
+    columns: &[Column],
+    kubectl: &[(usize, Duration, usize)],
+) {
+    let titles: Vec<&str> = storages.iter().map(|s| storage_title(s)).collect();
     println!(
-        "{pods} pods stored (memory layer, {CLUSTERS} clusters); HTTP/2 over TLS on loopback, \
-         one request at a time per connection; latency = request sent to body fully read.\n"
+        "{pods} pods stored ({CLUSTERS} clusters) in each storage ({}; PostgreSQL and SQLite \
+         through the `internal` layer); HTTP/2 over TLS on loopback, one request at a time per \
+         connection; latency = request sent to body fully read; p50 / p99 ms (requests per \
+         second).\n",
+        titles.join(", ")
     );
-    println!("| request | concurrency | requests | req/s | p50 ms | p99 ms | body KiB |");
-    println!("|---|---|---|---|---|---|---|");
-    for row in rows {
-        println!("{row}");
+    let mut heading = "| request | concurrency | requests |".to_owned();
+    let mut rule = "|---|---|---|".to_owned();
+    for title in &titles {
+        heading.push_str(&format!(" {title} |"));
+        rule.push_str("---|");
+    }
+    println!("{heading} body KiB |");
+    println!("{rule}---|");
+    let Some(first) = columns.first() else {
+        return;
+    };
+    for (i, (name, concurrency, stats)) in first.iter().enumerate() {
+        let mut line = format!("| {name} | {concurrency} | {} |", stats.requests);
+        for column in columns {
+            let stats = &column[i].2;
+            line.push_str(&format!(
+                " {:.2} / {:.2} ({:.0}) |",
+                stats.percentile(0.50),
+                stats.percentile(0.99),
+                stats.requests as f64 / stats.elapsed.as_secs_f64(),
+            ));
+        }
+        println!("{line} {} |", stats.body_bytes / 1024);
     }
     if !kubectl.is_empty() {
         println!();
-        println!("| kubectl (discovery cached) | rows | wall time |");
+        println!(
+            "| kubectl (discovery cached), {} | rows | wall time |",
+            titles.first().copied().unwrap_or_default()
+        );
         println!("|---|---|---|");
-        for (chunk, elapsed, rows) in &kubectl {
+        for (chunk, elapsed, rows) in kubectl {
             println!(
                 "| `kubectl get pods -A --chunk-size={chunk}` | {rows} | {:.2} s |",
                 elapsed.as_secs_f64()
@@ -346,5 +508,4 @@ fn main() -> anyhow::Result<()> {
             pages.saturating_sub(10) as f64 / 5.0
         );
     }
-    Ok(())
 }

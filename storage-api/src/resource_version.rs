@@ -40,10 +40,113 @@ pub enum RevisionSlot {
     },
 }
 
-#[derive(Deserialize)]
-struct Outer<'a> {
-    #[serde(borrow, default)]
-    metadata: Option<&'a RawValue>,
+/// Whether a map key is the one wanted (read without allocating, escaped or not).
+struct KeyIs(bool);
+
+impl KeyIs {
+    fn seed(wanted: &str) -> KeySeed<'_> {
+        KeySeed(wanted)
+    }
+}
+
+/// Reads a key and compares it with the wanted one.
+struct KeySeed<'w>(&'w str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = KeyIs;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<KeyIs, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeySeed<'_> {
+    type Value = KeyIs;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> std::result::Result<KeyIs, E> {
+        Ok(KeyIs(key == self.0))
+    }
+}
+
+/// Whether the JSON object `text` has the member `key`, and whether it has any member.
+fn has_member(text: &str, key: &str) -> std::result::Result<(bool, bool), serde_json::Error> {
+    use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+
+    struct Scan<'w>(&'w str);
+
+    impl<'de> Visitor<'de> for Scan<'_> {
+        type Value = (bool, bool);
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<(bool, bool), A::Error> {
+            let (mut found, mut any) = (false, false);
+            while let Some(KeyIs(is_key)) = map.next_key_seed(KeyIs::seed(self.0))? {
+                map.next_value::<IgnoredAny>()?;
+                found |= is_key;
+                any = true;
+            }
+            Ok((found, any))
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let answer = deserializer.deserialize_map(Scan(key))?;
+    deserializer.end()?;
+    Ok(answer)
+}
+
+/// The `metadata` member of an object's JSON, as its raw text, found without reading the
+/// object past it: the members before it are skipped (still checked to be JSON), those after
+/// it (`spec`, `status`: most of an object) are not read at all. `Ok(None)` when the object
+/// has no `metadata`; an error when `raw` is not a JSON object up to its `metadata`.
+///
+/// For objects already checked whole (stored objects went through
+/// [`crate::ResourceObject::parse`]): the part after `metadata` is not validated again.
+pub fn find_metadata(raw: &[u8]) -> std::result::Result<Option<&RawValue>, serde_json::Error> {
+    use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+
+    /// Stops the map at `metadata` (an error that is never shown: the slot tells).
+    struct Find<'a, 's>(&'s mut Option<&'a RawValue>);
+
+    impl<'de> Visitor<'de> for Find<'de, '_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+            while let Some(KeyIs(is_metadata)) = map.next_key_seed(KeyIs::seed("metadata"))? {
+                if is_metadata {
+                    *self.0 = Some(map.next_value::<&'de RawValue>()?);
+                    return Err(serde::de::Error::custom("stop after metadata"));
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+
+    let mut found = None;
+    let mut deserializer = serde_json::Deserializer::from_slice(raw);
+    match deserializer.deserialize_map(Find(&mut found)) {
+        _ if found.is_some() => Ok(found),
+        Ok(()) => deserializer.end().map(|()| None),
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Deserialize)]
@@ -84,10 +187,8 @@ impl RevisionSlot {
     /// that went through [`crate::ResourceObject::parse`] always have one.
     pub fn locate(raw: &[u8]) -> Result<Self> {
         let invalid = |what: String| StorageError::invalid("object", what);
-        let outer: Outer<'_> = serde_json::from_slice(raw)
-            .map_err(|e| invalid(format!("cannot read the object's metadata: {e}")))?;
-        let metadata = outer
-            .metadata
+        let metadata = find_metadata(raw)
+            .map_err(|e| invalid(format!("cannot read the object's metadata: {e}")))?
             .ok_or_else(|| invalid("metadata is required".into()))?;
         let meta_start = offset_in(raw, metadata.get())
             .ok_or_else(|| invalid("metadata is not part of the object".into()))?;
@@ -198,10 +299,8 @@ pub fn with_member_version(raw: Bytes, member_version: &str) -> Result<Bytes> {
         return Ok(raw);
     }
     let invalid = |what: String| StorageError::invalid("object", what);
-    let outer: Outer<'_> = serde_json::from_slice(&raw)
-        .map_err(|e| invalid(format!("cannot read the object's metadata: {e}")))?;
-    let metadata = outer
-        .metadata
+    let metadata = find_metadata(&raw)
+        .map_err(|e| invalid(format!("cannot read the object's metadata: {e}")))?
         .ok_or_else(|| invalid("metadata is required".into()))?;
     let text = metadata.get();
     let meta_start = offset_in(&raw, text)
@@ -224,10 +323,9 @@ pub fn with_member_version(raw: Bytes, member_version: &str) -> Result<Bytes> {
     // (cut, resume, inserted bytes)
     let (cut, resume, inserted) = match annotated.annotations {
         Some(value) if value.get().starts_with('{') => {
-            let existing: std::collections::HashMap<String, serde::de::IgnoredAny> =
-                serde_json::from_str(value.get())
-                    .map_err(|e| invalid(format!("metadata.annotations: {e}")))?;
-            if existing.contains_key(MEMBER_RESOURCE_VERSION_ANNOTATION) {
+            let (present, any) = has_member(value.get(), MEMBER_RESOURCE_VERSION_ANNOTATION)
+                .map_err(|e| invalid(format!("metadata.annotations: {e}")))?;
+            if present {
                 return Ok(raw);
             }
             let at = meta_start
@@ -235,7 +333,7 @@ pub fn with_member_version(raw: Bytes, member_version: &str) -> Result<Bytes> {
                     .ok_or_else(|| invalid("metadata.annotations is misplaced".into()))?
                 + 1;
             let mut inserted = member;
-            if !existing.is_empty() {
+            if any {
                 inserted.push(b',');
             }
             (at, at, inserted)
@@ -393,6 +491,55 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn find_metadata_stops_at_metadata() {
+        let found = |raw: &str| {
+            find_metadata(raw.as_bytes())
+                .expect(raw)
+                .map(|m| m.get().to_owned())
+        };
+        assert_eq!(
+            found(
+                r#"{"kind":"Pod","spec":{"a":[1,{"b":"}"}]},"metadata":{"name":"a"},"status":{}}"#
+            )
+            .as_deref(),
+            Some(r#"{"name":"a"}"#)
+        );
+        // An escaped key is still `metadata`; a nested one is not.
+        assert_eq!(
+            found(r#"{"spec":{"metadata":{"x":1}},"metadata":{"y":2}}"#).as_deref(),
+            Some(r#"{"y":2}"#)
+        );
+        assert_eq!(found(r#"{"kind":"Pod"}"#), None);
+        assert_eq!(found("{}"), None);
+        // What follows metadata is not read (the stored object was checked whole when parsed).
+        assert_eq!(
+            found(r#"{"metadata":{"n":1},"spec":"#).as_deref(),
+            Some(r#"{"n":1}"#)
+        );
+        for bad in [
+            "[1]",
+            "nope",
+            r#"{"kind":}"#,
+            r#"{"metadata":"#,
+            r#"{"kind":"Pod"} x"#,
+        ] {
+            assert!(find_metadata(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn has_member_reads_keys_without_values() {
+        assert_eq!(
+            has_member(r#"{"a":1,"b":{"c":2}}"#, "b").expect("ok"),
+            (true, true)
+        );
+        assert_eq!(has_member(r#"{"a":1}"#, "c").expect("ok"), (false, true));
+        assert_eq!(has_member(r#"{ }"#, "c").expect("ok"), (false, false));
+        assert_eq!(has_member(r#"{"b":1}"#, "b").expect("ok"), (true, true));
+        assert!(has_member("[]", "a").is_err());
     }
 
     #[test]

@@ -150,7 +150,7 @@ pub(crate) fn run(only: &[String]) -> anyhow::Result<()> {
         .filter(|b| only.is_empty() || only.iter().any(|n| n == b.name))
     {
         let table = run_one(bench)?;
-        text = replace_section(&text, bench, &table);
+        text = replace_section(&text, bench, &table, &today(), &machine());
         std::fs::write(docs, &text).with_context(|| format!("write {}", docs.display()))?;
         eprintln!("wrote the {} section of {}", bench.name, docs.display());
     }
@@ -178,24 +178,56 @@ fn run_one(bench: &Benchmark) -> anyhow::Result<String> {
     Ok(table)
 }
 
-fn replace_section(text: &str, bench: &Benchmark, table: &str) -> String {
+/// The heading under which a section keeps the run before the newest one.
+const PREVIOUS_RUN: &str = "### Previous run";
+
+/// `text` with the section of `bench` replaced by `table` (with the command, `date` and
+/// `machine`), or with that section appended when it has none. The section's previous content
+/// (its command line, date and tables) is kept below the new table under "Previous run";
+/// only the latest previous run is kept, so that the file does not grow with every run.
+fn replace_section(
+    text: &str,
+    bench: &Benchmark,
+    table: &str,
+    date: &str,
+    machine: &str,
+) -> String {
     let begin = format!("<!-- bench:{} -->", bench.name);
     let end = format!("<!-- /bench:{} -->", bench.name);
-    let section = format!(
-        "{begin}\n## {}\n\nCommand: `cargo xtask bench {}` (runs `cargo {}`), {}, on {}.\n\n{}\n{end}",
+    let mut section = format!(
+        "{begin}\n## {}\n\nCommand: `cargo xtask bench {}` (runs `cargo {}`), {date}, on {machine}.\n\n{}",
         bench.title,
         bench.name,
         bench.cargo_args.join(" "),
-        today(),
-        machine(),
         table.trim_end()
     );
-    match (text.find(&begin), text.find(&end)) {
-        (Some(start), Some(stop)) if stop > start => {
-            format!("{}{section}{}", &text[..start], &text[stop + end.len()..])
-        }
-        _ => format!("{}\n{section}\n", text.trim_end()),
+    let (start, stop) = match (text.find(&begin), text.find(&end)) {
+        (Some(start), Some(stop)) if stop > start => (start, stop),
+        _ => return format!("{}\n{section}\n{end}\n", text.trim_end()),
+    };
+    let previous = previous_run(&text[start + begin.len()..stop]);
+    if !previous.is_empty() {
+        section.push_str(&format!("\n\n{PREVIOUS_RUN}\n\n{previous}"));
     }
+    format!(
+        "{}{section}\n{end}{}",
+        &text[..start],
+        &text[stop + end.len()..]
+    )
+}
+
+/// The run described by a section's body (between its markers): without its `## ` title and
+/// without the run it kept itself under "Previous run".
+fn previous_run(body: &str) -> &str {
+    let body = body.trim_start();
+    let body = match body.strip_prefix("## ") {
+        Some(rest) => rest.split_once('\n').map_or("", |(_, rest)| rest),
+        None => body,
+    };
+    let body = body
+        .find(&format!("\n{PREVIOUS_RUN}\n"))
+        .map_or(body, |at| &body[..at]);
+    body.trim()
 }
 
 fn today() -> String {
@@ -220,4 +252,103 @@ fn machine() -> String {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     format!("{cpus} cores ({model})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bench() -> &'static Benchmark {
+        BENCHMARKS
+            .iter()
+            .find(|b| b.name == "apiserver-list")
+            .expect("present")
+    }
+
+    fn run(text: &str, table: &str, date: &str) -> String {
+        replace_section(text, bench(), table, date, "2 cores (test CPU)")
+    }
+
+    #[test]
+    fn replace_section_appends_a_missing_section() {
+        let text = run(
+            "# Benchmarks\n\nIntro.\n",
+            "| a |\n|---|\n| 1 |\n",
+            "2026-01-01",
+        );
+        assert_eq!(
+            text,
+            "# Benchmarks\n\nIntro.\n<!-- bench:apiserver-list -->\n## apiserver: list 500 of \
+             100,000 pods (JSON, Table), get one, kubectl paging\n\nCommand: `cargo xtask bench \
+             apiserver-list` (runs `cargo bench --package clusterpedia-e2e --bench list_pods`), \
+             2026-01-01, on 2 cores (test CPU).\n\n| a |\n|---|\n| 1 |\n\
+             <!-- /bench:apiserver-list -->\n"
+        );
+        assert!(!text.contains(PREVIOUS_RUN), "no previous run yet: {text}");
+    }
+
+    #[test]
+    fn replace_section_keeps_the_previous_run_below_the_new_one() {
+        let first = run("# Benchmarks\n", "| a |\n|---|\n| 1 |\n", "2026-01-01");
+        let text = format!("{first}\nText after the section.\n");
+        let second = run(&text, "| a |\n|---|\n| 2 |\n", "2026-02-02");
+        let new_at = second.find("2026-02-02").expect("present");
+        let heading_at = second.find(PREVIOUS_RUN).expect("present");
+        let old_at = second.find("2026-01-01").expect("present");
+        assert!(new_at < heading_at && heading_at < old_at, "{second}");
+        assert!(
+            second.contains("| 2 |\n\n### Previous run\n\nCommand: "),
+            "{second}"
+        );
+        assert!(
+            second.contains("| 1 |\n<!-- /bench:apiserver-list -->"),
+            "{second}"
+        );
+        assert_eq!(
+            second.matches("## apiserver: list 500").count(),
+            1,
+            "{second}"
+        );
+        assert!(second.starts_with("# Benchmarks\n"), "{second}");
+        assert!(
+            second.ends_with("-->\n\nText after the section.\n"),
+            "{second}"
+        );
+    }
+
+    #[test]
+    fn replace_section_keeps_only_the_latest_previous_run() {
+        let mut text = "# Benchmarks\n".to_owned();
+        for (date, value) in [("2026-01-01", 1), ("2026-02-02", 2), ("2026-03-03", 3)] {
+            text = run(&text, &format!("| a |\n|---|\n| {value} |\n"), date);
+        }
+        assert_eq!(text.matches(PREVIOUS_RUN).count(), 1, "{text}");
+        assert!(
+            !text.contains("2026-01-01") && !text.contains("| 1 |"),
+            "{text}"
+        );
+        let (new, previous) = text.split_once(PREVIOUS_RUN).expect("present");
+        assert!(
+            new.contains("2026-03-03") && new.contains("| 3 |"),
+            "{text}"
+        );
+        assert!(
+            previous.contains("2026-02-02") && previous.contains("| 2 |"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn replace_section_moves_notes_written_in_the_section_with_their_run() {
+        let text = "<!-- bench:apiserver-list -->\n## old title\n\nCommand: old.\n\n| x |\n\n\
+                    A note on the old run.\n<!-- /bench:apiserver-list -->\n<!-- bench:churn -->\n\
+                    ## churn\n<!-- /bench:churn -->\n";
+        let text = run(text, "| y |\n", "2026-04-04");
+        let (_, previous) = text.split_once(PREVIOUS_RUN).expect("present");
+        assert!(
+            previous.starts_with("\n\nCommand: old.\n\n| x |\n\nA note on the old run.\n<!-- /bench:apiserver-list -->\n<!-- bench:churn -->\n## churn\n"),
+            "{text}"
+        );
+        assert!(!text.contains("old title"), "{text}");
+    }
 }

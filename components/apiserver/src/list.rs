@@ -10,9 +10,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
 use kube_wire::table::ListMeta;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use storage_api::query::ContinuePosition;
+use storage_api::resource_version::find_metadata;
 use storage_api::{ListOptions, ListPage, ResourceObject, ResourceStorage};
 
 use crate::error::ApiError;
@@ -216,20 +216,16 @@ pub(crate) fn list_json(kind: &str, api_version: &str, page: &ListPage) -> Vec<u
     out
 }
 
-/// The `metadata` member of a stored object, as its raw JSON text.
+/// The `metadata` member of a stored object, as its raw JSON text (the object is not read past
+/// it: `spec` and `status` are skipped, see [`find_metadata`]).
 pub(crate) fn metadata_of(object: &ResourceObject) -> Result<&RawValue, ApiError> {
-    #[derive(Deserialize)]
-    struct Metadata<'a> {
-        #[serde(borrow)]
-        metadata: Option<&'a RawValue>,
-    }
-    let parsed: Metadata<'_> = serde_json::from_slice(&object.raw).map_err(|e| {
+    let metadata = find_metadata(&object.raw).map_err(|e| {
         ApiError::internal(format!(
             "stored object {} is not JSON: {e}",
             object.fields.key()
         ))
     })?;
-    parsed.metadata.ok_or_else(|| {
+    metadata.ok_or_else(|| {
         ApiError::internal(format!(
             "stored object {} has no metadata",
             object.fields.key()
