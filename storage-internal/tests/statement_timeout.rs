@@ -257,9 +257,7 @@ async fn sqlite_busy_over(window: Duration) -> u64 {
 /// The costliest list the caps allow, on the 20 labels of [`pod`]: five label orders, 100
 /// label and 100 field requirements (one through ten `[]`), 20 substrings every pod holds.
 fn costliest() -> String {
-    let labels: Vec<String> = (0..100)
-        .map(|i| format!("l{}!=x{i}", i % 20))
-        .collect();
+    let labels: Vec<String> = (0..100).map(|i| format!("l{}!=x{i}", i % 20)).collect();
     let mut fields = vec![format!("spec{}.x!=y", "[]".repeat(10))];
     fields.extend((1..100).map(|i| format!("spec.containers[].padding!=v{i}")));
     let fuzzy = [
@@ -338,7 +336,9 @@ async fn postgres_readiness_does_not_wait_for_a_pool_held_by_slow_lists() {
         })
         .await
         .expect("storage");
-    pods.apply(vec![Change::Upsert(pod(1))]).await.expect("apply");
+    pods.apply(vec![Change::Upsert(pod(1))])
+        .await
+        .expect("apply");
     let name = factory.probe().name();
     let url = support::postgres_url();
     let mut locker = sqlx::PgConnection::connect(&url).await.expect("locker");
@@ -386,7 +386,9 @@ async fn postgres_readiness_does_not_wait_for_a_pool_held_by_slow_lists() {
         "readiness with the pool held: {ready:?} after {took:?}"
     );
     for list in lists {
-        list.await.expect("join").expect("the list once the lock is gone");
+        list.await
+            .expect("join")
+            .expect("the list once the lock is gone");
     }
     factory.shutdown().await.expect("shutdown");
 }
