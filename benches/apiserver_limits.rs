@@ -1,29 +1,40 @@
-//! The apiserver process at 100,000 pods on PostgreSQL (`cargo xtask bench apiserver-limits`).
+//! The apiserver at 100,000 pods on each layer: PostgreSQL, MariaDB and SQLite (the internal
+//! layer) and memory (`cargo xtask bench apiserver-limits`).
 //!
 //! 1. Peak RSS of the apiserver *process* answering `limit=0` (`kubectl --chunk-size=0`) over
 //!    100,000 pods of about 3.9 KB (the security findings' set: a 396 MB body), with 1 and 4
-//!    such requests at once. The pods are stored through the internal layer in a fresh
+//!    such requests at once. The pods are stored through the layer itself: in a fresh
 //!    PostgreSQL schema (`INTERNAL_TEST_POSTGRES_URL`, default
-//!    `postgres://postgres@127.0.0.1:5432/test`); the server is the real `apiserver` binary of
-//!    this build, started afresh for each row, and its `VmHWM` (peak resident set) is read
-//!    from `/proc` after the lists.
-//! 2. The costliest query the caps allow ([`costliest`]): its time and answer without a
-//!    statement timeout and with the default 30 s.
-//! 3. 45 clients sending it at once (the security findings' pool exhaustion): what they get,
-//!    and meanwhile another user's cheap list (p50/p99) and `/readyz`.
+//!    `postgres://postgres@127.0.0.1:5432/test`), a fresh MariaDB database
+//!    (`INTERNAL_TEST_MYSQL_URL`, default `mysql://root@127.0.0.1:3306/test`), a fresh SQLite
+//!    file; for those the server is the real `apiserver` binary of this build, started afresh
+//!    for each row, and its `VmHWM` (peak resident set) is read from `/proc` after the lists.
+//!    The memory layer lives in the process that fills it, so its apiserver is served from this
+//!    process (the same `Server` the binary runs), and its high-water mark is reset before each
+//!    row (`/proc/self/clear_refs`); its idle RSS includes the 100,000 stored pods.
+//! 2. The costliest query the caps allow ([`costliest`]) on each layer: its time and answer
+//!    without a statement timeout and with the default 30 s (memory has no statements: its
+//!    rows are with `--request-timeout 2m` and with the default 60 s). Without a statement
+//!    timeout the apiserver still cuts the request at `--request-timeout 2m` (and the layer
+//!    cancels its query), so that a layer answering in hours does not hold the benchmark: a
+//!    `504` at 120 s there means "longer than that".
+//! 3. On PostgreSQL, 45 clients sending it at once (the security findings' pool exhaustion):
+//!    what they get, and meanwhile another user's cheap list (p50/p99) and `/readyz`.
 //!
-//! Prints Markdown tables. PostgreSQL only: MariaDB, SQLite and memory are not measured here.
-//! Without `--bench` (as `cargo test --all-targets` runs it) it is a smoke run: 2,000 pods and
-//! the RSS rows only (the costliest query and the 45 clients take minutes).
+//! Prints Markdown tables, and the load average at the start and the end (timings on a busy
+//! machine are not comparable). Without `--bench` (as `cargo test --all-targets` runs it) it is
+//! a smoke run: 500 pods, one list at a time and the costliest query with the default
+//! timeout only (the 45 clients take minutes).
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use storage_api::{Change, Gvr, ResourceObject, ResourceStorageConfig, StorageFactory as _};
+use storage_api::{Change, Gvr, ResourceObject, ResourceStorageConfig, StorageFactory};
 use storage_internal::{InternalConfig, InternalStorageFactory};
+use storage_memory::{MemoryConfig, MemoryStorageFactory};
 
 /// Whether this is a real run (`cargo bench` passes `--bench`), not a smoke run.
 static REAL: std::sync::LazyLock<bool> =
@@ -31,12 +42,39 @@ static REAL: std::sync::LazyLock<bool> =
 
 /// How many pods are stored.
 fn pod_count() -> usize {
-    if *REAL { 100_000 } else { 2_000 }
+    if *REAL { 100_000 } else { 500 }
+}
+
+/// The layers measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    Postgres,
+    MariaDb,
+    Sqlite,
+    Memory,
+}
+
+impl Layer {
+    const ALL: [Self; 4] = [Self::Postgres, Self::MariaDb, Self::Sqlite, Self::Memory];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Postgres => "PostgreSQL",
+            Self::MariaDb => "MariaDB",
+            Self::Sqlite => "SQLite",
+            Self::Memory => "memory",
+        }
+    }
 }
 
 fn postgres_url() -> String {
     std::env::var("INTERNAL_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn mysql_url() -> String {
+    std::env::var("INTERNAL_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
 
 fn psql(sql: &str) -> anyhow::Result<()> {
@@ -45,6 +83,26 @@ fn psql(sql: &str) -> anyhow::Result<()> {
         .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .status()?;
     anyhow::ensure!(status.success(), "psql {sql}");
+    Ok(())
+}
+
+/// Runs `sql` with the `mysql` client on the server of [`mysql_url`]
+/// (`mysql://user[:password]@host[:port]/database`).
+fn mysql(sql: &str) -> anyhow::Result<()> {
+    let url = mysql_url();
+    let rest = url
+        .strip_prefix("mysql://")
+        .ok_or_else(|| anyhow::anyhow!("INTERNAL_TEST_MYSQL_URL {url:?}: want mysql://…"))?;
+    let (credentials, address) = rest.rsplit_once('@').unwrap_or(("root", rest));
+    let address = address.split('/').next().unwrap_or_default();
+    let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
+    let (host, port) = address.split_once(':').unwrap_or((address, "3306"));
+    let mut command = Command::new("mysql");
+    command.args(["-h", host, "-P", port, "-u", user, "-e", sql]);
+    if !password.is_empty() {
+        command.env("MYSQL_PWD", password);
+    }
+    anyhow::ensure!(command.status()?.success(), "mysql {sql}");
     Ok(())
 }
 
@@ -71,16 +129,8 @@ fn pod(gvr: &Arc<Gvr>, i: usize) -> anyhow::Result<ResourceObject> {
     )?)
 }
 
-async fn load(schema: &str) -> anyhow::Result<()> {
-    let mut config = InternalConfig {
-        db_type: Some("postgres".into()),
-        dsn: Some(postgres_url()),
-        ..InternalConfig::default()
-    };
-    config.params = [("search_path".to_owned(), format!("{schema},public"))]
-        .into_iter()
-        .collect();
-    let factory = InternalStorageFactory::connect(config.connection()?).await?;
+/// Stores [`pod_count`] pods through `factory`.
+async fn load(factory: &dyn StorageFactory) -> anyhow::Result<()> {
     let gvr = Gvr::new("", "v1", "pods");
     let pods = factory
         .new_resource_storage(ResourceStorageConfig {
@@ -96,8 +146,215 @@ async fn load(schema: &str) -> anyhow::Result<()> {
             .collect::<anyhow::Result<Vec<_>>>()?;
         pods.apply(changes).await?;
     }
-    factory.shutdown().await?;
     Ok(())
+}
+
+/// Where one layer's pods are: a PostgreSQL schema, a MariaDB database, a SQLite file (each
+/// dropped with the store) or this process's memory.
+struct Store {
+    layer: Layer,
+    /// The storage configuration files (and SQLite's database file).
+    dir: PathBuf,
+    /// The PostgreSQL schema or MariaDB database.
+    name: String,
+    /// The memory layer's factory.
+    memory: Option<Arc<MemoryStorageFactory>>,
+}
+
+impl Store {
+    /// A fresh, empty store of `layer`.
+    fn create(layer: Layer) -> anyhow::Result<Self> {
+        let name = format!("cp_bench_limits_{}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("{name}_{layer:?}"));
+        std::fs::create_dir_all(&dir)?;
+        match layer {
+            Layer::Postgres => {
+                psql("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")?;
+                psql(&format!("CREATE SCHEMA {name}"))?;
+            }
+            Layer::MariaDb => mysql(&format!("CREATE DATABASE {name}"))?,
+            Layer::Sqlite | Layer::Memory => {}
+        }
+        let memory = (layer == Layer::Memory)
+            .then(|| Arc::new(MemoryStorageFactory::new(MemoryConfig::default())));
+        Ok(Self {
+            layer,
+            dir,
+            name,
+            memory,
+        })
+    }
+
+    /// The `--storage-config` of the internal layer on this store, with `statementTimeout`
+    /// when given (else the default).
+    fn storage_yaml(&self, statement_timeout: Option<&str>) -> String {
+        let mut yaml = match self.layer {
+            Layer::Postgres => format!(
+                "type: postgres\ndsn: {}\nparams: {{search_path: \"{},public\"}}\n",
+                postgres_url(),
+                self.name
+            ),
+            Layer::MariaDb => {
+                let url = mysql_url();
+                let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+                format!("type: mysql\ndsn: {base}/{}\n", self.name)
+            }
+            Layer::Sqlite => format!(
+                "type: sqlite\ndsn: {}\n",
+                self.dir.join("internal.db").display()
+            ),
+            Layer::Memory => String::new(),
+        };
+        if let Some(timeout) = statement_timeout {
+            yaml.push_str(&format!("statementTimeout: {timeout}\n"));
+        }
+        yaml
+    }
+
+    /// Stores the pods.
+    async fn load(&self) -> anyhow::Result<()> {
+        match &self.memory {
+            Some(memory) => load(memory.as_ref()).await,
+            None => {
+                let config = InternalConfig::from_yaml(&self.storage_yaml(None))?;
+                let factory = InternalStorageFactory::connect(config.connection()?).await?;
+                load(&factory).await?;
+                factory.shutdown().await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// A fresh apiserver on this store, ready: the binary with `statement_timeout`, or (memory)
+    /// a server in this process; `args` are more flags.
+    fn start(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        statement_timeout: Option<&str>,
+        args: &[&str],
+    ) -> anyhow::Result<Running> {
+        let port = free_port()?;
+        let port_arg = port.to_string();
+        let mut flags = vec![
+            "--bind-address",
+            "127.0.0.1",
+            "--anonymous-auth",
+            "--secure-port",
+            &port_arg,
+        ];
+        flags.extend_from_slice(args);
+        let server = match &self.memory {
+            Some(memory) => {
+                #[derive(clap::Parser)]
+                struct Cli {
+                    #[command(flatten)]
+                    options: clusterpedia_apiserver::ApiserverOptions,
+                }
+                let cli = <Cli as clap::Parser>::try_parse_from(
+                    std::iter::once("apiserver").chain(flags.iter().copied()),
+                )?;
+                let storage: Arc<dyn StorageFactory> = memory.clone();
+                let server = runtime
+                    .block_on(clusterpedia_apiserver::Server::bind(&cli.options, storage))?;
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let task = runtime.spawn(server.serve(async {
+                    let _ = stopped.await;
+                }));
+                Server::InProcess {
+                    stop: Some(stop),
+                    task: Some(task),
+                    runtime: runtime.handle().clone(),
+                }
+            }
+            None => {
+                let config = self.dir.join(format!(
+                    "storage-{}.yaml",
+                    statement_timeout.unwrap_or("default")
+                ));
+                std::fs::write(&config, self.storage_yaml(statement_timeout))?;
+                Server::Process(
+                    Command::new(env!("CARGO_BIN_EXE_apiserver"))
+                        .args(&flags)
+                        .arg("--storage-config")
+                        .arg(config)
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .spawn()?,
+                )
+            }
+        };
+        let started = Instant::now();
+        while curl(port, "/readyz").output()?.stdout != b"ok" {
+            anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "not ready");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(Running { server, port })
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let dropped = match self.layer {
+            Layer::Postgres => psql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)),
+            Layer::MariaDb => mysql(&format!("DROP DATABASE IF EXISTS {}", self.name)),
+            Layer::Sqlite | Layer::Memory => Ok(()),
+        };
+        if let Err(error) = dropped {
+            eprintln!("apiserver_limits: cannot drop {}: {error}", self.name);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An apiserver: a child process, or a server of this process (memory).
+enum Server {
+    Process(Child),
+    InProcess {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+        runtime: tokio::runtime::Handle,
+    },
+}
+
+/// A running apiserver and its port.
+struct Running {
+    server: Server,
+    port: u16,
+}
+
+impl Running {
+    /// The process whose memory is measured.
+    fn pid(&self) -> u32 {
+        match &self.server {
+            Server::Process(child) => child.id(),
+            Server::InProcess { .. } => std::process::id(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        match &mut self.server {
+            Server::Process(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Server::InProcess {
+                stop,
+                task,
+                runtime,
+            } => {
+                if let Some(stop) = stop.take() {
+                    let _ = stop.send(());
+                }
+                if let Some(task) = task.take() {
+                    let _ = runtime.block_on(async {
+                        tokio::time::timeout(Duration::from_secs(30), task).await
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// `VmHWM` or `VmRSS` of `pid`, in KiB.
@@ -110,55 +367,39 @@ fn memory_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow::anyhow!("no {field} in /proc/{pid}/status"))
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn curl(port: u16, path: &str) -> Command {
     let mut curl = Command::new("curl");
-    curl.args(["-k", "-s", "--max-time", "600"])
+    curl.args(["-k", "-s", "--max-time", "900"])
         .arg(format!("https://127.0.0.1:{port}{path}"));
     curl
 }
 
-/// A fresh apiserver on `config` with `args`, ready; its port.
-fn start(config: &Path, args: &[&str]) -> anyhow::Result<(Server, u16)> {
-    let port = free_port()?;
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_apiserver"))
-            .args(["--bind-address", "127.0.0.1", "--anonymous-auth"])
-            .args(["--secure-port", &port.to_string()])
-            .arg("--storage-config")
-            .arg(config)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
-    let started = Instant::now();
-    while curl(port, "/readyz").output()?.stdout != b"ok" {
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "not ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Ok((server, port))
+/// The load average (1, 5, 15 minutes).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// One row: a fresh server, `concurrent` lists at once; (idle RSS, peak RSS, seconds, bytes).
-fn row(config: &Path, concurrent: usize) -> anyhow::Result<(u64, u64, f64, u64)> {
+fn row(
+    store: &Store,
+    runtime: &tokio::runtime::Runtime,
+    concurrent: usize,
+) -> anyhow::Result<(u64, u64, f64, u64)> {
     // The whole list is measured: not cut at the default 60 s deadline on a slow machine.
-    let (server, port) = start(config, &["--request-timeout", "10m"])?;
-    let pid = server.0.id();
+    let server = store.start(runtime, None, &["--request-timeout", "10m"])?;
+    let pid = server.pid();
+    if pid == std::process::id() {
+        // This process loaded the pods: its high-water mark starts from now.
+        std::fs::write("/proc/self/clear_refs", "5")?;
+    }
     let idle = memory_kib(pid, "VmRSS:")?;
     let started = Instant::now();
     let lists: Vec<Child> = (0..concurrent)
         .map(|_| {
             curl(
-                port,
+                server.port,
                 "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods?limit=0",
             )
             .args(["-o", "/dev/null", "-w", "%{http_code} %{size_download}"])
@@ -208,11 +449,8 @@ fn costliest() -> String {
         "p", "o", "d", "-", "0", "po", "od", "d-", "-0", "00", "pod", "od-", "d-0", "-00", "pod-",
         "od-0", "d-00", "pod-0", "od-00", "pod-00",
     ];
-    let orderby = join(5, &|i| {
-        ["app", "tier", "release", "zone", "team"][i].to_owned()
-    });
-    let orderby = orderby
-        .split(',')
+    let orderby = ["app", "tier", "release", "zone", "team"]
+        .iter()
         .enumerate()
         .map(|(i, l)| {
             format!(
@@ -264,36 +502,53 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// Tables 2 and 3.
-fn costliest_rows(dir: &Path, schema: &str) -> anyhow::Result<Vec<String>> {
+/// The costliest query on `store`: one row per setting (without a statement timeout, only in a
+/// real run, and with the default one).
+fn costliest_rows(store: &Store, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Vec<String>> {
     let query = costliest();
-    let mut out = vec![
-        format!(
-            "\nThe costliest query the caps allow ({} bytes): 5 label order paths, 100 label and 100 field requirements (one `spec[]…[].x`, 10 `[]`), 20 fuzzy names every pod matches, `limit=10`.\n",
-            query.len()
-        ),
-        "| statementTimeout | answer | time |".into(),
-        "|---|---|---|".into(),
-    ];
-    for timeout in ["0", "30s"] {
-        let config = dir.join(format!("storage-{timeout}.yaml"));
-        std::fs::write(
-            &config,
-            format!(
-                "type: postgres\ndsn: {}\nparams: {{search_path: \"{schema},public\"}}\nstatementTimeout: {timeout}\n",
-                postgres_url()
+    let settings: &[(Option<&str>, &[&str], &str)] = match store.layer {
+        Layer::Memory => &[
+            (
+                None,
+                &["--request-timeout", "2m"],
+                "none; `--request-timeout 2m`",
             ),
-        )?;
-        let (_server, port) = start(&config, &["--request-timeout", "10m"])?;
-        let (code, reason, seconds) = timed(port, &query)?;
+            (None, &[], "none; `--request-timeout` 60s (default)"),
+        ],
+        _ => &[
+            (
+                Some("0"),
+                &["--request-timeout", "2m"],
+                "0 (none; `--request-timeout 2m`)",
+            ),
+            (None, &["--request-timeout", "2m"], "30s (default)"),
+        ],
+    };
+    let mut rows = Vec::new();
+    for (i, (timeout, args, label)) in settings.iter().enumerate() {
+        if !*REAL && i == 0 {
+            continue;
+        }
+        let server = store.start(runtime, *timeout, args)?;
+        let (code, reason, seconds) = timed(server.port, &query)?;
         eprintln!(
-            "apiserver_limits: costliest, statementTimeout {timeout}: {code} {reason} in {seconds:.1} s"
+            "apiserver_limits: {}: costliest, {label}: {code} {reason} in {seconds:.1} s",
+            store.layer.name()
         );
-        out.push(format!("| {timeout} | {code} {reason} | {seconds:.1} s |"));
+        rows.push(format!(
+            "| {} | {label} | {code} {reason} | {seconds:.1} s |",
+            store.layer.name()
+        ));
     }
-    // 45 clients at once, default flags (statementTimeout 30s, 8 expensive at once, 60s).
-    let config = dir.join("storage-30s.yaml");
-    let (_server, port) = start(&config, &[])?;
+    Ok(rows)
+}
+
+/// 45 clients send the costliest query at once (default flags) while another user lists and
+/// checks `/readyz`: the table.
+fn slow_clients(store: &Store, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Vec<String>> {
+    let query = costliest();
+    let server = store.start(runtime, None, &[])?;
+    let port = server.port;
     let slow: Vec<Child> = (0..45)
         .map(|_| {
             curl(port, &query)
@@ -331,77 +586,92 @@ fn costliest_rows(dir: &Path, schema: &str) -> anyhow::Result<Vec<String>> {
         "apiserver_limits: 45 clients: {codes:?}, cheap {} ok, readyz {ready:?}",
         cheap.len()
     );
-    out.push(String::new());
-    out.push("45 clients send it at once (default flags: `statementTimeout` 30s, `--max-expensive-requests-inflight` 8, `--request-timeout` 60s); meanwhile for 30 s another user lists `labelSelector=app=app-7&limit=10` and checks `/readyz` in turn. Before (security findings): every user got 503 after 30 s and `/readyz` failed.\n".into());
-    out.push("| the 45 got | other user's list: ok, p50, p99 | `/readyz` ok |".into());
-    out.push("|---|---|---|".into());
-    out.push(format!(
-        "| {} | {} ok, {:.0} ms, {:.0} ms | {} of {} |",
-        codes
-            .iter()
-            .map(|(code, n)| format!("{n} × {code}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        cheap.len(),
-        percentile(&cheap, 0.5),
-        percentile(&cheap, 0.99),
-        ready.0,
-        ready.1
-    ));
-    Ok(out)
+    Ok(vec![
+        format!(
+            "\n45 clients send it at once on {} (default flags: `statementTimeout` 30s, `--max-expensive-requests-inflight` 8, `--request-timeout` 60s); meanwhile for 30 s another user lists `labelSelector=app=app-7&limit=10` and checks `/readyz` in turn. Before (security findings): every user got 503 after 30 s and `/readyz` failed.\n",
+            store.layer.name()
+        ),
+        "| the 45 got | other user's list: ok, p50, p99 | `/readyz` ok |".into(),
+        "|---|---|---|".into(),
+        format!(
+            "| {} | {} ok, {:.0} ms, {:.0} ms | {} of {} |",
+            codes
+                .iter()
+                .map(|(code, n)| format!("{n} × {code}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            cheap.len(),
+            percentile(&cheap, 0.5),
+            percentile(&cheap, 0.99),
+            ready.0,
+            ready.1
+        ),
+    ])
 }
 
 fn main() -> anyhow::Result<()> {
-    let schema = format!("cp_bench_rss_{}", std::process::id());
-    psql("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")?;
-    psql(&format!("CREATE SCHEMA {schema}"))?;
-    let result = (|| -> anyhow::Result<Vec<String>> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let load_at_start = load_average();
+    let mut memory_rows = Vec::new();
+    let mut costly_rows = Vec::new();
+    let mut slow_rows = Vec::new();
+    for layer in Layer::ALL {
+        let store = Store::create(layer)?;
         let started = Instant::now();
-        tokio::runtime::Runtime::new()?.block_on(load(&schema))?;
+        runtime.block_on(store.load())?;
         eprintln!(
-            "apiserver_limits: {} pods stored in {:.0?}",
+            "apiserver_limits: {}: {} pods stored in {:.0?}",
+            layer.name(),
             pod_count(),
             started.elapsed()
         );
-        let dir = std::env::temp_dir().join(&schema);
-        std::fs::create_dir_all(&dir)?;
-        let config = dir.join("storage.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                "type: postgres\ndsn: {}\nparams: {{search_path: \"{schema},public\"}}\n",
-                postgres_url()
-            ),
-        )?;
-        let mut rows = Vec::new();
-        for concurrent in [1, 4] {
-            let (idle, peak, seconds, bytes) = row(&config, concurrent)?;
-            eprintln!("apiserver_limits: {concurrent} at once: idle {idle} KiB, peak {peak} KiB");
-            rows.push(format!(
-                "| {concurrent} | {:.0} MB | {:.1} MB | {:.0} MB | {seconds:.1} s |",
+        let concurrency: &[usize] = if *REAL { &[1, 4] } else { &[1] };
+        for &concurrent in concurrency {
+            let (idle, peak, seconds, bytes) = row(&store, &runtime, concurrent)?;
+            eprintln!(
+                "apiserver_limits: {}: {concurrent} at once: idle {idle} KiB, peak {peak} KiB",
+                layer.name()
+            );
+            memory_rows.push(format!(
+                "| {} | {concurrent} | {:.0} MB | {:.1} MB | {:.0} MB | {seconds:.1} s |",
+                layer.name(),
                 bytes as f64 / 1e6,
                 idle as f64 / 1024.0,
                 peak as f64 / 1024.0,
             ));
         }
-        if *REAL {
-            rows.extend(costliest_rows(&dir, &schema)?);
+        costly_rows.extend(costliest_rows(&store, &runtime)?);
+        if *REAL && layer == Layer::Postgres {
+            slow_rows = slow_clients(&store, &runtime)?;
         }
-        let _ = std::fs::remove_dir_all(&dir);
-        Ok(rows)
-    })();
-    psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))?;
-    let rows = result?;
+    }
     println!(
-        "`limit=0` over {} pods on PostgreSQL, the apiserver process's peak RSS (`VmHWM` \
-         from /proc), a fresh server per row, `--request-timeout 10m`. Before the streamed \
-         lists (security findings, the list built as one body): 41 MB idle, 1,399 MB peak for \
-         one 396 MB list; 4,568 MB peak for four at once, 2,867 MB still held after.\n",
+        "Load average (1, 5, 15 min) at the start: {load_at_start}; at the end: {}.\n",
+        load_average()
+    );
+    println!(
+        "`limit=0` over {} pods, the apiserver process's peak RSS (`VmHWM` from /proc), a fresh \
+         server per row, `--request-timeout 10m`; memory: the server runs in the process that \
+         holds the pods (its idle RSS includes them; peak reset before each row). Before the \
+         streamed lists (security findings, PostgreSQL, the list built as one body): 41 MB \
+         idle, 1,399 MB peak for one 396 MB list; 4,568 MB peak for four at once, 2,867 MB \
+         still held after.\n",
         pod_count()
     );
-    println!("| lists at once | body each | RSS idle | peak RSS | wall time |");
-    println!("|---|---|---|---|---|");
-    for row in rows {
+    println!("| layer | lists at once | body each | RSS idle | peak RSS | wall time |");
+    println!("|---|---|---|---|---|---|");
+    for row in memory_rows {
+        println!("{row}");
+    }
+    println!(
+        "\nThe costliest query the caps allow ({} bytes): 5 label order paths, 100 label and 100 \
+         field requirements (one `spec[]…[].x`, 10 `[]`), 20 fuzzy names every pod matches, \
+         `limit=10`; a fresh server per row.\n",
+        costliest().len()
+    );
+    println!("| layer | statementTimeout | answer | time |");
+    println!("|---|---|---|---|");
+    for row in costly_rows.into_iter().chain(slow_rows) {
         println!("{row}");
     }
     Ok(())

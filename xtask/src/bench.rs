@@ -76,7 +76,7 @@ const BENCHMARKS: &[Benchmark] = &[
     },
     Benchmark {
         name: "apiserver-limits",
-        title: "apiserver process at 100,000 pods: peak RSS of `limit=0`, the costliest allowed query, 45 slow clients",
+        title: "apiserver at 100,000 pods on PostgreSQL, MariaDB, SQLite and memory: peak RSS of `limit=0`, the costliest allowed query, 45 slow clients",
         cargo_args: &[
             "bench",
             "--package",

@@ -126,29 +126,43 @@ where
 /// How long a closing connection keeps reading (and discarding) what the client still sends.
 const LINGER: Duration = Duration::from_secs(10);
 
+/// How often a lingering connection looks whether the server has run out of connection slots.
+const SLOT_CHECK: Duration = Duration::from_millis(100);
+
 /// A connection that closes like a lingering close: on shutdown its write side is closed first
 /// (TLS `close_notify`, then TCP FIN), then what the client still sends is read and discarded
 /// until it closes too (or [`LINGER`] passes). Closing a socket with unread input makes the
 /// kernel answer with a reset, and a reset makes the client's kernel drop the response bytes it
 /// had received but the client had not read yet: at shutdown, a slow client lost the end of a
 /// streamed list that had been sent whole (HTTP/2 clients keep sending `WINDOW_UPDATE`s).
+///
+/// A lingering connection still holds its connection slot (`--max-connections`), so a client
+/// that never closes would keep it [`LINGER`] longer: when no slot is free the lingering stops
+/// (checked every [`SLOT_CHECK`]), and the connection closes as it would without it. Lingering
+/// is a courtesy to slow readers; it never keeps a new client waiting for a slot.
 pub(crate) struct Linger<T> {
     inner: T,
     state: LingerState,
+    /// The server's connection slots.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 enum LingerState {
     Open,
-    Draining(std::pin::Pin<Box<tokio::time::Sleep>>),
+    Draining {
+        deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+        slot_check: tokio::time::Interval,
+    },
     Closed,
 }
 
 impl<T> Linger<T> {
-    /// Wraps a connection.
-    pub(crate) fn new(inner: T) -> Self {
+    /// Wraps a connection that holds one of `slots`.
+    pub(crate) fn new(inner: T, slots: Arc<tokio::sync::Semaphore>) -> Self {
         Self {
             inner,
             state: LingerState::Open,
+            slots,
         }
     }
 }
@@ -201,10 +215,19 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWr
             match &mut this.state {
                 LingerState::Open => {
                     std::task::ready!(std::pin::Pin::new(&mut this.inner).poll_shutdown(cx))?;
-                    this.state = LingerState::Draining(Box::pin(tokio::time::sleep(LINGER)));
+                    this.state = LingerState::Draining {
+                        deadline: Box::pin(tokio::time::sleep(LINGER)),
+                        slot_check: tokio::time::interval(SLOT_CHECK),
+                    };
                 }
-                LingerState::Draining(deadline) => {
-                    if deadline.as_mut().poll(cx).is_ready() {
+                LingerState::Draining {
+                    deadline,
+                    slot_check,
+                } => {
+                    // Look again at the next check (a ready tick schedules the next one).
+                    while slot_check.poll_tick(cx).is_ready() {}
+                    if deadline.as_mut().poll(cx).is_ready() || this.slots.available_permits() == 0
+                    {
                         this.state = LingerState::Closed;
                         continue;
                     }
@@ -224,6 +247,8 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWr
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::AsyncWriteExt as _;
+
     use super::*;
 
     const LIMITS: ConnectionLimits = ConnectionLimits {
@@ -261,5 +286,53 @@ mod tests {
         let finished = serve_until_idle(tokio::time::sleep(Duration::from_secs(600)), &activity);
         assert!(!finished.await, "ended by itself, not closed as idle");
         drop(guard);
+    }
+
+    /// How long the lingering close of a connection whose client neither sends nor closes
+    /// takes, with `free` connection slots, and a slot taken `taken_after` into it.
+    async fn linger_time(free: usize, taken_after: Option<Duration>) -> Duration {
+        let (server, _silent_client) = tokio::io::duplex(1024);
+        let slots = Arc::new(tokio::sync::Semaphore::new(free));
+        let mut connection = Linger::new(server, slots.clone());
+        let start = Instant::now();
+        let closed = tokio::spawn(async move {
+            connection.shutdown().await.expect("shutdown");
+            Instant::now()
+        });
+        let _taken = match taken_after {
+            Some(after) => {
+                tokio::time::sleep(after).await;
+                Some(slots.acquire_many_owned(free as u32).await.expect("slots"))
+            }
+            None => None,
+        };
+        closed.await.expect("closed") - start
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lingering_close_waits_for_a_silent_client_only_while_slots_are_free() {
+        let full = linger_time(8, None).await;
+        assert!(
+            full >= LINGER && full <= LINGER + SLOT_CHECK,
+            "slots free: the full linger, not {full:?}"
+        );
+        assert!(
+            linger_time(0, None).await < SLOT_CHECK,
+            "no slot free: closed at once"
+        );
+        let slots_run_out = linger_time(8, Some(Duration::from_secs(2))).await;
+        assert!(
+            slots_run_out >= Duration::from_secs(2)
+                && slots_run_out <= Duration::from_secs(2) + SLOT_CHECK,
+            "the slots ran out 2 s into the linger: closed {slots_run_out:?} after it began"
+        );
+
+        // A client that closes ends the linger at once.
+        let (server, client) = tokio::io::duplex(1024);
+        drop(client);
+        let mut connection = Linger::new(server, Arc::new(tokio::sync::Semaphore::new(8)));
+        let start = Instant::now();
+        connection.shutdown().await.expect("shutdown");
+        assert_eq!(Instant::now(), start);
     }
 }

@@ -236,6 +236,7 @@ impl Server {
             let builder = builder.clone();
             let watcher = graceful.watcher();
             let peers = peers.clone();
+            let slots = connections.clone();
             tokio::spawn(async move {
                 let _connection_slot = permit;
                 let activity = ConnectionActivity::new(limits);
@@ -268,7 +269,7 @@ impl Server {
                         }
                     });
                 let connection = builder.serve_connection(
-                    TokioIo::new(StatusOnParseError::new(Linger::new(tls))),
+                    TokioIo::new(StatusOnParseError::new(Linger::new(tls, slots))),
                     TowerToHyperService::new(service),
                 );
                 let connection = async {

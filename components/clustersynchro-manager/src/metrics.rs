@@ -389,4 +389,52 @@ mod tests {
         readiness.set_running(false);
         assert_eq!(get(&app, "/readyz").await.0, 500);
     }
+
+    /// A storage whose readiness check fails while `down` is set (a database that stopped
+    /// answering).
+    #[derive(Default)]
+    struct Outage {
+        down: AtomicBool,
+    }
+
+    impl storage_api::testing::Probe for Outage {
+        fn before_check_ready(&self) -> storage_api::Result<()> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(storage_api::StorageError::Unavailable {
+                    message: "database down".into(),
+                    source: None,
+                });
+            }
+            Ok(())
+        }
+    }
+
+    /// `/readyz` follows the storage: `500` naming it while its check fails (the manager still
+    /// runs, `/livez` still answers), `ok` again once it answers.
+    #[tokio::test]
+    async fn readyz_fails_while_the_storage_fails_and_recovers_with_it() {
+        let storage = Arc::new(storage_api::testing::Forwarding::with_probe(
+            Arc::new(storage_api::testing::ReferenceStorageFactory::new()),
+            Outage::default(),
+        ));
+        let readiness = Readiness::new(storage.clone());
+        readiness.set_running(true);
+        let app = router(Arc::new(Metrics::new()), readiness);
+        assert_eq!(get(&app, "/readyz").await, (200, "ok".into()));
+
+        storage.probe().down.store(true, Ordering::SeqCst);
+        for _ in 0..2 {
+            let (status, body) = get(&app, "/readyz").await;
+            assert_eq!(status, 500, "{body}");
+            assert!(
+                body.contains("[-]storage failed: storage unavailable: database down"),
+                "{body}"
+            );
+            assert!(!body.contains("[-]manager"), "{body}");
+        }
+        assert_eq!(get(&app, "/livez").await, (200, "ok".into()));
+
+        storage.probe().down.store(false, Ordering::SeqCst);
+        assert_eq!(get(&app, "/readyz").await, (200, "ok".into()));
+    }
 }

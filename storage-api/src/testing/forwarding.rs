@@ -51,6 +51,12 @@ pub trait Probe: Send + Sync + 'static {
 
     /// Called after the inner layer shut down successfully (e.g. drop a scratch database).
     async fn after_shutdown(&self) {}
+
+    /// Called before [`StorageFactory::check_ready`] reaches the inner layer. An `Err` is
+    /// answered instead (fault injection: a database that stopped answering).
+    fn before_check_ready(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// No probe: plain forwarding.
@@ -153,6 +159,7 @@ impl<F: StorageFactory + ?Sized, P: Probe> StorageFactory for Forwarding<F, P> {
     }
 
     async fn check_ready(&self) -> Result<()> {
+        self.probe.before_check_ready()?;
         self.inner.check_ready().await
     }
 
