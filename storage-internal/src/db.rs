@@ -5,7 +5,7 @@
 //! query and write code above it is written once. Driver errors are classified here
 //! ([`crate::error::ErrorPolicy`]) into the storage contract's errors.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::{
     Arguments as _, AssertSqlSafe, Database, Executor, IntoArguments, MySql, Postgres, Row as _,
@@ -316,7 +316,7 @@ impl Db {
 
     /// Runs a query and decodes its rows as `cols`.
     pub(crate) async fn fetch(&self, what: &str, sql: &Sql, cols: &[Col]) -> Result<Vec<Row>> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let result = match &self.pool {
             Pool::Postgres(pool) => fetch_on(pool, sql, cols).await,
             Pool::MySql(pool) => fetch_on(pool, sql, cols).await,
@@ -358,7 +358,7 @@ impl Db {
                 }
             };
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let result = match &self.pool {
             Pool::Postgres(pool) => {
                 cancellable!(pool, "SELECT pg_backend_pid()::bigint", Postgres).await
@@ -398,7 +398,7 @@ impl Db {
         use std::sync::atomic::{AtomicBool, Ordering};
         let mut conn = pool.acquire().await?;
         let cancelled = Arc::new(AtomicBool::new(false));
-        let deadline = self.sqlite_deadline.map(|t| std::time::Instant::now() + t);
+        let deadline = self.sqlite_deadline.map(|t| Instant::now() + t);
         {
             let flag = cancelled.clone();
             // Every 1,000 virtual machine instructions (a few microseconds).
@@ -406,7 +406,7 @@ impl Db {
                 .await?
                 .set_progress_handler(1000, move || {
                     !flag.load(Ordering::Relaxed)
-                        && deadline.is_none_or(|d| std::time::Instant::now() < d)
+                        && deadline.is_none_or(|d| Instant::now() < d)
                 });
         }
         Ok(InterruptOnDrop {
@@ -417,7 +417,7 @@ impl Db {
 
     /// Runs a statement; returns the number of rows it affected.
     pub(crate) async fn execute(&self, what: &str, sql: &Sql) -> Result<u64> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let result = match &self.pool {
             Pool::Postgres(pool) => execute_on(pool, sql).await,
             Pool::MySql(pool) => execute_on(pool, sql).await,
@@ -468,12 +468,19 @@ impl Db {
 
     /// Starts a transaction.
     pub(crate) async fn begin(&self, what: &str) -> Result<Tx<'_>> {
+        let started = Instant::now();
         let inner = match &self.pool {
             Pool::Postgres(pool) => pool.begin().await.map(TxInner::Postgres),
             Pool::MySql(pool) => pool.begin().await.map(TxInner::MySql),
             Pool::Sqlite(pool) => pool.begin().await.map(TxInner::Sqlite),
         }
         .map_err(|e| self.error(what, e))?;
+        tracing::trace!(
+            target: "storage_internal::sql",
+            operation = what,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            sql = "BEGIN (with the pool's acquire)",
+        );
         Ok(Tx { db: self, inner })
     }
 
@@ -601,7 +608,7 @@ enum SnapshotInner {
 impl Snapshot<'_> {
     /// Runs a query in the snapshot.
     pub(crate) async fn fetch(&mut self, what: &str, sql: &Sql, cols: &[Col]) -> Result<Vec<Row>> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let result = match &mut self.inner {
             SnapshotInner::Cancellable(guard) => match guard.conn.as_mut() {
                 Some(Conn::Postgres(conn, _)) => fetch_on(&mut **conn, sql, cols).await,
@@ -772,31 +779,42 @@ impl Tx<'_> {
 
     /// Runs a statement in the transaction; returns the number of rows it affected.
     pub(crate) async fn execute(&mut self, what: &str, sql: &Sql) -> Result<u64> {
+        let started = Instant::now();
         let result = match &mut self.inner {
             TxInner::Postgres(tx) => execute_on(&mut **tx, sql).await,
             TxInner::MySql(tx) => execute_on(&mut **tx, sql).await,
             TxInner::Sqlite(tx) => execute_on(&mut **tx, sql).await,
         };
+        self.db.trace(what, sql, started.elapsed());
         result.map_err(|e| self.db.error(what, e))
     }
 
     /// Runs a query in the transaction and decodes its rows as `cols`.
     pub(crate) async fn fetch(&mut self, what: &str, sql: &Sql, cols: &[Col]) -> Result<Vec<Row>> {
+        let started = Instant::now();
         let result = match &mut self.inner {
             TxInner::Postgres(tx) => fetch_on(&mut **tx, sql, cols).await,
             TxInner::MySql(tx) => fetch_on(&mut **tx, sql, cols).await,
             TxInner::Sqlite(tx) => fetch_on(&mut **tx, sql, cols).await,
         };
+        self.db.trace(what, sql, started.elapsed());
         result.map_err(|e| self.db.error(what, e))
     }
 
     /// Commits the transaction.
     pub(crate) async fn commit(self, what: &str) -> Result<()> {
+        let started = Instant::now();
         let result = match self.inner {
             TxInner::Postgres(tx) => tx.commit().await,
             TxInner::MySql(tx) => tx.commit().await,
             TxInner::Sqlite(tx) => tx.commit().await,
         };
+        tracing::trace!(
+            target: "storage_internal::sql",
+            operation = what,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            sql = "COMMIT",
+        );
         result.map_err(|e| self.db.error(what, e))
     }
 }
