@@ -4,8 +4,9 @@
 //! 4 clusters, namespaces of 100 pods), loads them through `apply` batches of 1000, then times
 //! each query through the storage API (`ResourceStorage::list`, in-process: no HTTP, no JSON
 //! encoding of the answer): list 500, label selectors (selective, common, absent), fuzzy names
-//! (one hit, none), `orderby` name desc / created_at desc, one namespace across clusters, and a
-//! page after 90% of the pods. Prints one Markdown table (p50 / p99 / max in ms and the items
+//! (one hit, none), `orderby` name desc / created_at desc (alone and after a label), owner
+//! queries (by uid; by name with a seniority), one namespace across clusters, and a page after
+//! 90% of the pods. Prints one Markdown table (p50 / p99 / max in ms and the items
 //! returned) and the load time and process RSS.
 //!
 //! Run: `cargo bench -p storage-memory --bench memory_queries` (1M pods: about 8 GB of memory at
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use storage_api::query::label_selector::LabelSelector;
-use storage_api::query::{ContinuePosition, OrderBy, OrderField};
+use storage_api::query::{ContinuePosition, OrderBy, OrderField, OwnerQuery};
 use storage_api::{
     Change, Gvr, ListOptions, ResourceStorage, ResourceStorageConfig, StorageFactory,
 };
@@ -93,6 +94,15 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or_default()
             .to_owned();
         let namespace = sample.fields.namespace.clone();
+        let sample_cluster = sample.fields.cluster.to_string();
+        let owner_uid = sample.fields.owner_uid.clone();
+        // Pods are named after their replica set: `<replica set>-<5 characters>`.
+        let owner_name = sample
+            .fields
+            .name
+            .rsplit_once('-')
+            .map(|(owner, _)| owner.to_owned())
+            .unwrap_or_default();
 
         let factory = MemoryStorageFactory::default();
         let storage = factory
@@ -176,10 +186,41 @@ fn main() -> anyhow::Result<()> {
                 "fuzzyName=zzzzzz (0 hits)".into(),
                 with(&|o: &mut ListOptions| o.fuzzy_names = vec!["zzzzzz".into()]),
             ),
+            (
+                format!("label app={app}, orderby created_at desc"),
+                with(&|o: &mut ListOptions| {
+                    label(format!("app={app}"))(o);
+                    order(OrderField::CreatedAt)(o);
+                }),
+            ),
             ("orderby name desc".into(), with(&order(OrderField::Name))),
             (
                 "orderby created_at desc".into(),
                 with(&order(OrderField::CreatedAt)),
+            ),
+            (
+                "ownerUID (one replica set's pods), one cluster".into(),
+                with(&|o: &mut ListOptions| {
+                    o.clusters = vec![sample_cluster.clone()];
+                    o.owner = Some(OwnerQuery {
+                        uid: Some(owner_uid.clone()),
+                        name: None,
+                        group_resource: None,
+                        seniority: 0,
+                    });
+                }),
+            ),
+            (
+                format!("ownerName={owner_name}, seniority 1 (owner not stored: 0 hits)"),
+                with(&|o: &mut ListOptions| {
+                    o.clusters = vec![sample_cluster.clone()];
+                    o.owner = Some(OwnerQuery {
+                        uid: None,
+                        name: Some(owner_name.clone()),
+                        group_resource: None,
+                        seniority: 1,
+                    });
+                }),
             ),
             (
                 format!("namespace {namespace}, all clusters"),

@@ -10,6 +10,8 @@
 //!   `orderby` of that one field. A page walks the set from the continue position and stops
 //!   after the page (descending: value groups from the highest, each group walked upwards,
 //!   since ties stay ascending). The table's own key set is the cluster order.
+//! - **Owners**: controller owner uid → the objects it owns, in key order, so that an owner
+//!   query (and the resolution of its chain of owners) reads only the owned objects.
 //! - **Names**: every name of the table in one byte arena (`name NUL namespace NUL cluster
 //!   LF` per object), searched with SIMD substring search for `fuzzyName`: a few milliseconds
 //!   for a million names, and only the hits are looked up.
@@ -20,7 +22,9 @@
 //! options added later) is evaluated as before.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeSet, HashMap};
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BTreeSet, HashMap, btree_set};
+use std::iter::{Peekable, Rev};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,15 +146,6 @@ impl<const F: u8> EntryKey<F> for Entry<F> {
     }
 }
 
-fn key_of<const F: u8>(fields: &IndexedFields) -> IndexKey<'_> {
-    IndexKey {
-        first: first_of::<F>(fields),
-        cluster: &fields.cluster,
-        namespace: &fields.namespace,
-        name: &fields.name,
-    }
-}
-
 impl<'a, const F: u8> Borrow<dyn EntryKey<F> + 'a> for Entry<F> {
     fn borrow(&self) -> &(dyn EntryKey<F> + 'a) {
         self
@@ -184,88 +179,180 @@ fn remove_from<const F: u8>(set: &mut OrderSet<F>, fields: &IndexedFields) -> bo
     set.remove(&key_of::<F>(fields) as &dyn EntryKey<F>)
 }
 
-/// The entries of `set` from the first whose first value is `first` on (all when `None`).
-fn range_from<'a, const F: u8>(
+/// The entries of `set` between `lower` and `upper`.
+fn range<'a, const F: u8>(
     set: &'a OrderSet<F>,
-    first: Option<First<'a>>,
-) -> impl DoubleEndedIterator<Item = &'a Entry<F>> + 'a {
-    let lower = first.map(IndexKey::lowest);
-    let lower: Bound<&(dyn EntryKey<F> + 'a)> = match &lower {
-        Some(key) => Bound::Included(key as &(dyn EntryKey<F> + 'a)),
-        None => Bound::Unbounded,
+    lower: Bound<IndexKey<'_>>,
+    upper: Bound<IndexKey<'_>>,
+) -> btree_set::Range<'a, Entry<F>> {
+    fn bound<'k, 'b, const F: u8>(
+        bound: &'b Bound<IndexKey<'k>>,
+    ) -> Bound<&'b (dyn EntryKey<F> + 'k)> {
+        match bound {
+            Bound::Included(key) => Bound::Included(key as &(dyn EntryKey<F> + 'k)),
+            Bound::Excluded(key) => Bound::Excluded(key as &(dyn EntryKey<F> + 'k)),
+            Bound::Unbounded => Bound::Unbounded,
+        }
+    }
+    set.range::<dyn EntryKey<F> + '_, _>((bound::<F>(&lower), bound::<F>(&upper)))
+}
+
+/// Where a continue position of a one-field `orderby` on index field `F` sits in that index.
+///
+/// The position's values follow the effective order: the field, then those of cluster,
+/// namespace and name that are not the field itself; the index key holds the same values.
+/// `None` when the values do not have that shape (a token of another list is refused before).
+pub(crate) fn position_key<const F: u8>(values: &[SortValue]) -> Option<IndexKey<'_>> {
+    let first = First::of(values.first()?);
+    let rest = |i: usize| match values.get(i) {
+        Some(SortValue::Str(s)) => Some(s.as_str()),
+        _ => None,
     };
-    set.range::<dyn EntryKey<F> + 'a, _>((lower, Bound::Unbounded))
+    let (cluster, namespace, name) = match F {
+        BY_CLUSTER => (rest(0)?, rest(1)?, rest(2)?),
+        BY_NAME => (rest(1)?, rest(2)?, rest(0)?),
+        BY_NAMESPACE => (rest(1)?, rest(0)?, rest(2)?),
+        _ => (rest(1)?, rest(2)?, rest(3)?),
+    };
+    Some(IndexKey {
+        first,
+        cluster,
+        namespace,
+        name,
+    })
+}
+
+/// The lowest index key of the group of a continue position's first value (any position: the
+/// walk from there skips what is not after the position).
+pub(crate) fn group_key(values: &[SortValue]) -> Option<IndexKey<'_>> {
+    values.first().map(|v| IndexKey::lowest(First::of(v)))
+}
+
+/// The order of a one-field `orderby` on index field `F` (`descending`: the field descending,
+/// ties still in ascending key order): the evaluator's order for it.
+pub(crate) fn compare_keys(a: &IndexKey<'_>, b: &IndexKey<'_>, descending: bool) -> CmpOrdering {
+    let first = if descending {
+        b.first.cmp(&a.first)
+    } else {
+        a.first.cmp(&b.first)
+    };
+    first.then_with(|| (a.cluster, a.namespace, a.name).cmp(&(b.cluster, b.namespace, b.name)))
+}
+
+/// The index key of `fields` in index `F`.
+pub(crate) fn key_of<const F: u8>(fields: &IndexedFields) -> IndexKey<'_> {
+    IndexKey {
+        first: first_of::<F>(fields),
+        cluster: &fields.cluster,
+        namespace: &fields.namespace,
+        name: &fields.name,
+    }
 }
 
 /// The objects of `set` in the order of its field (`descending`: value groups from the
 /// highest, each group in ascending key order: the evaluator's order for a one-field
-/// `orderby … desc`), starting at the group of `from` (all when `None`).
-///
-/// Descending, the set is iterated backwards once (no search per group); each group of equal
-/// values is buffered and handed out in ascending key order.
+/// `orderby … desc`), from index key `from` on (in that order; all when `None`).
 pub(crate) fn walk<'a, const F: u8>(
     set: &'a OrderSet<F>,
-    from: Option<First<'a>>,
+    from: Option<IndexKey<'a>>,
     descending: bool,
 ) -> Box<dyn Iterator<Item = &'a Arc<ResourceObject>> + 'a> {
     if !descending {
-        return Box::new(range_from(set, from).map(|e| &e.0));
+        let lower = from.map_or(Bound::Unbounded, Bound::Included);
+        return Box::new(range(set, lower, Bound::Unbounded).map(|e| &e.0));
     }
-    let Some(first) = from else {
-        return Box::new(AscendingGroups::new(set.iter().rev()));
-    };
-    // The group of `from` (ascending already), then everything below it, backwards.
-    let group = range_from(set, Some(first))
-        .take_while(move |e| first_of::<F>(&e.0.fields) == first)
-        .map(|e| &e.0);
-    let lowest = IndexKey::lowest(first);
-    let below = set
-        .range::<dyn EntryKey<F> + 'a, _>((
-            Bound::Unbounded,
-            Bound::Excluded(&lowest as &(dyn EntryKey<F> + 'a)),
-        ))
-        .rev();
-    Box::new(group.chain(AscendingGroups::new(below)))
+    Box::new(Descending::new(set, from))
 }
 
-/// Entries in descending order, regrouped: each run of equal first values in ascending order.
-struct AscendingGroups<'a, const F: u8, I: Iterator<Item = &'a Entry<F>>> {
-    entries: std::iter::Peekable<I>,
-    /// The current group, descending (popped from the end: ascending).
+/// Equal values buffered at most this many while walking an index backwards; a larger group
+/// is walked forwards from its start (one search), so that a page costs the same whatever the
+/// size of its groups (e.g. thousands of objects created in the same second).
+const GROUP_BUFFER: usize = 64;
+
+/// The descending walk of an index: its set iterated backwards once, each run of equal first
+/// values handed out in ascending key order (small runs buffered, large ones walked forwards).
+struct Descending<'a, const F: u8> {
+    set: &'a OrderSet<F>,
+    /// The entries below the current group, backwards.
+    below: Peekable<Rev<btree_set::Range<'a, Entry<F>>>>,
+    /// The current group when small, descending (popped from the end: ascending).
     group: Vec<&'a Arc<ResourceObject>>,
+    /// The current group when large (or the group of the start), walked forwards: its value
+    /// and the entries from where the walk is in it.
+    forward: Option<(First<'a>, btree_set::Range<'a, Entry<F>>)>,
 }
 
-impl<'a, const F: u8, I: Iterator<Item = &'a Entry<F>>> AscendingGroups<'a, F, I> {
-    fn new(entries: I) -> Self {
+impl<'a, const F: u8> Descending<'a, F> {
+    /// The walk from `from` (its group from `from` upwards, then the groups below), or from
+    /// the top.
+    fn new(set: &'a OrderSet<F>, from: Option<IndexKey<'a>>) -> Self {
+        let (forward, below) = match from {
+            Some(from) => (
+                Some((
+                    from.first,
+                    range(set, Bound::Included(from), Bound::Unbounded),
+                )),
+                range(
+                    set,
+                    Bound::Unbounded,
+                    Bound::Excluded(IndexKey::lowest(from.first)),
+                ),
+            ),
+            None => (None, range(set, Bound::Unbounded, Bound::Unbounded)),
+        };
         Self {
-            entries: entries.peekable(),
+            set,
+            below: below.rev().peekable(),
             group: Vec::new(),
+            forward,
         }
     }
 }
 
-impl<'a, const F: u8, I: Iterator<Item = &'a Entry<F>>> Iterator for AscendingGroups<'a, F, I> {
+impl<'a, const F: u8> Iterator for Descending<'a, F> {
     type Item = &'a Arc<ResourceObject>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(next) = self.group.pop() {
-            return Some(next);
+        loop {
+            if let Some(next) = self.group.pop() {
+                return Some(next);
+            }
+            if let Some((first, entries)) = &mut self.forward {
+                match entries.next() {
+                    Some(entry) if first_of::<F>(&entry.0.fields) == *first => {
+                        return Some(&entry.0);
+                    }
+                    _ => self.forward = None,
+                }
+            }
+            let head = self.below.next()?;
+            let first = first_of::<F>(&head.0.fields);
+            self.group.push(&head.0);
+            while let Some(entry) = self.below.next_if(|e| first_of::<F>(&e.0.fields) == first) {
+                self.group.push(&entry.0);
+                if self.group.len() >= GROUP_BUFFER {
+                    // A large group: from its start upwards, then what is below it.
+                    self.group.clear();
+                    let lowest = IndexKey::lowest(first);
+                    self.forward = Some((
+                        first,
+                        range(self.set, Bound::Included(lowest), Bound::Unbounded),
+                    ));
+                    self.below = range(self.set, Bound::Unbounded, Bound::Excluded(lowest))
+                        .rev()
+                        .peekable();
+                    break;
+                }
+            }
         }
-        let head = self.entries.next()?;
-        let first = first_of::<F>(&head.0.fields);
-        self.group.push(&head.0);
-        while let Some(entry) = self
-            .entries
-            .next_if(|e| first_of::<F>(&e.0.fields) == first)
-        {
-            self.group.push(&entry.0);
-        }
-        self.group.pop()
     }
 }
 
 /// The label sets of a table: key → value → objects in key order.
 type LabelIndex = HashMap<Box<str>, HashMap<Box<str>, OrderSet<BY_CLUSTER>>>;
+
+/// The objects of a table by the uid of their controller owner, each set in key order.
+type OwnerIndex = HashMap<Box<str>, OrderSet<BY_CLUSTER>>;
 
 /// What an arena line does not hold: the object is not in the arena (its name or key holds a
 /// separator) and is always a fuzzy candidate.
@@ -373,6 +460,7 @@ impl NameArena {
 #[derive(Debug, Default)]
 pub(crate) struct Indexes {
     labels: LabelIndex,
+    owners: OwnerIndex,
     pub(crate) by_name: OrderSet<BY_NAME>,
     pub(crate) by_namespace: OrderSet<BY_NAMESPACE>,
     pub(crate) by_created: OrderSet<BY_CREATED>,
@@ -392,6 +480,7 @@ impl Indexes {
         if let Some(old) = old {
             self.remove_sorted(&old.fields);
             self.remove_labels(&old.fields);
+            self.remove_owner(&old.fields);
         }
         self.by_name.insert(Entry(new.clone()));
         self.by_namespace.insert(Entry(new.clone()));
@@ -405,6 +494,12 @@ impl Indexes {
                 .or_default()
                 .insert(Entry(new.clone()));
         }
+        if !new.fields.owner_uid.is_empty() {
+            self.owners
+                .entry(new.fields.owner_uid.as_str().into())
+                .or_default()
+                .insert(Entry(new.clone()));
+        }
         match line {
             Some(line) => line,
             None => self.names.push(&new.fields),
@@ -415,6 +510,7 @@ impl Indexes {
     pub(crate) fn remove(&mut self, old: &Arc<ResourceObject>, line: u64) {
         self.remove_sorted(&old.fields);
         self.remove_labels(&old.fields);
+        self.remove_owner(&old.fields);
         self.names.remove(line);
     }
 
@@ -442,7 +538,22 @@ impl Indexes {
         }
     }
 
-    /// The objects with label `key` set to one of `values`, each set in key order.
+    fn remove_owner(&mut self, fields: &IndexedFields) {
+        if let Some(set) = self.owners.get_mut(fields.owner_uid.as_str()) {
+            remove_from(set, fields);
+            if set.is_empty() {
+                self.owners.remove(fields.owner_uid.as_str());
+            }
+        }
+    }
+
+    /// The objects whose controller owner has uid `uid`, in key order.
+    pub(crate) fn owned_by(&self, uid: &str) -> Option<&OrderSet<BY_CLUSTER>> {
+        self.owners.get(uid)
+    }
+
+    /// The objects with label `key` set to one of `values`, each set in key order (one set per
+    /// distinct value).
     pub(crate) fn label_sets<'a>(
         &'a self,
         key: &str,
@@ -451,10 +562,14 @@ impl Indexes {
         let Some(by_value) = self.labels.get(key) else {
             return Vec::new();
         };
-        values
-            .iter()
-            .filter_map(|v| by_value.get(v.as_str()))
-            .collect()
+        let mut sets: Vec<&'a OrderSet<BY_CLUSTER>> = Vec::new();
+        for set in values.iter().filter_map(|v| by_value.get(v.as_str())) {
+            // A value listed twice gives its set once.
+            if !sets.iter().any(|s| std::ptr::eq(*s, set)) {
+                sets.push(set);
+            }
+        }
+        sets
     }
 
     /// Whether the arena should be rebuilt.
@@ -529,6 +644,25 @@ pub(crate) fn key_range<'a>(
         .map(|e| &e.0)
 }
 
+/// The objects named `name` (of cluster `cluster` only, when given), in key order.
+pub(crate) fn objects_named<'a>(
+    set: &'a OrderSet<BY_NAME>,
+    name: &'a str,
+    cluster: Option<&'a str>,
+) -> impl Iterator<Item = &'a Arc<ResourceObject>> + 'a {
+    let from = IndexKey {
+        first: First::Str(name),
+        cluster: cluster.unwrap_or(""),
+        namespace: "",
+        name: "",
+    };
+    range(set, Bound::Included(from), Bound::Unbounded)
+        .map(|e| &e.0)
+        .take_while(move |o| {
+            o.fields.name == name && cluster.is_none_or(|c| *o.fields.cluster == *c)
+        })
+}
+
 /// The objects of namespace `namespace` in key order (the namespace index holds them by
 /// cluster, then name), from key `from` (inclusive) on.
 pub(crate) fn namespace_range<'a>(
@@ -555,12 +689,27 @@ pub(crate) fn namespace_range<'a>(
 /// ascending): the evaluator's order, with no sort key built per object.
 pub(crate) fn sort_by<const F: u8>(objects: &mut [Arc<ResourceObject>], descending: bool) {
     objects.sort_unstable_by(|a, b| {
-        let (a, b) = (key_of::<F>(&a.fields), key_of::<F>(&b.fields));
-        let first = if descending {
-            b.first.cmp(&a.first)
-        } else {
-            a.first.cmp(&b.first)
-        };
-        first.then_with(|| (a.cluster, a.namespace, a.name).cmp(&(b.cluster, b.namespace, b.name)))
+        compare_keys(&key_of::<F>(&a.fields), &key_of::<F>(&b.fields), descending)
     });
+}
+
+/// Keeps the first `take` of `objects` in the order of a one-field `orderby` on index field
+/// `F`, in that order: a partial selection (linear in the objects), then a sort of those only.
+pub(crate) fn first_in_order<const F: u8>(
+    objects: &mut Vec<&Arc<ResourceObject>>,
+    take: usize,
+    descending: bool,
+) {
+    let order = |a: &&Arc<ResourceObject>, b: &&Arc<ResourceObject>| {
+        compare_keys(&key_of::<F>(&a.fields), &key_of::<F>(&b.fields), descending)
+    };
+    if take == 0 {
+        objects.clear();
+        return;
+    }
+    if take < objects.len() {
+        objects.select_nth_unstable_by(take - 1, order);
+        objects.truncate(take);
+    }
+    objects.sort_unstable_by(order);
 }

@@ -8,6 +8,9 @@
 //!   so a page is one ordered walk from the continue position that stops after `limit` items
 //!   (plus the count of the rest, when asked): no sort, and a deep page costs what the first
 //!   does;
+//! - a one-field order with an index walks that index from the continue position's place in
+//!   it; when a label or owner index narrows the candidates, only the page's share of them is
+//!   selected by the order's key (linear in the candidates, no full sort);
 //! - any other order (and collection resources, which interleave tables) goes through
 //!   [`Evaluator::page`].
 //!
@@ -26,7 +29,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use storage_api::collection::CollectionResourceType;
 use storage_api::evaluator::{Evaluator, present, resolve_owner_uids};
-use storage_api::query::label_selector::LabelOperator;
+use storage_api::query::label_selector::{LabelOperator, LabelSelector};
 use storage_api::query::paging::{Listed, Page, Pager};
 use storage_api::query::{OrderBy, OrderField, SortValue};
 use storage_api::{
@@ -35,8 +38,8 @@ use storage_api::{
 };
 
 use crate::index::{
-    BY_CLUSTER, BY_CREATED, BY_NAME, BY_NAMESPACE, BY_RV, First, OrderSet, key_range,
-    namespace_range, sort_by, walk,
+    BY_CLUSTER, BY_CREATED, BY_NAME, BY_NAMESPACE, BY_RV, OrderSet, compare_keys, first_in_order,
+    group_key, key_of, key_range, namespace_range, objects_named, position_key, sort_by, walk,
 };
 use crate::store::{KeyRef, Scope, Shared, Slot, Store, Table};
 
@@ -62,11 +65,42 @@ fn owner_uids(store: &Store, options: &ListOptions) -> Result<Option<HashSet<Str
             "an owner query must name exactly one cluster",
         ));
     };
-    let objects: Vec<&IndexedFields> = store
-        .tables()
-        .flat_map(|table| table.cluster_slots(cluster))
-        .map(|slot| &slot.object.fields)
-        .collect();
+    // Only the objects the resolution can pick are handed to it: those named like the owner
+    // (by the name indexes) and those owned, down the chain, by what was found before (by the
+    // owner indexes). The resolution itself (which of them count) is the shared one.
+    let mut objects: Vec<&IndexedFields> = Vec::new();
+    let mut level: HashSet<&str> = match (&owner.uid, &owner.name) {
+        (Some(uid), _) => HashSet::from([uid.as_str()]),
+        (None, Some(name)) => {
+            let named = store
+                .tables()
+                .flat_map(|table| objects_named(&table.indexes.by_name, name, Some(cluster)))
+                .map(|object| &object.fields);
+            objects.extend(named);
+            objects.iter().map(|o| o.uid.as_str()).collect()
+        }
+        (None, None) => HashSet::new(),
+    };
+    for _ in 0..owner.seniority {
+        if level.is_empty() {
+            break;
+        }
+        let mut next = HashSet::new();
+        for table in store.tables() {
+            for uid in &level {
+                let Some(owned) = table.indexes.owned_by(uid) else {
+                    continue;
+                };
+                for object in key_range(owned, Some((cluster, "", "")))
+                    .take_while(|o| *o.fields.cluster == **cluster)
+                {
+                    objects.push(&object.fields);
+                    next.insert(object.fields.uid.as_str());
+                }
+            }
+        }
+        level = next;
+    }
     Ok(Some(resolve_owner_uids(
         owner,
         &options.namespaces,
@@ -216,8 +250,8 @@ fn finish(
 /// Narrowed candidates at most this many are collected and sorted for a non-default order;
 /// more are filtered while walking the order's index (which stops after the page).
 const SORT_CAP: usize = 4_096;
-/// For a one-field order with an index, narrowed candidates at most this many are sorted by the
-/// order's key; more are filtered while walking the order.
+/// For a one-field order with an index and a full-text query, narrowed candidates at most this
+/// many are sorted by the order's key; more are filtered while walking the order.
 const NARROW_SORT_CAP: usize = 50_000;
 /// Fuzzy-name hits at most this many are looked up; with more, the name filter is cheap
 /// enough to apply while walking (one object in a hundred or more matches).
@@ -225,40 +259,79 @@ const FUZZY_CAP: usize = 10_000;
 
 /// The smallest set of candidates an index gives for `options` (a superset of the matches).
 enum Narrow<'a> {
-    /// Label sets (one per wanted value), each in key order.
-    Labels(Vec<&'a OrderSet<BY_CLUSTER>>),
+    /// Sets of objects (a label's, one per wanted value; an owner's, one per owner uid), each
+    /// in key order, no object in two of them.
+    Sets(Vec<&'a OrderSet<BY_CLUSTER>>, Covers),
     /// Objects by key (fuzzy-name hits, names), in no particular order.
     Objects(Vec<&'a Arc<ResourceObject>>),
+}
+
+/// Which filter of the options membership in [`Narrow::Sets`] decides by itself.
+#[derive(Debug, Clone, Copy)]
+enum Covers {
+    /// The label requirement at this index (`=`, `==` or `in`: the sets of its values).
+    Label(usize),
+    /// The owner query (the sets of the owner uids it selects).
+    Owner,
+}
+
+/// `options` without the filter that `covers` (what the rest must still check of candidates
+/// taken from the sets).
+fn residual(options: &ListOptions, covers: Covers) -> ListOptions {
+    let mut residual = options.clone();
+    match covers {
+        Covers::Label(index) => {
+            let mut requirements = options.label_selector.requirements().to_vec();
+            requirements.remove(index);
+            residual.label_selector = LabelSelector::from_requirements(requirements);
+        }
+        Covers::Owner => residual.owner = None,
+    }
+    residual
 }
 
 impl Narrow<'_> {
     fn len(&self) -> usize {
         match self {
-            Narrow::Labels(sets) => sets.iter().map(|s| s.len()).sum(),
+            Narrow::Sets(sets, _) => sets.iter().map(|s| s.len()).sum(),
             Narrow::Objects(objects) => objects.len(),
         }
     }
 }
 
-/// The narrowest index candidates of `options` in `table`, if any index applies.
-fn narrow<'a>(table: &'a Table, options: &'a ListOptions) -> Option<Narrow<'a>> {
+/// The narrowest index candidates of `options` in `table`, if any index applies
+/// (`owner_uids`: those an owner query selects).
+fn narrow<'a>(
+    table: &'a Table,
+    options: &'a ListOptions,
+    owner_uids: Option<&HashSet<String>>,
+) -> Option<Narrow<'a>> {
     let mut best: Option<Narrow<'a>> = None;
     let mut consider = |candidate: Narrow<'a>| {
         if best.as_ref().is_none_or(|b| candidate.len() < b.len()) {
             best = Some(candidate);
         }
     };
-    for requirement in options.label_selector.requirements() {
+    for (index, requirement) in options.label_selector.requirements().iter().enumerate() {
         if matches!(
             requirement.operator,
             LabelOperator::Equals | LabelOperator::DoubleEquals | LabelOperator::In
         ) {
-            consider(Narrow::Labels(
+            consider(Narrow::Sets(
                 table
                     .indexes
                     .label_sets(&requirement.key, &requirement.values),
+                Covers::Label(index),
             ));
         }
+    }
+    if let Some(uids) = owner_uids {
+        consider(Narrow::Sets(
+            uids.iter()
+                .filter_map(|uid| table.indexes.owned_by(uid))
+                .collect(),
+            Covers::Owner,
+        ));
     }
     if let Some(part) = options.fuzzy_names.iter().max_by_key(|p| p.len())
         && let Some(hits) = table.indexes.names_containing(part, FUZZY_CAP)
@@ -278,11 +351,10 @@ fn narrow<'a>(table: &'a Table, options: &'a ListOptions) -> Option<Narrow<'a>> 
     }
     if !options.names.is_empty() {
         let mut objects = Vec::new();
-        for name in &options.names {
-            objects.extend(
-                walk(&table.indexes.by_name, Some(First::Str(name)), false)
-                    .take_while(|o| o.fields.name == *name),
-            );
+        let names: std::collections::BTreeSet<&str> =
+            options.names.iter().map(String::as_str).collect();
+        for name in names {
+            objects.extend(objects_named(&table.indexes.by_name, name, None));
         }
         consider(Narrow::Objects(objects));
     }
@@ -296,11 +368,11 @@ fn key_ordered<'a>(
 ) -> Box<dyn Iterator<Item = &'a Arc<ResourceObject>> + 'a> {
     let from_key = from.map(|k| (k.cluster, k.namespace, k.name));
     match narrow {
-        Narrow::Labels(sets) if sets.len() == 1 => Box::new(
+        Narrow::Sets(sets, _) if sets.len() == 1 => Box::new(
             sets.into_iter()
                 .flat_map(move |set| key_range(set, from_key)),
         ),
-        Narrow::Labels(sets) => {
+        Narrow::Sets(sets, _) => {
             let mut objects: Vec<_> = sets
                 .into_iter()
                 .flat_map(|set| key_range(set, from_key))
@@ -316,23 +388,36 @@ fn key_ordered<'a>(
     }
 }
 
-/// The objects of `table` in the order of a one-field `orderby` with an index, from the group
-/// of `from` (the continue position's first value) on; `None` when the order has no index.
+/// The objects of `table` in the order of a one-field `orderby` with an index, from the
+/// continue position's place in it (`position`: its sort values) on; `None` when the order has
+/// no index.
 fn index_ordered<'a>(
     table: &'a Table,
     order: &OrderBy,
-    from: Option<&'a SortValue>,
+    position: Option<&'a [SortValue]>,
 ) -> Option<Box<dyn Iterator<Item = &'a Arc<ResourceObject>> + 'a>> {
-    let first = from.map(First::of);
     let indexes = &table.indexes;
     let descending = order.descending;
+    // Where the position sits in the index (its group's start when the values do not map:
+    // the walk skips what is not after the position).
+    fn from<const F: u8>(position: Option<&[SortValue]>) -> Option<crate::index::IndexKey<'_>> {
+        position.and_then(|values| position_key::<F>(values).or_else(|| group_key(values)))
+    }
     Some(match order.field {
-        OrderField::Name => walk(&indexes.by_name, first, descending),
-        OrderField::Namespace => walk(&indexes.by_namespace, first, descending),
-        OrderField::CreatedAt => walk(&indexes.by_created, first, descending),
-        OrderField::ResourceVersion => walk(&indexes.by_rv, first, descending),
+        OrderField::Name => walk(&indexes.by_name, from::<BY_NAME>(position), descending),
+        OrderField::Namespace => walk(
+            &indexes.by_namespace,
+            from::<BY_NAMESPACE>(position),
+            descending,
+        ),
+        OrderField::CreatedAt => walk(
+            &indexes.by_created,
+            from::<BY_CREATED>(position),
+            descending,
+        ),
+        OrderField::ResourceVersion => walk(&indexes.by_rv, from::<BY_RV>(position), descending),
         OrderField::Cluster if descending => {
-            let from = match from {
+            let from = match position.and_then(|values| values.first()) {
                 Some(SortValue::Str(cluster)) => Some(cluster.as_str()),
                 Some(_) => return None,
                 None => None,
@@ -341,6 +426,44 @@ fn index_ordered<'a>(
         }
         _ => return None,
     })
+}
+
+/// The fetched items of a one-field `orderby` on index field `F` (in that order, the offset
+/// skipped) among narrowed `candidates`, and the count of the matching ones after the continue
+/// position: the candidates after the position are kept (compared by their index key, no sort
+/// key built), and only the page's share of them is selected and sorted, which is linear in
+/// the candidates rather than `c log c`. `None` when the continue position does not map onto
+/// the index.
+///
+/// `checker` decides which candidates match (the list's evaluator, or one without the filter
+/// the candidates' index already decided); only for options whose filters need no JSON (no
+/// field selector, no full-text query).
+fn selected_page<'a, const F: u8>(
+    candidates: impl Iterator<Item = &'a Arc<ResourceObject>>,
+    checker: &Evaluator<'_>,
+    pager: &Pager<'_>,
+    descending: bool,
+) -> Option<(Vec<Arc<ResourceObject>>, u64)> {
+    let after = match pager.position() {
+        Some(position) => Some(position_key::<F>(&position.values)?),
+        None => None,
+    };
+    let mut kept: Vec<&Arc<ResourceObject>> = candidates
+        .filter(|o| {
+            after
+                .as_ref()
+                .is_none_or(|a| compare_keys(&key_of::<F>(&o.fields), a, descending).is_gt())
+        })
+        .filter(|o| checker.matches_fields(&o.fields))
+        .collect();
+    let counted = kept.len() as u64;
+    let offset = usize::try_from(pager.offset()).unwrap_or(usize::MAX);
+    let take = pager
+        .fetch_limit()
+        .map_or(usize::MAX, |f| usize::try_from(f).unwrap_or(usize::MAX))
+        .saturating_add(offset);
+    first_in_order::<F>(&mut kept, take, descending);
+    Some((kept.into_iter().skip(offset).cloned().collect(), counted))
 }
 
 /// One page of resource `gvr` for `options`.
@@ -356,7 +479,9 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
     let pager = Pager::new(options, listed)?;
     let (evaluator, revision, snapshot) = {
         let store = shared.read();
-        let evaluator = Evaluator::new(options, owner_uids(&store, options)?);
+        let owners = owner_uids(&store, options)?;
+        let owner_narrow = owners.clone();
+        let evaluator = Evaluator::new(options, owners);
         let revision = store.revision();
         let Some(table) = store.table(gvr) else {
             let empty = pager.finish(Vec::new(), Some(0), |_| Ok(Vec::new()))?;
@@ -365,8 +490,8 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
         };
         if options.field_selector.is_empty() {
             // Indexes narrow or order the walk; every candidate is still evaluated.
-            let narrowed =
-                narrow(table, options).filter(|n| n.len() < table.count_in(&options.clusters));
+            let narrowed = narrow(table, options, owner_narrow.as_ref())
+                .filter(|n| n.len() < table.count_in(&options.clusters));
             if key_order {
                 // Cheap per object and stops after the page: walk under the lock.
                 let objects: Box<dyn Iterator<Item = &Arc<ResourceObject>>> = match (
@@ -395,9 +520,8 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
                 [order] => Some(order),
                 _ => None,
             };
-            if let (Some(order), Some(n)) = (one_field, &narrowed)
-                && n.len() <= NARROW_SORT_CAP
-                && matches!(
+            let indexed_order = one_field.filter(|order| {
+                matches!(
                     order.field,
                     OrderField::Name
                         | OrderField::Namespace
@@ -405,12 +529,66 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
                         | OrderField::ResourceVersion
                         | OrderField::Cluster
                 )
+            });
+            if let (Some(order), Some(narrowed)) = (indexed_order, &narrowed)
+                && options.full_text.is_none()
+            {
+                // Narrowed candidates in an indexed order: the page's share of them selected
+                // by the order's own key, under the lock (linear in the candidates). Candidates
+                // from sets are checked without the filter their set decides (it would read
+                // their labels again: several cache misses per candidate).
+                let residual_options;
+                let residual_evaluator;
+                let (candidates, checker): (Box<dyn Iterator<Item = &Arc<ResourceObject>>>, _) =
+                    match narrowed {
+                        Narrow::Sets(sets, covers) => {
+                            residual_options = residual(options, *covers);
+                            residual_evaluator = Evaluator::new(
+                                &residual_options,
+                                residual_options.owner.as_ref().and(owner_narrow.clone()),
+                            );
+                            (
+                                Box::new(sets.iter().flat_map(|set| key_range(set, None))),
+                                &residual_evaluator,
+                            )
+                        }
+                        Narrow::Objects(objects) => (Box::new(objects.iter().copied()), &evaluator),
+                    };
+                let descending = order.descending;
+                let selected = match order.field {
+                    OrderField::Name => {
+                        selected_page::<BY_NAME>(candidates, checker, &pager, descending)
+                    }
+                    OrderField::Namespace => {
+                        selected_page::<BY_NAMESPACE>(candidates, checker, &pager, descending)
+                    }
+                    OrderField::CreatedAt => {
+                        selected_page::<BY_CREATED>(candidates, checker, &pager, descending)
+                    }
+                    OrderField::ResourceVersion => {
+                        selected_page::<BY_RV>(candidates, checker, &pager, descending)
+                    }
+                    _ => selected_page::<BY_CLUSTER>(candidates, checker, &pager, descending),
+                };
+                if let Some((fetched, counted)) = selected {
+                    drop(store);
+                    let page = pager.finish(
+                        fetched,
+                        pager.counts_remaining().then_some(counted),
+                        |last| evaluator.sort_key(last),
+                    )?;
+                    return finish(shared, page, revision, options);
+                }
+            }
+            if let (Some(order), Some(n)) = (indexed_order, &narrowed)
+                && n.len() <= NARROW_SORT_CAP
                 && let Some(narrowed) = narrowed
             {
-                // Candidates sorted by the order's own key (cheap comparisons), outside the
-                // lock: bounded by the candidates, whatever their place in the order.
+                // With a full-text query (or a continue position that does not map onto the
+                // index): candidates sorted by the order's own key (cheap comparisons), outside
+                // the lock, then walked with the evaluator.
                 let mut snapshot: Vec<Arc<ResourceObject>> = match narrowed {
-                    Narrow::Labels(sets) => sets
+                    Narrow::Sets(sets, _) => sets
                         .into_iter()
                         .flat_map(|set| key_range(set, None))
                         .filter(|o| evaluator.matches_fields(&o.fields))
@@ -438,7 +616,7 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
                 Some(narrowed) if narrowed.len() <= SORT_CAP => {
                     // Few candidates: sort them (outside the lock).
                     let snapshot: Vec<Arc<ResourceObject>> = match narrowed {
-                        Narrow::Labels(sets) => sets
+                        Narrow::Sets(sets, _) => sets
                             .into_iter()
                             .flat_map(|set| key_range(set, None))
                             .filter(|o| evaluator.matches_fields(&o.fields))
@@ -457,10 +635,7 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
                 other => drop(other),
             }
             if let [order] = options.order_by.as_slice() {
-                let position = options
-                    .continue_from
-                    .as_ref()
-                    .and_then(|p| p.values.first());
+                let position = options.continue_from.as_ref().map(|p| p.values.as_slice());
                 // In the requested order already: walk it, stop after the page.
                 let page = index_ordered(table, order, position)
                     .map(|objects| key_order_page(objects, &evaluator, &pager));

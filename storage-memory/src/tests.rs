@@ -1122,3 +1122,270 @@ async fn indexed_queries_equal_the_evaluator_after_writes() {
     }
     assert!(checked > 1000, "{checked} pages compared");
 }
+
+/// A pod of `cluster` created at `created_second` (ties on purpose), with label `app` and, when
+/// given, a controller owner (by uid).
+fn owned_pod(
+    cluster: &str,
+    namespace: &str,
+    name: &str,
+    created_second: u64,
+    app: &str,
+    owner_uid: Option<&str>,
+) -> ResourceObject {
+    let mut metadata = json!({
+        "name": name,
+        "namespace": namespace,
+        "uid": format!("uid-{cluster}-{namespace}-{name}"),
+        "resourceVersion": (created_second * 7 % 13).to_string(),
+        "creationTimestamp": format!("2024-01-02T03:04:{:02}Z", created_second % 60),
+        "labels": {"app": app},
+    });
+    if let Some(uid) = owner_uid {
+        metadata["ownerReferences"] = json!([{
+            "apiVersion": "v1", "kind": "Pod", "name": "owner", "uid": uid, "controller": true,
+        }]);
+    }
+    object(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata}),
+        cluster,
+    )
+}
+
+/// Pages every query of `queries` through with continue tokens and compares each page (items,
+/// token, remaining count) with the reference evaluator over `stored`; returns the pages
+/// compared and the items listed.
+async fn page_like_the_evaluator(
+    pods: &dyn ResourceStorage,
+    stored: &[ResourceObject],
+    queries: Vec<(String, ListOptions)>,
+) -> (usize, usize) {
+    let mut checked = 0;
+    let mut seen = 0;
+    for (context, mut options) in queries {
+        let owner_uids = options.owner.as_ref().map(|owner| {
+            let cluster = options.clusters.first().expect("one cluster");
+            let fields: Vec<_> = stored
+                .iter()
+                .filter(|o| *o.fields.cluster == **cluster)
+                .map(|o| &o.fields)
+                .collect();
+            storage_api::evaluator::resolve_owner_uids(owner, &options.namespaces, &fields)
+        });
+        let mut pages = 0;
+        loop {
+            let got = pods.list(&options).await.expect("list");
+            let mut want = Evaluator::new(&options, owner_uids.clone())
+                .page(Listed::Resource(&pods_gvr()), stored.iter())
+                .expect("oracle");
+            want.resource_version = got.resource_version.clone();
+            let want = want.pinned_to_first_page(&options).expect("pinned");
+            let keys = |items: &[ResourceObject]| -> Vec<String> {
+                items.iter().map(|o| o.fields.key().to_string()).collect()
+            };
+            assert_eq!(
+                keys(&got.items),
+                keys(&want.items),
+                "{context} page {pages}"
+            );
+            assert_eq!(got.continue_token, want.continue_token, "{context}");
+            assert_eq!(
+                got.remaining_item_count, want.remaining_item_count,
+                "{context}"
+            );
+            seen += got.items.len();
+            checked += 1;
+            pages += 1;
+            match got.continue_token {
+                Some(token) => {
+                    options.continue_from =
+                        Some(ContinuePosition::decode(&token, &options).expect("token"));
+                }
+                None => break,
+            }
+            assert!(pages < 100, "{context}: endless paging");
+        }
+    }
+    (checked, seen)
+}
+
+/// Orders over large groups of equal values (thousands of pods created in the same second) and
+/// label queries with more candidates than any threshold of the layer page exactly like the
+/// evaluator, with continue tokens, offsets and remaining counts.
+#[tokio::test]
+async fn large_tie_groups_and_many_label_candidates_page_like_the_evaluator() {
+    let (_factory, pods) = setup(MemoryConfig::default()).await;
+    let mut all = Vec::new();
+    for i in 0..6000u64 {
+        let cluster = ["c1", "c2", "c3"][(i % 3) as usize];
+        let namespace = ["a", "b"][(i / 3 % 2) as usize];
+        // Three creation seconds: groups of about 2000 equal values.
+        let second = [5, 9, 9, 20][(i * 7 % 4) as usize];
+        let app = if i % 10 == 0 { "api" } else { "web" };
+        all.push(owned_pod(
+            cluster,
+            namespace,
+            &format!("p-{:05}", (i * 7919) % 6000),
+            second,
+            app,
+            None,
+        ));
+    }
+    pods.apply(all.iter().cloned().map(Change::Upsert).collect())
+        .await
+        .expect("apply");
+    let stored = pods
+        .list(&ListOptions::default())
+        .await
+        .expect("list")
+        .items;
+    assert_eq!(stored.len(), 6000);
+    let mut queries = Vec::new();
+    for selector in ["", "app=web", "app in (web,api,web)", "app=api", "app=none"] {
+        for (field, descending) in [
+            (OrderField::CreatedAt, true),
+            (OrderField::CreatedAt, false),
+            (OrderField::Name, true),
+            (OrderField::ResourceVersion, true),
+            (OrderField::Cluster, true),
+            (OrderField::Namespace, false),
+        ] {
+            for (limit, offset, count) in [(Some(1500), 0, true), (Some(2500), 3, false)] {
+                let mut options = ListOptions::default();
+                options.label_selector = LabelSelector::parse(selector).expect("selector");
+                options.order_by = vec![OrderBy {
+                    field: field.clone(),
+                    descending,
+                }];
+                options.limit = limit;
+                options.offset = offset;
+                options.with_remaining_count = count;
+                queries.push((
+                    format!("{selector:?} {field:?} desc={descending} {limit:?} {offset}"),
+                    options,
+                ));
+            }
+        }
+    }
+    let (checked, seen) = page_like_the_evaluator(&*pods, &stored, queries).await;
+    assert!(
+        checked >= 150 && seen > 100_000,
+        "{checked} pages, {seen} items compared"
+    );
+}
+
+/// Owner queries (by uid, by name, with seniorities) read the owner index: after owners change
+/// and objects are deleted, every page equals the evaluator's over the stored objects.
+#[tokio::test]
+async fn owner_queries_follow_writes_and_page_like_the_evaluator() {
+    let (_factory, pods) = setup(MemoryConfig::default()).await;
+    // Per cluster: 4 roots, each owning 30 children, each child owning 3 grandchildren.
+    let mut all = Vec::new();
+    for cluster in ["c1", "c2"] {
+        for root in 0..4 {
+            let root_name = format!("root-{root}");
+            all.push(owned_pod(cluster, "a", &root_name, 1, "root", None));
+            let root_uid = format!("uid-{cluster}-a-{root_name}");
+            for child in 0..30 {
+                let child_name = format!("child-{root}-{child:02}");
+                all.push(owned_pod(
+                    cluster,
+                    ["a", "b"][child % 2],
+                    &child_name,
+                    (child % 3) as u64,
+                    "child",
+                    Some(&root_uid),
+                ));
+                let child_uid = format!("uid-{cluster}-{}-{child_name}", ["a", "b"][child % 2]);
+                for grandchild in 0..3 {
+                    all.push(owned_pod(
+                        cluster,
+                        "b",
+                        &format!("grandchild-{root}-{child:02}-{grandchild}"),
+                        grandchild,
+                        "grandchild",
+                        Some(&child_uid),
+                    ));
+                }
+            }
+        }
+    }
+    pods.apply(all.iter().cloned().map(Change::Upsert).collect())
+        .await
+        .expect("apply");
+    // Children move from root 0 to root 1 (the old owner's set must forget them); some
+    // grandchildren are deleted.
+    let moved: Vec<Change> = (0..30)
+        .step_by(2)
+        .map(|child| {
+            Change::Upsert(owned_pod(
+                "c1",
+                "a",
+                &format!("child-0-{child:02}"),
+                4,
+                "child",
+                Some("uid-c1-a-root-1"),
+            ))
+        })
+        .collect();
+    pods.apply(moved).await.expect("apply");
+    let deleted: Vec<Change> = all
+        .iter()
+        .filter(|o| o.fields.name.starts_with("grandchild-1-") && o.fields.name.ends_with("-0"))
+        .map(|o| Change::Delete(o.fields.key()))
+        .collect();
+    pods.apply(deleted).await.expect("apply");
+    let stored = pods
+        .list(&ListOptions::default())
+        .await
+        .expect("list")
+        .items;
+    let owners = [
+        (Some("uid-c1-a-root-0"), None, 0),
+        (Some("uid-c1-a-root-1"), None, 0),
+        (Some("uid-c1-a-root-1"), None, 1),
+        (None, Some("root-1"), 1),
+        (None, Some("root-2"), 0),
+        (None, Some("child-1-03"), 0),
+        (None, Some("root-3"), 2),
+        (Some("uid-none"), None, 0),
+    ];
+    let mut queries = Vec::new();
+    for (uid, name, seniority) in owners {
+        for order in [
+            vec![],
+            vec![(OrderField::CreatedAt, true)],
+            vec![(OrderField::Name, false)],
+        ] {
+            for namespaces in [vec![], vec!["b".to_owned()]] {
+                let mut options = ListOptions::default();
+                options.clusters = vec!["c1".into()];
+                options.namespaces = namespaces.clone();
+                options.owner = Some(storage_api::query::OwnerQuery {
+                    uid: uid.map(str::to_owned),
+                    name: name.map(str::to_owned),
+                    group_resource: None,
+                    seniority,
+                });
+                options.order_by = order
+                    .iter()
+                    .map(|(field, descending)| OrderBy {
+                        field: field.clone(),
+                        descending: *descending,
+                    })
+                    .collect();
+                options.limit = Some(7);
+                options.with_remaining_count = true;
+                queries.push((
+                    format!("{uid:?} {name:?} seniority {seniority} {namespaces:?} {order:?}"),
+                    options,
+                ));
+            }
+        }
+    }
+    let (checked, seen) = page_like_the_evaluator(&*pods, &stored, queries).await;
+    assert!(
+        checked > 100 && seen > 500,
+        "{checked} pages, {seen} items compared"
+    );
+}
