@@ -405,8 +405,7 @@ impl Db {
             conn.lock_handle()
                 .await?
                 .set_progress_handler(1000, move || {
-                    !flag.load(Ordering::Relaxed)
-                        && deadline.is_none_or(|d| Instant::now() < d)
+                    !flag.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d)
                 });
         }
         Ok(InterruptOnDrop {
