@@ -130,8 +130,8 @@ const BENCHMARKS: &[Benchmark] = &[
     },
 ];
 
-/// Runs the benchmarks named in `only` (all when empty).
-pub(crate) fn run(only: &[String]) -> anyhow::Result<()> {
+/// Runs the benchmarks named in `only` (all when empty), each with `args` after its own.
+pub(crate) fn run(only: &[String], args: &[String]) -> anyhow::Result<()> {
     let unknown: Vec<_> = only
         .iter()
         .filter(|name| !BENCHMARKS.iter().any(|b| b.name == name.as_str()))
@@ -149,22 +149,32 @@ pub(crate) fn run(only: &[String]) -> anyhow::Result<()> {
         .iter()
         .filter(|b| only.is_empty() || only.iter().any(|n| n == b.name))
     {
-        let table = run_one(bench)?;
-        text = replace_section(&text, bench, &table, &today(), &machine());
+        let table = run_one(bench, args)?;
+        let date = if args.is_empty() {
+            today()
+        } else {
+            format!("with `-- {}`, {}", args.join(" "), today())
+        };
+        text = replace_section(&text, bench, &table, &date, &machine());
         std::fs::write(docs, &text).with_context(|| format!("write {}", docs.display()))?;
         eprintln!("wrote the {} section of {}", bench.name, docs.display());
     }
     Ok(())
 }
 
-fn run_one(bench: &Benchmark) -> anyhow::Result<String> {
+fn run_one(bench: &Benchmark, args: &[String]) -> anyhow::Result<String> {
     if let Some(prepare) = bench.prepare {
         crate::test::cargo(prepare)?;
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("$ cargo {}", bench.cargo_args.join(" "));
+    let mut command: Vec<&str> = bench.cargo_args.to_vec();
+    if !args.is_empty() {
+        command.push("--");
+        command.extend(args.iter().map(String::as_str));
+    }
+    eprintln!("$ cargo {}", command.join(" "));
     let output = Command::new(&cargo)
-        .args(bench.cargo_args)
+        .args(&command)
         .stderr(std::process::Stdio::inherit())
         .output()
         .with_context(|| format!("cannot run {cargo}"))?;

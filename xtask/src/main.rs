@@ -45,6 +45,10 @@ enum Command {
     Bench {
         /// Benchmarks to run, e.g. `memory-per-object`; all when none is given.
         names: Vec<String>,
+        /// Arguments after `--` go to each benchmark named (e.g. `cargo xtask bench churn --
+        /// --runs 3 --seconds 10`); the section's command line shows them.
+        #[arg(last = true)]
+        args: Vec<String>,
     },
     /// Create a new storage layer crate, storage-<NAME>, from the sample layer, wired into the
     /// workspace (cargo feature <NAME>-storage), or with --standalone a project of its own
@@ -74,7 +78,7 @@ fn main() -> anyhow::Result<()> {
         Command::Dist(args) => dist::run(&args).map(|_| ()),
         Command::CheckDist { charts_only } => check_dist::run(charts_only),
         Command::CheckStandalone => standalone::check(root),
-        Command::Bench { names } => bench::run(&names),
+        Command::Bench { names, args } => bench::run(&names, &args),
         Command::NewStorageLayer {
             name,
             standalone: None,
