@@ -24,7 +24,7 @@
 use std::borrow::Borrow;
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BTreeSet, HashMap, btree_set};
-use std::iter::{Peekable, Rev};
+use std::iter::Rev;
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -249,43 +249,58 @@ pub(crate) fn key_of<const F: u8>(fields: &IndexedFields) -> IndexKey<'_> {
     }
 }
 
-/// The objects of `set` in the order of its field (`descending`: value groups from the
-/// highest, each group in ascending key order: the evaluator's order for a one-field
-/// `orderby … desc`), from index key `from` on (in that order; all when `None`).
+/// The objects of `set` that `keep` accepts, in the order of its field (`descending`: value
+/// groups from the highest, each group in ascending key order: the evaluator's order for a
+/// one-field `orderby … desc`), from index key `from` on (in that order; all when `None`).
+///
+/// `keep` is asked about every entry walked, before the walk reads the object itself (so a
+/// cheap `keep`, such as membership in [`Members`], makes skipped entries cost no object read).
 pub(crate) fn walk<'a, const F: u8>(
     set: &'a OrderSet<F>,
     from: Option<IndexKey<'a>>,
     descending: bool,
+    keep: impl Fn(&Arc<ResourceObject>) -> bool + 'a,
 ) -> Box<dyn Iterator<Item = &'a Arc<ResourceObject>> + 'a> {
     if !descending {
         let lower = from.map_or(Bound::Unbounded, Bound::Included);
-        return Box::new(range(set, lower, Bound::Unbounded).map(|e| &e.0));
+        return Box::new(
+            range(set, lower, Bound::Unbounded)
+                .map(|e| &e.0)
+                .filter(move |o| keep(o)),
+        );
     }
-    Box::new(Descending::new(set, from))
+    Box::new(Descending::new(set, from, keep))
 }
 
 /// Equal values buffered at most this many while walking an index backwards; a larger group
 /// is walked forwards from its start (one search), so that a page costs the same whatever the
 /// size of its groups (e.g. thousands of objects created in the same second).
 const GROUP_BUFFER: usize = 64;
+/// While a large group is walked forwards, every this many entries skipped (not kept) one is
+/// read to see whether the group has ended.
+const GROUP_PROBE: u32 = 32;
 
 /// The descending walk of an index: its set iterated backwards once, each run of equal first
-/// values handed out in ascending key order (small runs buffered, large ones walked forwards).
-struct Descending<'a, const F: u8> {
+/// values handed out in ascending key order (small runs buffered, large ones walked forwards);
+/// only the entries `keep` accepts are read and handed out.
+struct Descending<'a, const F: u8, K> {
     set: &'a OrderSet<F>,
     /// The entries below the current group, backwards.
-    below: Peekable<Rev<btree_set::Range<'a, Entry<F>>>>,
+    below: Rev<btree_set::Range<'a, Entry<F>>>,
+    /// The next kept entry of `below`, already taken from it (the first of the next group).
+    peeked: Option<&'a Entry<F>>,
     /// The current group when small, descending (popped from the end: ascending).
     group: Vec<&'a Arc<ResourceObject>>,
     /// The current group when large (or the group of the start), walked forwards: its value
     /// and the entries from where the walk is in it.
     forward: Option<(First<'a>, btree_set::Range<'a, Entry<F>>)>,
+    keep: K,
 }
 
-impl<'a, const F: u8> Descending<'a, F> {
+impl<'a, const F: u8, K: Fn(&Arc<ResourceObject>) -> bool> Descending<'a, F, K> {
     /// The walk from `from` (its group from `from` upwards, then the groups below), or from
     /// the top.
-    fn new(set: &'a OrderSet<F>, from: Option<IndexKey<'a>>) -> Self {
+    fn new(set: &'a OrderSet<F>, from: Option<IndexKey<'a>>, keep: K) -> Self {
         let (forward, below) = match from {
             Some(from) => (
                 Some((
@@ -302,14 +317,25 @@ impl<'a, const F: u8> Descending<'a, F> {
         };
         Self {
             set,
-            below: below.rev().peekable(),
+            below: below.rev(),
+            peeked: None,
             group: Vec::new(),
             forward,
+            keep,
         }
+    }
+
+    /// The next kept entry below the current group.
+    fn next_below(&mut self) -> Option<&'a Entry<F>> {
+        if let Some(entry) = self.peeked.take() {
+            return Some(entry);
+        }
+        let keep = &self.keep;
+        self.below.find(|e| keep(&e.0))
     }
 }
 
-impl<'a, const F: u8> Iterator for Descending<'a, F> {
+impl<'a, const F: u8, K: Fn(&Arc<ResourceObject>) -> bool> Iterator for Descending<'a, F, K> {
     type Item = &'a Arc<ResourceObject>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -318,17 +344,32 @@ impl<'a, const F: u8> Iterator for Descending<'a, F> {
                 return Some(next);
             }
             if let Some((first, entries)) = &mut self.forward {
-                match entries.next() {
+                let keep = &self.keep;
+                let mut skipped = 0u32;
+                let next = entries.find(|e| {
+                    if keep(&e.0) {
+                        return true;
+                    }
+                    // Now and then an entry skipped tells whether the group has ended (so that
+                    // the walk does not go on through the groups above, handed out before).
+                    skipped += 1;
+                    skipped.is_multiple_of(GROUP_PROBE) && first_of::<F>(&e.0.fields) != *first
+                });
+                match next {
                     Some(entry) if first_of::<F>(&entry.0.fields) == *first => {
                         return Some(&entry.0);
                     }
                     _ => self.forward = None,
                 }
             }
-            let head = self.below.next()?;
+            let head = self.next_below()?;
             let first = first_of::<F>(&head.0.fields);
             self.group.push(&head.0);
-            while let Some(entry) = self.below.next_if(|e| first_of::<F>(&e.0.fields) == first) {
+            while let Some(entry) = self.next_below() {
+                if first_of::<F>(&entry.0.fields) != first {
+                    self.peeked = Some(entry);
+                    break;
+                }
                 self.group.push(&entry.0);
                 if self.group.len() >= GROUP_BUFFER {
                     // A large group: from its start upwards, then what is below it.
@@ -338,11 +379,79 @@ impl<'a, const F: u8> Iterator for Descending<'a, F> {
                         first,
                         range(self.set, Bound::Included(lowest), Bound::Unbounded),
                     ));
-                    self.below = range(self.set, Bound::Unbounded, Bound::Excluded(lowest))
-                        .rev()
-                        .peekable();
+                    self.below = range(self.set, Bound::Unbounded, Bound::Excluded(lowest)).rev();
                     break;
                 }
+            }
+        }
+    }
+}
+
+/// A set of objects by address (the `Arc`s that the table and its indexes share), so that a
+/// walk of an index can filter by membership without reading the objects: open addressing
+/// over a power-of-two table of addresses, at most half full.
+#[derive(Debug)]
+pub(crate) struct Members {
+    /// Addresses; 0 is a free slot.
+    slots: Vec<usize>,
+    len: usize,
+}
+
+impl Members {
+    /// An empty set with room for `capacity` objects.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self {
+            slots: vec![0; capacity.max(8).saturating_mul(2).next_power_of_two()],
+            len: 0,
+        }
+    }
+
+    /// Where the search for `address` starts (Fibonacci hashing of the address).
+    fn home(&self, address: usize) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        let hash = ((address as u64) >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (hash >> (64 - bits)) as usize
+    }
+
+    /// Adds `object`.
+    pub(crate) fn insert(&mut self, object: &Arc<ResourceObject>) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            let grown = vec![0; self.slots.len() * 2];
+            let old = std::mem::replace(&mut self.slots, grown);
+            self.len = 0;
+            for address in old.into_iter().filter(|a| *a != 0) {
+                self.insert_address(address);
+            }
+        }
+        self.insert_address(Arc::as_ptr(object) as usize);
+    }
+
+    fn insert_address(&mut self, address: usize) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(address);
+        loop {
+            match self.slots[at] {
+                0 => {
+                    self.slots[at] = address;
+                    self.len += 1;
+                    return;
+                }
+                a if a == address => return,
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// Whether `object` (this very `Arc`'s object) is in the set.
+    pub(crate) fn contains(&self, object: &Arc<ResourceObject>) -> bool {
+        let address = Arc::as_ptr(object) as usize;
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(address);
+        loop {
+            match self.slots[at] {
+                0 => return false,
+                a if a == address => return true,
+                _ => at = (at + 1) & mask,
             }
         }
     }

@@ -9,8 +9,12 @@
 //!   (plus the count of the rest, when asked): no sort, and a deep page costs what the first
 //!   does;
 //! - a one-field order with an index walks that index from the continue position's place in
-//!   it; when a label or owner index narrows the candidates, only the page's share of them is
-//!   selected by the order's key (linear in the candidates, no full sort);
+//!   it; when a label or owner index narrows the candidates, the walk keeps only the
+//!   candidates' entries (a set of their addresses: the entries skipped are not read) and
+//!   stops after the page, as long as the candidates are spread over the order; when the walk
+//!   would be long (few candidates) or gives up (candidates bunched at the far end of the
+//!   order), only the page's share of the candidates is selected by the order's key (linear in
+//!   the candidates, no full sort);
 //! - any other order (and collection resources, which interleave tables) goes through
 //!   [`Evaluator::page`].
 //!
@@ -23,6 +27,7 @@
 //! objects passing the indexed filters, as `Arc` clones) and does the rest after releasing it.
 //! Presenting the items (`onlyMetadata`, `inject-events`) also runs without the lock.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -38,8 +43,9 @@ use storage_api::{
 };
 
 use crate::index::{
-    BY_CLUSTER, BY_CREATED, BY_NAME, BY_NAMESPACE, BY_RV, OrderSet, compare_keys, first_in_order,
-    group_key, key_of, key_range, namespace_range, objects_named, position_key, sort_by, walk,
+    BY_CLUSTER, BY_CREATED, BY_NAME, BY_NAMESPACE, BY_RV, Members, OrderSet, compare_keys,
+    first_in_order, group_key, key_of, key_range, namespace_range, objects_named, position_key,
+    sort_by, walk,
 };
 use crate::store::{KeyRef, Scope, Shared, Slot, Store, Table};
 
@@ -388,13 +394,15 @@ fn key_ordered<'a>(
     }
 }
 
-/// The objects of `table` in the order of a one-field `orderby` with an index, from the
-/// continue position's place in it (`position`: its sort values) on; `None` when the order has
-/// no index.
+/// The objects of `table` that `keep` accepts, in the order of a one-field `orderby` with an
+/// index, from the continue position's place in it (`position`: its sort values) on; `None`
+/// when the order has no index. `keep` is asked before the walk reads an object (see
+/// [`walk`]).
 fn index_ordered<'a>(
     table: &'a Table,
     order: &OrderBy,
     position: Option<&'a [SortValue]>,
+    keep: impl Fn(&Arc<ResourceObject>) -> bool + 'a,
 ) -> Option<Box<dyn Iterator<Item = &'a Arc<ResourceObject>> + 'a>> {
     let indexes = &table.indexes;
     let descending = order.descending;
@@ -404,28 +412,101 @@ fn index_ordered<'a>(
         position.and_then(|values| position_key::<F>(values).or_else(|| group_key(values)))
     }
     Some(match order.field {
-        OrderField::Name => walk(&indexes.by_name, from::<BY_NAME>(position), descending),
+        OrderField::Name => walk(
+            &indexes.by_name,
+            from::<BY_NAME>(position),
+            descending,
+            keep,
+        ),
         OrderField::Namespace => walk(
             &indexes.by_namespace,
             from::<BY_NAMESPACE>(position),
             descending,
+            keep,
         ),
         OrderField::CreatedAt => walk(
             &indexes.by_created,
             from::<BY_CREATED>(position),
             descending,
+            keep,
         ),
-        OrderField::ResourceVersion => walk(&indexes.by_rv, from::<BY_RV>(position), descending),
+        OrderField::ResourceVersion => {
+            walk(&indexes.by_rv, from::<BY_RV>(position), descending, keep)
+        }
         OrderField::Cluster if descending => {
             let from = match position.and_then(|values| values.first()) {
                 Some(SortValue::Str(cluster)) => Some(cluster.as_str()),
                 Some(_) => return None,
                 None => None,
             };
-            Box::new(table.walk_clusters_desc(from))
+            Box::new(table.walk_clusters_desc(from).filter(move |o| keep(o)))
         }
         _ => return None,
     })
+}
+
+/// A walk of the order's index may step over at most this many times the entries it expects
+/// to step over (the wanted items times the index's entries per candidate) before it gives up.
+const WALK_SLACK: usize = 2;
+/// A walk is tried only when its step budget is at most this many times the candidates (a walk
+/// step costs a fraction of selecting a candidate: no object read), so that a walk that gives
+/// up (candidates clustered at the far end of the order) costs a bounded share of the
+/// selection that follows it.
+const WALK_STEPS_PER_CANDIDATE: usize = 2;
+
+/// The page of a one-field `orderby` with an index among narrowed candidates, found by walking
+/// the order's index from the continue position and keeping the candidates' entries (by
+/// address, see [`Members`]: no object read for the entries skipped), stopping after the page.
+///
+/// When the candidates are a good share of the table the page's items come after a few
+/// thousand steps, where selecting among the candidates reads every one of them. `None` when
+/// the walk does not apply (no limit, a remaining count asked: those need every candidate) or
+/// is not expected to pay off, and when it gives up after its step budget (the candidates are
+/// not spread over the order): the caller selects instead.
+fn walked_page(
+    table: &Table,
+    order: &OrderBy,
+    narrowed: &Narrow<'_>,
+    evaluator: &Evaluator<'_>,
+    pager: &Pager<'_>,
+) -> Option<Result<RawPage>> {
+    if pager.counts_remaining() {
+        return None;
+    }
+    let wanted = usize::try_from(pager.fetch_limit()?)
+        .ok()?
+        .saturating_add(usize::try_from(pager.offset()).ok()?);
+    let candidates = narrowed.len().max(1);
+    let budget = wanted
+        .saturating_mul(table.len())
+        .saturating_mul(WALK_SLACK)
+        / candidates
+        + 1_024;
+    if budget > candidates.saturating_mul(WALK_STEPS_PER_CANDIDATE) {
+        return None;
+    }
+    let mut members = Members::with_capacity(narrowed.len());
+    match narrowed {
+        Narrow::Sets(sets, _) => sets
+            .iter()
+            .flat_map(|set| key_range(set, None))
+            .for_each(|o| members.insert(o)),
+        Narrow::Objects(objects) => objects.iter().for_each(|o| members.insert(o)),
+    }
+    let steps = Cell::new(0usize);
+    let position = pager.position().map(|p| p.values.as_slice());
+    let keep = |object: &Arc<ResourceObject>| {
+        steps.set(steps.get() + 1);
+        // Past the budget every entry is let through, to end the walk at once (below).
+        steps.get() > budget || members.contains(object)
+    };
+    let objects = index_ordered(table, order, position, keep)?;
+    let page = key_order_page(
+        objects.take_while(|_| steps.get() <= budget),
+        evaluator,
+        pager,
+    );
+    (steps.get() <= budget).then_some(page)
 }
 
 /// The fetched items of a one-field `orderby` on index field `F` (in that order, the offset
@@ -537,6 +618,10 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
                 // by the order's own key, under the lock (linear in the candidates). Candidates
                 // from sets are checked without the filter their set decides (it would read
                 // their labels again: several cache misses per candidate).
+                if let Some(page) = walked_page(table, order, narrowed, &evaluator, &pager) {
+                    drop(store);
+                    return finish(shared, page?, revision, options);
+                }
                 let residual_options;
                 let residual_evaluator;
                 let (candidates, checker): (Box<dyn Iterator<Item = &Arc<ResourceObject>>>, _) =
@@ -637,7 +722,7 @@ pub(crate) fn list_resource(shared: &Shared, gvr: &Gvr, options: &ListOptions) -
             if let [order] = options.order_by.as_slice() {
                 let position = options.continue_from.as_ref().map(|p| p.values.as_slice());
                 // In the requested order already: walk it, stop after the page.
-                let page = index_ordered(table, order, position)
+                let page = index_ordered(table, order, position, |_| true)
                     .map(|objects| key_order_page(objects, &evaluator, &pager));
                 if let Some(page) = page {
                     drop(store);

@@ -1222,14 +1222,20 @@ async fn large_tie_groups_and_many_label_candidates_page_like_the_evaluator() {
         // Three creation seconds: groups of about 2000 equal values.
         let second = [5, 9, 9, 20][(i * 7 % 4) as usize];
         let app = if i % 10 == 0 { "api" } else { "web" };
-        all.push(owned_pod(
+        let pod = owned_pod(
             cluster,
             namespace,
             &format!("p-{:05}", (i * 7919) % 6000),
             second,
             app,
             None,
-        ));
+        );
+        // A label that follows the creation time (the earliest quarter): its pods sit at one end
+        // of the creation order, where a walk of that index finds them at once (ascending) or
+        // only after every other pod (descending).
+        let mut value: Value = serde_json::from_slice(&pod.raw).expect("json");
+        value["metadata"]["labels"]["era"] = json!(if second == 5 { "early" } else { "late" });
+        all.push(object(&value, cluster));
     }
     pods.apply(all.iter().cloned().map(Change::Upsert).collect())
         .await
@@ -1265,6 +1271,39 @@ async fn large_tie_groups_and_many_label_candidates_page_like_the_evaluator() {
                     options,
                 ));
             }
+        }
+    }
+    // Small pages without a remaining count: the label's candidates found by walking the
+    // order's index (spread over the order: the walk ends after the page), or, for the early
+    // pods in descending creation order, by selection after the walk gives up (every late pod
+    // comes first), then by the walk again from a continue position among them.
+    for (selector, limit, offset) in [
+        ("app=web", 300, 0),
+        ("app in (web,none)", 300, 7),
+        ("era=early", 100, 0),
+        ("era=early,app=web", 100, 2),
+    ] {
+        for (field, descending) in [
+            (OrderField::CreatedAt, true),
+            (OrderField::CreatedAt, false),
+            (OrderField::Name, true),
+            (OrderField::Name, false),
+            (OrderField::ResourceVersion, true),
+            (OrderField::Cluster, true),
+            (OrderField::Namespace, false),
+        ] {
+            let mut options = ListOptions::default();
+            options.label_selector = LabelSelector::parse(selector).expect("selector");
+            options.order_by = vec![OrderBy {
+                field: field.clone(),
+                descending,
+            }];
+            options.limit = Some(limit);
+            options.offset = offset;
+            queries.push((
+                format!("{selector:?} {field:?} desc={descending} {limit} {offset}"),
+                options,
+            ));
         }
     }
     let (checked, seen) = page_like_the_evaluator(&*pods, &stored, queries).await;
@@ -1387,5 +1426,27 @@ async fn owner_queries_follow_writes_and_page_like_the_evaluator() {
     assert!(
         checked > 100 && seen > 500,
         "{checked} pages, {seen} items compared"
+    );
+}
+
+/// The membership set of an index walk holds exactly the objects added, by address (an equal
+/// object elsewhere is not a member), also past the capacity it started with.
+#[test]
+fn walk_members_hold_exactly_the_objects_added() {
+    let objects: Vec<Arc<ResourceObject>> = (0..1000)
+        .map(|i| Arc::new(pod("c1", "ns", &format!("p{i}"), 1, "web")))
+        .collect();
+    let mut members = crate::index::Members::with_capacity(10);
+    for object in objects.iter().step_by(2) {
+        members.insert(object);
+        members.insert(object);
+    }
+    for (i, object) in objects.iter().enumerate() {
+        assert_eq!(members.contains(object), i % 2 == 0, "object {i}");
+    }
+    let copy = Arc::new((*objects[0]).clone());
+    assert!(
+        !members.contains(&copy),
+        "an equal object at another address"
     );
 }
