@@ -5,6 +5,7 @@
 //! query and write code above it is written once. Driver errors are classified here
 //! ([`crate::error::ErrorPolicy`]) into the storage contract's errors.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::{
@@ -16,6 +17,7 @@ use storage_api::{Result, StorageError};
 use crate::dialect::Dialect;
 use crate::error::ErrorPolicy;
 use crate::sql::{Bind, Sql};
+use crate::statistics::Statistics;
 
 /// The type a selected column is decoded as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,6 +271,8 @@ pub(crate) struct Db {
     /// The statement deadline enforced in process on SQLite (the other databases enforce it
     /// themselves).
     sqlite_deadline: Option<Duration>,
+    /// Rows written, for the planner statistics ([`crate::statistics`]).
+    statistics: Arc<Statistics>,
 }
 
 impl Db {
@@ -284,7 +288,13 @@ impl Db {
             dialect,
             errors,
             sqlite_deadline: None,
+            statistics: Arc::default(),
         }
+    }
+
+    /// The count of rows written through this pool ([`crate::statistics`]).
+    pub(crate) fn statistics(&self) -> &Statistics {
+        &self.statistics
     }
 
     /// On SQLite, interrupts a cancellable statement ([`Db::fetch_cancellable`]) still running
@@ -394,7 +404,6 @@ impl Db {
         &self,
         pool: &sqlx::SqlitePool,
     ) -> std::result::Result<InterruptOnDrop, sqlx::Error> {
-        use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, Ordering};
         let mut conn = pool.acquire().await?;
         let cancelled = Arc::new(AtomicBool::new(false));

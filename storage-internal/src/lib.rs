@@ -66,6 +66,7 @@ mod resource;
 mod rows;
 mod schema;
 mod sql;
+mod statistics;
 mod watch;
 mod write;
 

@@ -162,6 +162,7 @@ async fn write(
             _ => {}
         }
     }
+    let written = changes.len() as u64;
     let mut upserts: Vec<(ResourceObject, i64)> = Vec::new();
     let mut deletes: Vec<ObjectKey> = Vec::new();
     for change in changes {
@@ -199,7 +200,9 @@ async fn write(
         delete_keys(&mut tx, gvr, &deletes).await?;
     }
     appender.finish(&mut tx, Some(gvr), log).await?;
-    tx.commit(what).await
+    tx.commit(what).await?;
+    crate::statistics::wrote(db, written);
+    Ok(())
 }
 
 /// The JSON text of an object.

@@ -1,0 +1,72 @@
+//! Planner statistics after bulk writes: on PostgreSQL the layer analyzes `resources` itself
+//! once enough rows were written (autovacuum would only come on its next round, and until then
+//! the planner plans for an almost empty table).
+
+mod support;
+
+use std::time::Duration;
+
+use sqlx::{Connection as _, Row as _};
+use storage_api::{Change, Gvr, ResourceStorageConfig, StorageFactory};
+use storage_conformance::fixtures::generate_pods;
+
+/// When `ANALYZE` last ran on the scratch schema's `resources` by hand (not by autovacuum,
+/// which sets `last_autoanalyze`), as text.
+async fn last_analyze(url: &str, schema: &str) -> Option<String> {
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("postgres");
+    let row = sqlx::query(
+        "SELECT last_analyze::text FROM pg_stat_user_tables \
+         WHERE schemaname = $1 AND relname = 'resources'",
+    )
+    .bind(schema)
+    .fetch_one(&mut conn)
+    .await
+    .expect("pg_stat_user_tables");
+    conn.close().await.expect("close");
+    row.get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_analyzes_resources_after_a_bulk_write() {
+    let factory = support::postgres().await;
+    let support::Scratch::PostgresSchema { url, schema } = factory.probe().clone() else {
+        panic!("a PostgreSQL scratch schema");
+    };
+    let storage = factory
+        .new_resource_storage(ResourceStorageConfig {
+            gvr: Gvr::new("", "v1", "pods"),
+            kind: "Pod".into(),
+            namespaced: true,
+        })
+        .await
+        .expect("storage");
+    let pods = generate_pods(12_000, 2, 7);
+    let mut pods = pods.into_iter();
+    // Below the threshold: nothing analyzed yet.
+    storage
+        .apply(pods.by_ref().take(500).map(Change::Upsert).collect())
+        .await
+        .expect("apply");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        last_analyze(&url, &schema).await,
+        None,
+        "analyzed too early"
+    );
+    loop {
+        let batch: Vec<Change> = pods.by_ref().take(500).map(Change::Upsert).collect();
+        if batch.is_empty() {
+            break;
+        }
+        storage.apply(batch).await.expect("apply");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while last_analyze(&url, &schema).await.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "resources not analyzed 60 s after 12,000 rows were written"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    factory.shutdown().await.expect("shutdown");
+}
