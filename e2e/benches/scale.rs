@@ -13,7 +13,8 @@
 //! keep-alive HTTP/2 connection each: a list of 500 pods across every cluster, a label
 //! selector matching one replica set's 10 pods, an owner query (the 10 pods of one
 //! deployment, `ownerSeniority=1`), the page of 500 after 90% of the pods (its continue token
-//! from an offset list) and the list of 500 as a `Table` (kubectl's Accept header). Every answer
+//! from an offset list) and the list of 500 as a `Table` (kubectl's Accept header), once just
+//! after the sync and once after an `ANALYZE` (the statistics autovacuum gives later). Every answer
 //! is checked (200 and its item count); every cluster's stored pods are checked against the
 //! count its kube-sim serves.
 //!
