@@ -117,6 +117,12 @@ const BENCHMARKS: &[Benchmark] = &[
         prepare: None,
     },
     Benchmark {
+        name: "scale",
+        title: "scale on PostgreSQL: sync, memory, database size and queries at 10k, 100k and 1M pods (10 clusters each); 100 clusters of 1k pods",
+        cargo_args: &["bench", "--package", "clusterpedia-e2e", "--bench", "scale"],
+        prepare: None,
+    },
+    Benchmark {
         name: "memory-queries",
         title: "memory layer: queries at 1,000,000 pods",
         cargo_args: &[
