@@ -9,10 +9,7 @@ use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, Connection as _, Executor as _};
 use storage_api::query::params::{RequestScope, parse_list_options};
-use storage_api::{
-    Change, Gvr, ResourceObject, ResourceStorage, ResourceStorageConfig, StorageError,
-    StorageFactory,
-};
+use storage_api::{Change, Gvr, ResourceObject, ResourceStorage, StorageError, StorageFactory};
 
 fn pod(name: &str, rv: &str, image: &str) -> ResourceObject {
     let value = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
@@ -25,17 +22,6 @@ fn pod(name: &str, rv: &str, image: &str) -> ResourceObject {
         serde_json::to_vec(&value).expect("json").into(),
     )
     .expect("valid pod")
-}
-
-async fn pods(factory: &dyn StorageFactory) -> Arc<dyn ResourceStorage> {
-    factory
-        .new_resource_storage(ResourceStorageConfig {
-            gvr: Gvr::new("", "v1", "pods"),
-            kind: "Pod".into(),
-            namespaced: true,
-        })
-        .await
-        .expect("storage")
 }
 
 async fn search(storage: &dyn ResourceStorage, query: &str) -> Vec<String> {
@@ -58,7 +44,7 @@ async fn search(storage: &dyn ResourceStorage, query: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_rows_without_words_are_filled_in_before_answering() {
     let factory = support::postgres().await;
-    let storage = pods(&factory).await;
+    let storage = support::pods(&factory).await;
     storage
         .apply(vec![
             Change::Upsert(pod("a", "1", "nginx:1")),
@@ -114,7 +100,7 @@ async fn postgres_rows_without_words_are_filled_in_before_answering() {
 
 async fn refused(factory: &dyn StorageFactory, dialect: &str) {
     assert!(!factory.supports_full_text(), "{dialect}");
-    let storage = pods(factory).await;
+    let storage = support::pods(factory).await;
     let options = parse_list_options("query=nginx", &RequestScope::default()).expect("query");
     match storage.list(&options).await {
         Err(StorageError::BadRequest { parameter, message }) => {

@@ -13,10 +13,7 @@ use storage_api::query::limits::{
     MAX_ORDER_PATHS, MAX_PATH_LIST_SEGMENTS, MAX_SELECTOR_VALUES,
 };
 use storage_api::query::params::{RequestScope, parse_list_options};
-use storage_api::{
-    Change, Gvr, ResourceObject, ResourceStorage, ResourceStorageConfig, StorageError,
-    StorageFactory,
-};
+use storage_api::{Change, Gvr, ResourceObject, ResourceStorage, StorageError, StorageFactory};
 
 fn pod(name: &str) -> ResourceObject {
     let value = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
@@ -70,14 +67,7 @@ fn fuzzy() -> String {
 }
 
 async fn check(factory: &dyn StorageFactory, layer: &str) {
-    let pods = factory
-        .new_resource_storage(ResourceStorageConfig {
-            gvr: Gvr::new("", "v1", "pods"),
-            kind: "Pod".into(),
-            namespaced: true,
-        })
-        .await
-        .expect("storage");
+    let pods = support::pods(factory).await;
     pods.apply(vec![Change::Upsert(pod(NAME)), Change::Upsert(pod("b"))])
         .await
         .expect("apply");

@@ -6,9 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, Connection as _, Executor as _};
-use storage_api::{
-    Change, Gvr, ListOptions, ResourceObject, ResourceStorageConfig, StorageFactory,
-};
+use storage_api::{Change, Gvr, ListOptions, ResourceObject, StorageFactory};
 
 fn pod(name: &str) -> ResourceObject {
     let value = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
@@ -25,14 +23,7 @@ fn pod(name: &str) -> ResourceObject {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_connections_killed_by_the_server_are_replaced() {
     let factory = support::postgres().await;
-    let pods = factory
-        .new_resource_storage(ResourceStorageConfig {
-            gvr: Gvr::new("", "v1", "pods"),
-            kind: "Pod".into(),
-            namespaced: true,
-        })
-        .await
-        .expect("storage");
+    let pods = support::pods(&factory).await;
     pods.apply(vec![Change::Upsert(pod("a"))])
         .await
         .expect("apply");

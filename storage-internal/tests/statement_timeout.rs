@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use storage_api::query::params::{RequestScope, parse_list_options};
-use storage_api::{
-    Change, Gvr, ResourceObject, ResourceStorage, ResourceStorageConfig, StorageFactory,
-};
+use storage_api::{Change, Gvr, ResourceObject, ResourceStorage, StorageFactory};
 
 fn pod(i: usize) -> ResourceObject {
     let labels: serde_json::Map<String, serde_json::Value> = (0..20)
@@ -35,14 +33,7 @@ fn pod(i: usize) -> ResourceObject {
 
 /// The pods storage of `factory` with 6,000 pods of 20 labels and 2 KB each.
 async fn load(factory: &support::ScratchFactory) -> Arc<dyn ResourceStorage> {
-    let pods = factory
-        .new_resource_storage(ResourceStorageConfig {
-            gvr: Gvr::new("", "v1", "pods"),
-            kind: "Pod".into(),
-            namespaced: true,
-        })
-        .await
-        .expect("storage");
+    let pods = support::pods(factory).await;
     // Small batches, retried: a busy machine may take the 100 ms on a write too (a timeout is
     // recoverable, and upserts are idempotent).
     for chunk in (0..6000).collect::<Vec<_>>().chunks(50) {
@@ -330,14 +321,7 @@ async fn postgres_readiness_does_not_wait_for_a_pool_held_by_slow_lists() {
         config.conn_pool.max_idle_conns = Some(2);
     })
     .await;
-    let pods = factory
-        .new_resource_storage(ResourceStorageConfig {
-            gvr: Gvr::new("", "v1", "pods"),
-            kind: "Pod".into(),
-            namespaced: true,
-        })
-        .await
-        .expect("storage");
+    let pods = support::pods(&factory).await;
     pods.apply(vec![Change::Upsert(pod(1))])
         .await
         .expect("apply");

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use sqlx::{Connection as _, Row as _};
-use storage_api::{Change, Gvr, ResourceStorageConfig, StorageFactory};
+use storage_api::{Change, StorageFactory};
 use storage_conformance::fixtures::generate_pods;
 
 /// When `ANALYZE` last ran on the scratch schema's `resources` by hand (not by autovacuum,
@@ -32,14 +32,7 @@ async fn postgres_analyzes_resources_after_a_bulk_write() {
     let support::Scratch::PostgresSchema { url, schema } = factory.probe().clone() else {
         panic!("a PostgreSQL scratch schema");
     };
-    let storage = factory
-        .new_resource_storage(ResourceStorageConfig {
-            gvr: Gvr::new("", "v1", "pods"),
-            kind: "Pod".into(),
-            namespaced: true,
-        })
-        .await
-        .expect("storage");
+    let storage = support::pods(&factory).await;
     let pods = generate_pods(12_000, 2, 7);
     let mut pods = pods.into_iter();
     // Below the threshold: nothing analyzed yet.

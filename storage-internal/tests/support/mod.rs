@@ -21,6 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Row as _};
 use storage_api::testing::{Forwarding, Probe};
+use storage_api::{Gvr, ResourceStorage, ResourceStorageConfig, StorageFactory};
 use storage_internal::{InternalConfig, InternalStorageFactory};
 
 /// The default PostgreSQL of the test machines.
@@ -341,4 +342,16 @@ async fn connect(config: InternalConfig, scratch: Scratch) -> ScratchFactory {
         .await
         .unwrap_or_else(|e| panic!("the internal layer on {scratch:?}: {e}"));
     Forwarding::with_probe(Arc::new(inner), scratch)
+}
+
+/// The pods storage (`v1/pods`, namespaced) of `factory`.
+pub async fn pods(factory: &dyn StorageFactory) -> Arc<dyn ResourceStorage> {
+    factory
+        .new_resource_storage(ResourceStorageConfig {
+            gvr: Gvr::new("", "v1", "pods"),
+            kind: "Pod".into(),
+            namespaced: true,
+        })
+        .await
+        .expect("storage")
 }
