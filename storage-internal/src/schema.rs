@@ -37,6 +37,11 @@ fn migrations(dialect: Dialect) -> Vec<Migration> {
                 "full text",
                 include_str!("../migrations/postgres/0020_full_text.sql"),
             ),
+            (
+                21,
+                "gin fastupdate off",
+                include_str!("../migrations/postgres/0021_gin_fastupdate.sql"),
+            ),
         ],
         Dialect::MySql => &[
             (
@@ -158,6 +163,23 @@ async fn trigram_index(db: &Db) {
             .is_ok_and(|rows| rows.first().is_some_and(|r| r.int(0) > 0))
     };
     if exists("resources_name_trgm").await {
+        // Indexes made before version 21 have a pending list (see that migration).
+        let mut sql = db.sql();
+        sql.push(
+            "SELECT COUNT(*) FROM pg_class WHERE oid = to_regclass('resources_name_trgm') \
+             AND NOT ('fastupdate=off' = ANY(COALESCE(reloptions, '{}')))",
+        );
+        let pending_list = db
+            .fetch("check index", &sql, &[Col::Int])
+            .await
+            .is_ok_and(|rows| rows.first().is_some_and(|r| r.int(0) > 0));
+        if pending_list {
+            let mut sql = db.sql();
+            sql.push("ALTER INDEX resources_name_trgm SET (fastupdate = off)");
+            if let Err(error) = db.execute("alter index resources_name_trgm", &sql).await {
+                tracing::warn!(%error, "cannot turn fastupdate off on the pg_trgm index");
+            }
+        }
         return;
     }
     let mut sql = db.sql();
@@ -168,7 +190,8 @@ async fn trigram_index(db: &Db) {
     }
     let mut sql = db.sql();
     sql.push(
-        "CREATE INDEX IF NOT EXISTS resources_name_trgm ON resources USING gin (name gin_trgm_ops)",
+        "CREATE INDEX IF NOT EXISTS resources_name_trgm ON resources USING gin (name gin_trgm_ops) \
+         WITH (fastupdate = off)",
     );
     if let Err(error) = db.execute("create index resources_name_trgm", &sql).await
         && !exists("resources_name_trgm").await

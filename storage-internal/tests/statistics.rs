@@ -1,6 +1,7 @@
-//! Planner statistics after bulk writes: on PostgreSQL the layer analyzes `resources` itself
+//! PostgreSQL upkeep that keeps writes and plans steady: the layer analyzes `resources` itself
 //! once enough rows were written (autovacuum would only come on its next round, and until then
-//! the planner plans for an almost empty table).
+//! the planner plans for an almost empty table), and its GIN indexes have no pending list
+//! (whose merge stalls one write for tens of milliseconds every few megabytes of inserts).
 
 mod support;
 
@@ -60,6 +61,40 @@ async fn postgres_analyzes_resources_after_a_bulk_write() {
             "resources not analyzed 60 s after 12,000 rows were written"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    factory.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_gin_indexes_have_no_pending_list() {
+    let factory = support::postgres().await;
+    let support::Scratch::PostgresSchema { url, schema } = factory.probe().clone() else {
+        panic!("a PostgreSQL scratch schema");
+    };
+    let mut conn = sqlx::PgConnection::connect(&url).await.expect("postgres");
+    let rows = sqlx::query(
+        "SELECT c.relname::text, COALESCE(array_to_string(c.reloptions, ','), '') \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_am a ON a.oid = c.relam \
+         WHERE n.nspname = $1 AND c.relkind = 'i' AND a.amname = 'gin' ORDER BY 1",
+    )
+    .bind(&schema)
+    .fetch_all(&mut conn)
+    .await
+    .expect("pg_class");
+    conn.close().await.expect("close");
+    let indexes: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let names: Vec<&str> = indexes.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["resources_labels", "resources_name_trgm", "resources_search"],
+        "the GIN indexes of the schema"
+    );
+    for (name, options) in &indexes {
+        assert!(
+            options.split(',').any(|o| o == "fastupdate=off"),
+            "{name} has a pending list (options: {options:?})"
+        );
     }
     factory.shutdown().await.expect("shutdown");
 }
