@@ -178,13 +178,17 @@ pub(crate) struct Appender {
 pub(crate) async fn lock(tx: &mut Tx<'_>) -> Result<Appender> {
     let mut sql = tx.sql();
     sql.push("UPDATE resource_change_state SET revision = revision WHERE id = 1");
-    tx.execute("lock change log", &sql).await?;
-    let mut sql = tx.sql();
-    sql.push("SELECT revision, pruned FROM resource_change_state WHERE id = 1");
-    if sql.dialect() != Dialect::Sqlite {
-        sql.push(" FOR UPDATE");
-    }
-    let start = state_of(&tx.fetch("lock change log", &sql, &state_cols()).await?)?;
+    let rows = if sql.dialect() == Dialect::MySql {
+        // MariaDB has no `UPDATE … RETURNING`: the row is read under the lock just taken.
+        tx.execute("lock change log", &sql).await?;
+        let mut sql = tx.sql();
+        sql.push("SELECT revision, pruned FROM resource_change_state WHERE id = 1 FOR UPDATE");
+        tx.fetch("lock change log", &sql, &state_cols()).await?
+    } else {
+        sql.push(" RETURNING revision, pruned");
+        tx.fetch("lock change log", &sql, &state_cols()).await?
+    };
+    let start = state_of(&rows)?;
     Ok(Appender {
         start,
         rows: Vec::new(),
@@ -298,15 +302,16 @@ impl Appender {
             .push(", pruned = ")
             .bind(pruned)
             .push(" WHERE id = 1");
-        tx.execute("advance change log", &sql).await?;
         if sql.dialect() == Dialect::Postgres {
-            let mut sql = tx.sql();
-            sql.push("SELECT pg_notify(")
+            // The listeners are notified at commit; in the same round trip.
+            sql.push(" RETURNING pg_notify(")
                 .bind(NOTIFY_CHANNEL)
                 .push(", ")
                 .bind(revision.to_string())
                 .push(")");
-            tx.fetch("notify watchers", &sql, &[]).await?;
+            tx.fetch("advance change log", &sql, &[]).await?;
+        } else {
+            tx.execute("advance change log", &sql).await?;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The schema: versioned migrations per dialect (`migrations/<dialect>/NNNN_*.sql`, embedded),
 //! applied at start-up by sqlx's migrator (which takes a database lock, so that components
-//! starting together migrate once), and PostgreSQL's optional trigram index.
+//! starting together migrate once), and PostgreSQL's optional trigram index and lz4
+//! compression.
 //!
 //! A new schema version is a new file (never an edit of an applied one: the migrator checks
 //! their checksums) added to [`migrations`].
@@ -98,6 +99,7 @@ pub(crate) async fn migrate(db: &Db) -> Result<()> {
     match db.dialect() {
         Dialect::Postgres => {
             trigram_index(db).await;
+            lz4_compression(db).await;
             let filled = crate::full_text::catch_up(db).await?;
             if filled > 0 {
                 tracing::info!(
@@ -146,6 +148,66 @@ async fn sqlite_label_index(db: &Db) -> Result<()> {
         tx.execute(what, &sql).await?;
     }
     tx.commit(what).await
+}
+
+/// The JSON columns PostgreSQL compresses with lz4 when it can ([`lz4_compression`]).
+const LZ4_COLUMNS: [(&str, &str, &str); 3] = [
+    (
+        "resources",
+        "object",
+        "ALTER TABLE resources ALTER COLUMN object SET COMPRESSION lz4",
+    ),
+    (
+        "resource_changes",
+        "object",
+        "ALTER TABLE resource_changes ALTER COLUMN object SET COMPRESSION lz4",
+    ),
+    (
+        "resource_changes",
+        "previous",
+        "ALTER TABLE resource_changes ALTER COLUMN previous SET COMPRESSION lz4",
+    ),
+];
+
+/// PostgreSQL: compresses the stored JSON with lz4 instead of pglz (`ALTER TABLE … SET
+/// COMPRESSION lz4`, PostgreSQL 14 and later built with lz4, as Debian's and the official
+/// images are). Reading back the 500 TOASTed objects of a page was the largest part of a
+/// list on the database side: pglz decompression 12.9 ms against lz4's 5.4 ms for 501 pods,
+/// for about 20% more bytes. Values written before keep their compression until rewritten.
+/// Optional, like the trigram index: without lz4 the layer works as before, and says so.
+async fn lz4_compression(db: &Db) {
+    for (table, column, alter) in LZ4_COLUMNS {
+        let mut sql = db.sql();
+        sql.push("SELECT COUNT(*) FROM pg_attribute WHERE attrelid = to_regclass(")
+            .bind(table)
+            .push(") AND attname = ")
+            .bind(column)
+            .push(" AND attcompression <> 'l'");
+        let needed = db
+            .fetch("check compression", &sql, &[Col::Int])
+            .await
+            .is_ok_and(|rows| rows.first().is_some_and(|r| r.int(0) > 0));
+        if !needed {
+            continue;
+        }
+        let what = "set lz4 compression";
+        let altered = async {
+            let mut tx = db.begin(what).await?;
+            // A catalog change, but it waits for every query on the table: never for long.
+            let mut sql = db.sql();
+            sql.push("SET LOCAL lock_timeout = '5s'");
+            tx.execute(what, &sql).await?;
+            let mut sql = db.sql();
+            sql.push(alter);
+            tx.execute(what, &sql).await?;
+            tx.commit(what).await
+        }
+        .await;
+        if let Err(error) = altered {
+            tracing::warn!(%error, table, column, "stored JSON stays compressed with pglz (slower to read): cannot switch to lz4");
+            return;
+        }
+    }
 }
 
 /// PostgreSQL: a `pg_trgm` GIN index on names, so that fuzzy-name searches (`LIKE '%x%'`) use
