@@ -16,18 +16,17 @@
 //!   LF` per object), searched with SIMD substring search for `fuzzyName`: a few milliseconds
 //!   for a million names, and only the hits are looked up.
 //!
-//! Every set is an [`OrderSet`]: sorted chunks of up to 256 entries (a walk reads contiguous
-//! memory: a few nanoseconds per entry, where a B-tree's small nodes cost tens). Index entries
-//! hold the object's `Arc` and its dense id in the table (no copy of keys or values beyond one
-//! per distinct label): a walk filters entries by id without reading the objects. Indexes only narrow or order candidates: every candidate still goes through the
+//! Index entries hold the object's `Arc` and its dense id in the table (no copy of keys or
+//! values beyond one per distinct label): a walk filters entries by id without reading the
+//! objects. Indexes only narrow or order candidates: every candidate still goes through the
 //! reference evaluator, so whatever an index does not cover (other operators, field selectors,
 //! options added later) is evaluated as before.
 
+use std::borrow::Borrow;
 use std::cmp::Ordering as CmpOrdering;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, btree_set};
 use std::iter::Rev;
 use std::ops::Bound;
-use std::slice;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -106,6 +105,38 @@ impl<'a> IndexKey<'a> {
     }
 }
 
+/// Anything with a position in index `F`: entries, and borrowed keys to search with.
+pub(crate) trait EntryKey<const F: u8> {
+    /// The position.
+    fn index_key(&self) -> IndexKey<'_>;
+}
+
+impl<const F: u8> EntryKey<F> for IndexKey<'_> {
+    fn index_key(&self) -> IndexKey<'_> {
+        *self
+    }
+}
+
+impl<const F: u8> PartialEq for dyn EntryKey<F> + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.index_key() == other.index_key()
+    }
+}
+
+impl<const F: u8> Eq for dyn EntryKey<F> + '_ {}
+
+impl<const F: u8> PartialOrd for dyn EntryKey<F> + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<const F: u8> Ord for dyn EntryKey<F> + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.index_key().cmp(&other.index_key())
+    }
+}
+
 /// The dense id of an object within its table (see [`Ids`]): what an index entry carries
 /// besides the object, so that membership in a set of objects ([`IdSet`]) is known without
 /// reading the object.
@@ -121,232 +152,51 @@ pub(crate) struct Entry<const F: u8> {
 }
 
 impl<const F: u8> Entry<F> {
-    pub(crate) fn new(object: &Arc<ResourceObject>, id: ObjectId) -> Self {
+    fn new(object: &Arc<ResourceObject>, id: ObjectId) -> Self {
         Self {
             object: object.clone(),
             id,
         }
     }
+}
 
-    /// Its position in index `F`.
-    pub(crate) fn index_key(&self) -> IndexKey<'_> {
+impl<const F: u8> EntryKey<F> for Entry<F> {
+    fn index_key(&self) -> IndexKey<'_> {
         key_of::<F>(&self.object.fields)
     }
 }
 
-/// Entries in one chunk of an [`OrderSet`] at most (16 bytes each: 4 KiB).
-const CHUNK: usize = 256;
-
-/// An ordered set of objects by index `F`: sorted chunks of at most [`CHUNK`] entries, so that
-/// a walk reads its entries from contiguous memory (a B-tree's nodes of eleven cost a cache
-/// miss every few entries) while a write moves at most one chunk's entries (and, when a chunk
-/// splits or goes, the chunk list).
-#[derive(Debug)]
-pub(crate) struct OrderSet<const F: u8> {
-    /// Never empty chunks, each sorted, each entry below those of the next chunk.
-    chunks: Vec<Vec<Entry<F>>>,
-    len: usize,
-}
-
-impl<const F: u8> Default for OrderSet<F> {
-    fn default() -> Self {
-        Self {
-            chunks: Vec::new(),
-            len: 0,
-        }
+impl<'a, const F: u8> Borrow<dyn EntryKey<F> + 'a> for Entry<F> {
+    fn borrow(&self) -> &(dyn EntryKey<F> + 'a) {
+        self
     }
 }
 
-impl<const F: u8> OrderSet<F> {
-    /// How many objects the set holds.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the set is empty.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The first position (chunk, index in it) whose entry is not `before` (a predicate true
-    /// for a prefix of the set); (chunks, 0) when there is none.
-    fn position(&self, before: impl Fn(&Entry<F>) -> bool) -> (usize, usize) {
-        let at = self
-            .chunks
-            .partition_point(|chunk| chunk.last().is_some_and(&before));
-        match self.chunks.get(at) {
-            Some(chunk) => (at, chunk.partition_point(&before)),
-            None => (at, 0),
-        }
-    }
-
-    /// Adds `entry`; `false` (the set unchanged) when an entry with its key is there already.
-    pub(crate) fn insert(&mut self, entry: Entry<F>) -> bool {
-        let (at, index) = {
-            let key = entry.index_key();
-            let (at, index) = self.position(|e| e.index_key() < key);
-            if self
-                .chunks
-                .get(at)
-                .and_then(|chunk| chunk.get(index))
-                .is_some_and(|e| e.index_key() == key)
-            {
-                return false;
-            }
-            (at, index)
-        };
-        self.len += 1;
-        // Above every entry: the end of the last chunk.
-        let (at, index) = match self.chunks.len() {
-            0 => {
-                self.chunks.reserve_exact(1);
-                self.chunks.push(vec![entry]);
-                return true;
-            }
-            n if at == n => (n - 1, self.chunks[n - 1].len()),
-            _ => (at, index),
-        };
-        let chunk = &mut self.chunks[at];
-        if chunk.len() < CHUNK {
-            chunk.insert(index, entry);
-        } else if index == chunk.len() {
-            // Appending (ascending writes, e.g. a load in key order): a new chunk, so that the
-            // full ones stay full.
-            self.chunks.insert(at + 1, vec![entry]);
-        } else if index == 0 {
-            self.chunks.insert(at, vec![entry]);
-        } else {
-            let mut tail = chunk.split_off(CHUNK / 2);
-            match index.checked_sub(CHUNK / 2) {
-                Some(in_tail) => tail.insert(in_tail, entry),
-                None => chunk.insert(index, entry),
-            }
-            self.chunks.insert(at + 1, tail);
-        }
-        true
-    }
-
-    /// Removes the entry with key `key`; whether there was one.
-    pub(crate) fn remove(&mut self, key: &IndexKey<'_>) -> bool {
-        let (at, index) = self.position(|e| e.index_key() < *key);
-        let Some(chunk) = self.chunks.get_mut(at) else {
-            return false;
-        };
-        if chunk.get(index).is_none_or(|e| e.index_key() != *key) {
-            return false;
-        }
-        chunk.remove(index);
-        self.len -= 1;
-        let remaining = chunk.len();
-        if remaining == 0 {
-            self.chunks.remove(at);
-        } else if remaining < CHUNK / 4 {
-            // A small chunk joins a neighbour it fits in, so that chunks stay a quarter full.
-            let fits = |other: Option<&Vec<Entry<F>>>| {
-                other.is_some_and(|other| other.len() + remaining <= CHUNK)
-            };
-            if fits(self.chunks.get(at + 1)) {
-                let next = self.chunks.remove(at + 1);
-                self.chunks[at].extend(next);
-            } else if at > 0 && fits(self.chunks.get(at - 1)) {
-                let this = self.chunks.remove(at);
-                self.chunks[at - 1].extend(this);
-            }
-        }
-        true
-    }
-
-    /// The entries between `lower` and `upper`, in order (either end first).
-    pub(crate) fn range(
-        &self,
-        lower: Bound<IndexKey<'_>>,
-        upper: Bound<IndexKey<'_>>,
-    ) -> Range<'_, F> {
-        let start = match lower {
-            Bound::Included(key) => self.position(|e| e.index_key() < key),
-            Bound::Excluded(key) => self.position(|e| e.index_key() <= key),
-            Bound::Unbounded => (0, 0),
-        };
-        let end = match upper {
-            Bound::Included(key) => self.position(|e| e.index_key() <= key),
-            Bound::Excluded(key) => self.position(|e| e.index_key() < key),
-            Bound::Unbounded => (self.chunks.len(), 0),
-        };
-        Range::new(&self.chunks, start, end.max(start))
-    }
-
-    /// Every entry, in order.
-    pub(crate) fn iter(&self) -> Range<'_, F> {
-        self.range(Bound::Unbounded, Bound::Unbounded)
+impl<const F: u8> PartialEq for Entry<F> {
+    fn eq(&self, other: &Self) -> bool {
+        self.index_key() == other.index_key()
     }
 }
 
-/// Entries of an [`OrderSet`] between two positions, in order, from either end.
-#[derive(Debug, Clone)]
-pub(crate) struct Range<'a, const F: u8> {
-    /// What is left of the first chunk.
-    front: slice::Iter<'a, Entry<F>>,
-    /// The whole chunks between.
-    middle: slice::Iter<'a, Vec<Entry<F>>>,
-    /// What is left of the last chunk.
-    back: slice::Iter<'a, Entry<F>>,
-}
+impl<const F: u8> Eq for Entry<F> {}
 
-impl<'a, const F: u8> Range<'a, F> {
-    /// The entries from position `start` up to (without) position `end`, `start <= end`.
-    fn new(chunks: &'a [Vec<Entry<F>>], start: (usize, usize), end: (usize, usize)) -> Self {
-        let ((first, from), (last, to)) = (start, end);
-        if first == last {
-            let entries = chunks.get(first).map_or(&[][..], |chunk| &chunk[from..to]);
-            return Self {
-                front: entries.iter(),
-                middle: [].iter(),
-                back: [].iter(),
-            };
-        }
-        Self {
-            front: chunks[first][from..].iter(),
-            middle: chunks[first + 1..last].iter(),
-            back: chunks
-                .get(last)
-                .map_or(&[][..], |chunk| &chunk[..to])
-                .iter(),
-        }
+impl<const F: u8> PartialOrd for Entry<F> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
-impl<'a, const F: u8> Iterator for Range<'a, F> {
-    type Item = &'a Entry<F>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(entry) = self.front.next() {
-                return Some(entry);
-            }
-            match self.middle.next() {
-                Some(chunk) => self.front = chunk.iter(),
-                None => return self.back.next(),
-            }
-        }
+impl<const F: u8> Ord for Entry<F> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.index_key().cmp(&other.index_key())
     }
 }
 
-impl<const F: u8> DoubleEndedIterator for Range<'_, F> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(entry) = self.back.next_back() {
-                return Some(entry);
-            }
-            match self.middle.next_back() {
-                Some(chunk) => self.back = chunk.iter(),
-                None => return self.front.next_back(),
-            }
-        }
-    }
-}
+/// An ordered set of objects, by index `F`.
+pub(crate) type OrderSet<const F: u8> = BTreeSet<Entry<F>>;
 
 fn remove_from<const F: u8>(set: &mut OrderSet<F>, fields: &IndexedFields) -> bool {
-    set.remove(&key_of::<F>(fields))
+    set.remove(&key_of::<F>(fields) as &dyn EntryKey<F>)
 }
 
 /// The entries of `set` between `lower` and `upper`.
@@ -354,8 +204,17 @@ fn range<'a, const F: u8>(
     set: &'a OrderSet<F>,
     lower: Bound<IndexKey<'_>>,
     upper: Bound<IndexKey<'_>>,
-) -> Range<'a, F> {
-    set.range(lower, upper)
+) -> btree_set::Range<'a, Entry<F>> {
+    fn bound<'k, 'b, const F: u8>(
+        bound: &'b Bound<IndexKey<'k>>,
+    ) -> Bound<&'b (dyn EntryKey<F> + 'k)> {
+        match bound {
+            Bound::Included(key) => Bound::Included(key as &(dyn EntryKey<F> + 'k)),
+            Bound::Excluded(key) => Bound::Excluded(key as &(dyn EntryKey<F> + 'k)),
+            Bound::Unbounded => Bound::Unbounded,
+        }
+    }
+    set.range::<dyn EntryKey<F> + '_, _>((bound::<F>(&lower), bound::<F>(&upper)))
 }
 
 /// Where a continue position of a one-field `orderby` on index field `F` sits in that index.
@@ -447,14 +306,14 @@ const GROUP_PROBE: u32 = 32;
 struct Descending<'a, const F: u8, K> {
     set: &'a OrderSet<F>,
     /// The entries below the current group, backwards.
-    below: Rev<Range<'a, F>>,
+    below: Rev<btree_set::Range<'a, Entry<F>>>,
     /// The next kept entry of `below`, already taken from it (the first of the next group).
     peeked: Option<&'a Entry<F>>,
     /// The current group when small, descending (popped from the end: ascending).
     group: Vec<&'a Arc<ResourceObject>>,
     /// The current group when large (or the group of the start), walked forwards: its value
     /// and the entries from where the walk is in it.
-    forward: Option<(First<'a>, Range<'a, F>)>,
+    forward: Option<(First<'a>, btree_set::Range<'a, Entry<F>>)>,
     keep: K,
 }
 
@@ -915,8 +774,12 @@ pub(crate) fn key_range<'a>(
         namespace,
         name,
     });
-    let lower = key.map_or(Bound::Unbounded, Bound::Included);
-    set.range(lower, Bound::Unbounded).map(|e| &e.object)
+    let lower: Bound<&(dyn EntryKey<BY_CLUSTER> + 'a)> = match &key {
+        Some(key) => Bound::Included(key as &(dyn EntryKey<BY_CLUSTER> + 'a)),
+        None => Bound::Unbounded,
+    };
+    set.range::<dyn EntryKey<BY_CLUSTER> + 'a, _>((lower, Bound::Unbounded))
+        .map(|e| &e.object)
 }
 
 /// The entries of the objects named `name` (of cluster `cluster` only, when given), in key
@@ -951,9 +814,12 @@ pub(crate) fn namespace_range<'a>(
         namespace,
         name,
     };
-    set.range(Bound::Included(key), Bound::Unbounded)
-        .map(|e| &e.object)
-        .take_while(move |o| o.fields.namespace == namespace)
+    set.range::<dyn EntryKey<BY_NAMESPACE> + 'a, _>((
+        Bound::Included(&key as &(dyn EntryKey<BY_NAMESPACE> + 'a)),
+        Bound::Unbounded,
+    ))
+    .map(|e| &e.object)
+    .take_while(move |o| o.fields.namespace == namespace)
 }
 
 /// Sorts `objects` in the order of a one-field `orderby` on index field `F` (ties in key order,

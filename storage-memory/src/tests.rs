@@ -1256,7 +1256,7 @@ async fn large_tie_groups_and_many_label_candidates_page_like_the_evaluator() {
         value["metadata"]["labels"]["era"] = json!(if second == 5 { "early" } else { "late" });
         // A rare label on the last names: a walk of the name index from the start gives up
         // before it reaches them (too few candidates for a walk of the whole index).
-        if (i * 7919) % 6000 >= 5950 {
+        if (i * 7919) % 6000 >= 5900 {
             value["metadata"]["labels"]["tail"] = json!("yes");
         }
         all.push(object(&value, cluster));
@@ -1471,79 +1471,4 @@ fn walk_members_hold_exactly_the_ids_added() {
         assert_eq!(members.contains(id), id < 1000 && id % 3 == 0, "id {id}");
     }
     assert!(!members.contains(u32::MAX));
-}
-
-/// The chunked order set holds exactly what a `BTreeSet` would after ascending, descending and
-/// scattered inserts (chunks appended, prepended, split) and removals (chunks merged, dropped),
-/// and its ranges give the same entries from either end.
-#[test]
-fn order_set_chunks_keep_the_order_of_a_btree_set() {
-    use crate::index::{BY_NAME, Entry, IndexKey, OrderSet, key_of};
-    use std::collections::BTreeSet;
-    use std::ops::Bound;
-
-    let objects: Vec<Arc<ResourceObject>> = (0..3000)
-        .map(|i| Arc::new(pod("c1", "ns", &format!("p{i:05}"), 1, "web")))
-        .collect();
-    let mut set = OrderSet::<BY_NAME>::default();
-    let mut reference = BTreeSet::new();
-    let add = |set: &mut OrderSet<BY_NAME>, reference: &mut BTreeSet<usize>, i: usize| {
-        assert_eq!(
-            set.insert(Entry::new(&objects[i], i as u32)),
-            reference.insert(i),
-            "insert {i}"
-        );
-    };
-    // Ascending, descending, then scattered (a permutation: 1231 is prime to 3000).
-    (1000..1800).for_each(|i| add(&mut set, &mut reference, i));
-    (0..1000)
-        .rev()
-        .for_each(|i| add(&mut set, &mut reference, i));
-    (0..3000)
-        .map(|k| k * 1231 % 3000)
-        .for_each(|i| add(&mut set, &mut reference, i));
-    let key = |i: usize| key_of::<BY_NAME>(&objects[i].fields);
-    let check = |set: &OrderSet<BY_NAME>, reference: &BTreeSet<usize>| {
-        assert_eq!(set.len(), reference.len());
-        let ids = |entries: Vec<&Entry<BY_NAME>>| -> Vec<usize> {
-            entries.iter().map(|e| e.id as usize).collect()
-        };
-        assert_eq!(
-            ids(set.iter().collect()),
-            reference.iter().copied().collect::<Vec<_>>()
-        );
-        for (low, high) in [(0, 2999), (7, 1500), (255, 257), (1500, 1500), (2990, 3000)] {
-            let bounds = [
-                (Bound::Included(low), Bound::Excluded(high)),
-                (Bound::Excluded(low), Bound::Included(high)),
-                (Bound::Unbounded, Bound::Included(high)),
-                (Bound::Included(low), Bound::Unbounded),
-            ];
-            for (lower, upper) in bounds {
-                let to_key = |b: Bound<usize>| -> Bound<IndexKey<'_>> {
-                    match b {
-                        Bound::Included(i) if i < 3000 => Bound::Included(key(i)),
-                        Bound::Excluded(i) if i < 3000 => Bound::Excluded(key(i)),
-                        _ => Bound::Unbounded,
-                    }
-                };
-                let want: Vec<usize> = reference.range((lower, upper)).copied().collect();
-                let forward = ids(set.range(to_key(lower), to_key(upper)).collect());
-                assert_eq!(forward, want, "{lower:?} {upper:?}");
-                let mut backward = ids(set.range(to_key(lower), to_key(upper)).rev().collect());
-                backward.reverse();
-                assert_eq!(backward, want, "{lower:?} {upper:?} backwards");
-            }
-        }
-    };
-    check(&set, &reference);
-    // Removals: most of the middle (chunks merge or go), every third elsewhere.
-    for i in (0..3000).filter(|i| (600..2400).contains(i) || i % 3 == 0) {
-        assert!(set.remove(&key(i)), "remove {i}");
-        reference.remove(&i);
-        assert!(!set.remove(&key(i)), "removed twice {i}");
-    }
-    check(&set, &reference);
-    (900..1000).for_each(|i| add(&mut set, &mut reference, i));
-    check(&set, &reference);
 }
