@@ -16,8 +16,9 @@
 //!   LF` per object), searched with SIMD substring search for `fuzzyName`: a few milliseconds
 //!   for a million names, and only the hits are looked up.
 //!
-//! Index entries hold the object's `Arc` (no copy of keys or values beyond one per distinct
-//! label). Indexes only narrow or order candidates: every candidate still goes through the
+//! Index entries hold the object's `Arc` and its dense id in the table (no copy of keys or
+//! values beyond one per distinct label): a walk filters entries by id without reading the
+//! objects. Indexes only narrow or order candidates: every candidate still goes through the
 //! reference evaluator, so whatever an index does not cover (other operators, field selectors,
 //! options added later) is evaluated as before.
 
@@ -136,13 +137,32 @@ impl<const F: u8> Ord for dyn EntryKey<F> + '_ {
     }
 }
 
-/// One object in index `F`.
+/// The dense id of an object within its table (see [`Ids`]): what an index entry carries
+/// besides the object, so that membership in a set of objects ([`IdSet`]) is known without
+/// reading the object.
+pub(crate) type ObjectId = u32;
+
+/// One object in index `F`, with its id.
 #[derive(Debug, Clone)]
-pub(crate) struct Entry<const F: u8>(pub(crate) Arc<ResourceObject>);
+pub(crate) struct Entry<const F: u8> {
+    /// The object.
+    pub(crate) object: Arc<ResourceObject>,
+    /// Its id in the table.
+    pub(crate) id: ObjectId,
+}
+
+impl<const F: u8> Entry<F> {
+    fn new(object: &Arc<ResourceObject>, id: ObjectId) -> Self {
+        Self {
+            object: object.clone(),
+            id,
+        }
+    }
+}
 
 impl<const F: u8> EntryKey<F> for Entry<F> {
     fn index_key(&self) -> IndexKey<'_> {
-        key_of::<F>(&self.0.fields)
+        key_of::<F>(&self.object.fields)
     }
 }
 
@@ -253,20 +273,20 @@ pub(crate) fn key_of<const F: u8>(fields: &IndexedFields) -> IndexKey<'_> {
 /// groups from the highest, each group in ascending key order: the evaluator's order for a
 /// one-field `orderby … desc`), from index key `from` on (in that order; all when `None`).
 ///
-/// `keep` is asked about every entry walked, before the walk reads the object itself (so a
-/// cheap `keep`, such as membership in [`Members`], makes skipped entries cost no object read).
+/// `keep` is asked about the id of every entry walked, before the walk reads the object (so
+/// membership in an [`IdSet`] makes skipped entries cost no object read).
 pub(crate) fn walk<'a, const F: u8>(
     set: &'a OrderSet<F>,
     from: Option<IndexKey<'a>>,
     descending: bool,
-    keep: impl Fn(&Arc<ResourceObject>) -> bool + 'a,
+    keep: impl Fn(ObjectId) -> bool + 'a,
 ) -> Box<dyn Iterator<Item = &'a Arc<ResourceObject>> + 'a> {
     if !descending {
         let lower = from.map_or(Bound::Unbounded, Bound::Included);
         return Box::new(
             range(set, lower, Bound::Unbounded)
-                .map(|e| &e.0)
-                .filter(move |o| keep(o)),
+                .filter(move |e| keep(e.id))
+                .map(|e| &e.object),
         );
     }
     Box::new(Descending::new(set, from, keep))
@@ -297,7 +317,7 @@ struct Descending<'a, const F: u8, K> {
     keep: K,
 }
 
-impl<'a, const F: u8, K: Fn(&Arc<ResourceObject>) -> bool> Descending<'a, F, K> {
+impl<'a, const F: u8, K: Fn(ObjectId) -> bool> Descending<'a, F, K> {
     /// The walk from `from` (its group from `from` upwards, then the groups below), or from
     /// the top.
     fn new(set: &'a OrderSet<F>, from: Option<IndexKey<'a>>, keep: K) -> Self {
@@ -331,11 +351,11 @@ impl<'a, const F: u8, K: Fn(&Arc<ResourceObject>) -> bool> Descending<'a, F, K> 
             return Some(entry);
         }
         let keep = &self.keep;
-        self.below.find(|e| keep(&e.0))
+        self.below.find(|e| keep(e.id))
     }
 }
 
-impl<'a, const F: u8, K: Fn(&Arc<ResourceObject>) -> bool> Iterator for Descending<'a, F, K> {
+impl<'a, const F: u8, K: Fn(ObjectId) -> bool> Iterator for Descending<'a, F, K> {
     type Item = &'a Arc<ResourceObject>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -347,30 +367,30 @@ impl<'a, const F: u8, K: Fn(&Arc<ResourceObject>) -> bool> Iterator for Descendi
                 let keep = &self.keep;
                 let mut skipped = 0u32;
                 let next = entries.find(|e| {
-                    if keep(&e.0) {
+                    if keep(e.id) {
                         return true;
                     }
                     // Now and then an entry skipped tells whether the group has ended (so that
                     // the walk does not go on through the groups above, handed out before).
                     skipped += 1;
-                    skipped.is_multiple_of(GROUP_PROBE) && first_of::<F>(&e.0.fields) != *first
+                    skipped.is_multiple_of(GROUP_PROBE) && first_of::<F>(&e.object.fields) != *first
                 });
                 match next {
-                    Some(entry) if first_of::<F>(&entry.0.fields) == *first => {
-                        return Some(&entry.0);
+                    Some(entry) if first_of::<F>(&entry.object.fields) == *first => {
+                        return Some(&entry.object);
                     }
                     _ => self.forward = None,
                 }
             }
             let head = self.next_below()?;
-            let first = first_of::<F>(&head.0.fields);
-            self.group.push(&head.0);
+            let first = first_of::<F>(&head.object.fields);
+            self.group.push(&head.object);
             while let Some(entry) = self.next_below() {
-                if first_of::<F>(&entry.0.fields) != first {
+                if first_of::<F>(&entry.object.fields) != first {
                     self.peeked = Some(entry);
                     break;
                 }
-                self.group.push(&entry.0);
+                self.group.push(&entry.object);
                 if self.group.len() >= GROUP_BUFFER {
                     // A large group: from its start upwards, then what is below it.
                     self.group.clear();
@@ -387,73 +407,61 @@ impl<'a, const F: u8, K: Fn(&Arc<ResourceObject>) -> bool> Iterator for Descendi
     }
 }
 
-/// A set of objects by address (the `Arc`s that the table and its indexes share), so that a
-/// walk of an index can filter by membership without reading the objects: open addressing
-/// over a power-of-two table of addresses, at most half full.
-#[derive(Debug)]
-pub(crate) struct Members {
-    /// Addresses; 0 is a free slot.
-    slots: Vec<usize>,
-    len: usize,
+/// The ids of a table's objects: dense (an id freed by a removal is handed out again), so a
+/// set of the table's objects is a bitset of `bound()` bits (a million objects: 128 KiB).
+#[derive(Debug, Default)]
+struct Ids {
+    /// One more than the highest id handed out.
+    bound: ObjectId,
+    /// Ids freed, to hand out again.
+    free: Vec<ObjectId>,
 }
 
-impl Members {
-    /// An empty set with room for `capacity` objects.
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
+impl Ids {
+    /// An id for a new object.
+    fn take(&mut self) -> ObjectId {
+        self.free.pop().unwrap_or_else(|| {
+            let id = self.bound;
+            // Four billion objects of one resource would take terabytes first.
+            self.bound = self.bound.saturating_add(1);
+            id
+        })
+    }
+
+    /// Frees `id` (its object was removed).
+    fn give_back(&mut self, id: ObjectId) {
+        self.free.push(id);
+    }
+}
+
+/// A set of objects of one table by id, so that a walk of an index filters by membership
+/// reading only the entries (one bit per object of the table).
+#[derive(Debug)]
+pub(crate) struct IdSet {
+    words: Vec<u64>,
+}
+
+impl IdSet {
+    /// An empty set for the ids below `bound`.
+    pub(crate) fn new(bound: ObjectId) -> Self {
         Self {
-            slots: vec![0; capacity.max(8).saturating_mul(2).next_power_of_two()],
-            len: 0,
+            words: vec![0; (bound as usize).div_ceil(64)],
         }
     }
 
-    /// Where the search for `address` starts (Fibonacci hashing of the address).
-    fn home(&self, address: usize) -> usize {
-        let bits = self.slots.len().trailing_zeros();
-        let hash = ((address as u64) >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (hash >> (64 - bits)) as usize
-    }
-
-    /// Adds `object`.
-    pub(crate) fn insert(&mut self, object: &Arc<ResourceObject>) {
-        if (self.len + 1) * 2 > self.slots.len() {
-            let grown = vec![0; self.slots.len() * 2];
-            let old = std::mem::replace(&mut self.slots, grown);
-            self.len = 0;
-            for address in old.into_iter().filter(|a| *a != 0) {
-                self.insert_address(address);
-            }
-        }
-        self.insert_address(Arc::as_ptr(object) as usize);
-    }
-
-    fn insert_address(&mut self, address: usize) {
-        let mask = self.slots.len() - 1;
-        let mut at = self.home(address);
-        loop {
-            match self.slots[at] {
-                0 => {
-                    self.slots[at] = address;
-                    self.len += 1;
-                    return;
-                }
-                a if a == address => return,
-                _ => at = (at + 1) & mask,
-            }
+    /// Adds `id` (an id below the bound the set was made for: those past its last word are
+    /// ignored).
+    pub(crate) fn insert(&mut self, id: ObjectId) {
+        if let Some(word) = self.words.get_mut(id as usize / 64) {
+            *word |= 1 << (id % 64);
         }
     }
 
-    /// Whether `object` (this very `Arc`'s object) is in the set.
-    pub(crate) fn contains(&self, object: &Arc<ResourceObject>) -> bool {
-        let address = Arc::as_ptr(object) as usize;
-        let mask = self.slots.len() - 1;
-        let mut at = self.home(address);
-        loop {
-            match self.slots[at] {
-                0 => return false,
-                a if a == address => return true,
-                _ => at = (at + 1) & mask,
-            }
-        }
+    /// Whether `id` is in the set.
+    pub(crate) fn contains(&self, id: ObjectId) -> bool {
+        self.words
+            .get(id as usize / 64)
+            .is_some_and(|word| word & (1 << (id % 64)) != 0)
     }
 }
 
@@ -575,52 +583,73 @@ pub(crate) struct Indexes {
     pub(crate) by_created: OrderSet<BY_CREATED>,
     pub(crate) by_rv: OrderSet<BY_RV>,
     pub(crate) names: NameArena,
+    ids: Ids,
+}
+
+/// What the indexes keep of a stored object besides its entries: its id (the same in every
+/// entry, kept while its key is stored) and where its arena line starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place {
+    /// The object's id.
+    pub(crate) id: ObjectId,
+    /// Its arena line.
+    pub(crate) line: u64,
 }
 
 impl Indexes {
-    /// Keeps the indexes in step with a write of `new` over `old` (same key); returns the
-    /// arena line of `new` (`line` is `old`'s).
+    /// Keeps the indexes in step with a write of `new` over `old` (same key, at `old`'s
+    /// place); returns the place of `new` (`old`'s, for an update).
     pub(crate) fn put(
         &mut self,
-        old: Option<&Arc<ResourceObject>>,
+        old: Option<(&Arc<ResourceObject>, Place)>,
         new: &Arc<ResourceObject>,
-        line: Option<u64>,
-    ) -> u64 {
-        if let Some(old) = old {
+    ) -> Place {
+        if let Some((old, _)) = old {
             self.remove_sorted(&old.fields);
             self.remove_labels(&old.fields);
             self.remove_owner(&old.fields);
         }
-        self.by_name.insert(Entry(new.clone()));
-        self.by_namespace.insert(Entry(new.clone()));
-        self.by_created.insert(Entry(new.clone()));
-        self.by_rv.insert(Entry(new.clone()));
+        let place = match old {
+            Some((_, place)) => place,
+            None => Place {
+                id: self.ids.take(),
+                line: self.names.push(&new.fields),
+            },
+        };
+        let id = place.id;
+        self.by_name.insert(Entry::new(new, id));
+        self.by_namespace.insert(Entry::new(new, id));
+        self.by_created.insert(Entry::new(new, id));
+        self.by_rv.insert(Entry::new(new, id));
         for (key, value) in new.fields.labels.iter() {
             self.labels
                 .entry(key.into())
                 .or_default()
                 .entry(value.into())
                 .or_default()
-                .insert(Entry(new.clone()));
+                .insert(Entry::new(new, id));
         }
         if !new.fields.owner_uid.is_empty() {
             self.owners
                 .entry(new.fields.owner_uid.as_str().into())
                 .or_default()
-                .insert(Entry(new.clone()));
+                .insert(Entry::new(new, id));
         }
-        match line {
-            Some(line) => line,
-            None => self.names.push(&new.fields),
-        }
+        place
     }
 
-    /// Forgets `old` (removed from the table), whose arena line is `line`.
-    pub(crate) fn remove(&mut self, old: &Arc<ResourceObject>, line: u64) {
+    /// Forgets `old` (removed from the table), at `place`.
+    pub(crate) fn remove(&mut self, old: &Arc<ResourceObject>, place: Place) {
         self.remove_sorted(&old.fields);
         self.remove_labels(&old.fields);
         self.remove_owner(&old.fields);
-        self.names.remove(line);
+        self.names.remove(place.line);
+        self.ids.give_back(place.id);
+    }
+
+    /// One more than the highest id of the table's objects (the bound of an [`IdSet`]).
+    pub(crate) fn id_bound(&self) -> ObjectId {
+        self.ids.bound
     }
 
     fn remove_sorted(&mut self, fields: &IndexedFields) {
@@ -750,26 +779,25 @@ pub(crate) fn key_range<'a>(
         None => Bound::Unbounded,
     };
     set.range::<dyn EntryKey<BY_CLUSTER> + 'a, _>((lower, Bound::Unbounded))
-        .map(|e| &e.0)
+        .map(|e| &e.object)
 }
 
-/// The objects named `name` (of cluster `cluster` only, when given), in key order.
+/// The entries of the objects named `name` (of cluster `cluster` only, when given), in key
+/// order.
 pub(crate) fn objects_named<'a>(
     set: &'a OrderSet<BY_NAME>,
     name: &'a str,
     cluster: Option<&'a str>,
-) -> impl Iterator<Item = &'a Arc<ResourceObject>> + 'a {
+) -> impl Iterator<Item = &'a Entry<BY_NAME>> + 'a {
     let from = IndexKey {
         first: First::Str(name),
         cluster: cluster.unwrap_or(""),
         namespace: "",
         name: "",
     };
-    range(set, Bound::Included(from), Bound::Unbounded)
-        .map(|e| &e.0)
-        .take_while(move |o| {
-            o.fields.name == name && cluster.is_none_or(|c| *o.fields.cluster == *c)
-        })
+    range(set, Bound::Included(from), Bound::Unbounded).take_while(move |e| {
+        e.object.fields.name == name && cluster.is_none_or(|c| *e.object.fields.cluster == *c)
+    })
 }
 
 /// The objects of namespace `namespace` in key order (the namespace index holds them by
@@ -790,7 +818,7 @@ pub(crate) fn namespace_range<'a>(
         Bound::Included(&key as &(dyn EntryKey<BY_NAMESPACE> + 'a)),
         Bound::Unbounded,
     ))
-    .map(|e| &e.0)
+    .map(|e| &e.object)
     .take_while(move |o| o.fields.namespace == namespace)
 }
 

@@ -40,7 +40,7 @@ use storage_api::{
 use tokio::sync::broadcast;
 
 use crate::config::MemoryConfig;
-use crate::index::{Indexes, Line};
+use crate::index::{Indexes, Line, ObjectId, Place};
 use storage_api::resource_version::{RevisionSlot, with_member_version};
 
 /// The state shared by a factory and every storage and watch it made.
@@ -214,6 +214,8 @@ pub(crate) struct Slot {
     pub(crate) events: Option<Box<ObjectEvents>>,
     /// Where its name is in the table's name arena.
     line: Line,
+    /// Its id in the table's indexes.
+    pub(crate) id: ObjectId,
 }
 
 impl Slot {
@@ -224,6 +226,14 @@ impl Slot {
 
     fn events(&self) -> impl Iterator<Item = &StoredEvent> {
         self.events.iter().flat_map(|events| events.0.iter())
+    }
+
+    /// Its place in the indexes.
+    fn place(&self) -> Place {
+        Place {
+            id: self.id,
+            line: self.line.get(),
+        }
     }
 }
 
@@ -385,12 +395,12 @@ impl Table {
             .sum()
     }
 
-    /// The objects in descending cluster order, each cluster in ascending key order (the
+    /// The slots in descending cluster order, each cluster in ascending key order (the
     /// order of `orderby=cluster desc`), from cluster `from` down (all when `None`).
     pub(crate) fn walk_clusters_desc<'a>(
         &'a self,
         from: Option<&'a str>,
-    ) -> impl Iterator<Item = &'a Arc<ResourceObject>> + 'a {
+    ) -> impl Iterator<Item = &'a Slot> + 'a {
         let mut clusters: Vec<&'a Arc<str>> = self
             .counts
             .keys()
@@ -399,7 +409,7 @@ impl Table {
         clusters.sort_unstable_by(|a, b| b.cmp(a));
         clusters
             .into_iter()
-            .flat_map(move |c| self.cluster_slots(c).map(|slot| &slot.object))
+            .flat_map(move |c| self.cluster_slots(c))
     }
 
     /// The slots of `cluster`, in key order.
@@ -441,15 +451,14 @@ impl Table {
             Some(_) => None,
         };
         self.index_uid(previous.as_ref().map(|p| &p.object), Some(&object));
-        let line = self.indexes.put(
-            previous.as_ref().map(|p| &p.object),
-            &object,
-            previous.as_ref().map(|p| p.line.get()),
-        );
+        let place = self
+            .indexes
+            .put(previous.as_ref().map(|p| (&p.object, p.place())), &object);
         self.slots.insert(Slot {
             object,
             events,
-            line: Line::new(line),
+            line: Line::new(place.line),
+            id: place.id,
         });
         previous.map(|p| p.object)
     }
@@ -465,7 +474,7 @@ impl Table {
             }
         }
         self.index_uid(Some(&removed.object), None);
-        self.indexes.remove(&removed.object, removed.line.get());
+        self.indexes.remove(&removed.object, removed.place());
         if self.indexes.names_wasteful() {
             self.indexes.reset_names();
             for slot in &self.slots {
