@@ -150,18 +150,19 @@ pub(crate) fn run(only: &[String], args: &[String]) -> anyhow::Result<()> {
         );
     }
     let docs = Path::new("docs/benchmarks.md");
-    let mut text = std::fs::read_to_string(docs).unwrap_or_else(|_| "# Benchmarks\n".into());
     for bench in BENCHMARKS
         .iter()
         .filter(|b| only.is_empty() || only.iter().any(|n| n == b.name))
     {
         let table = run_one(bench, args)?;
+        // Read after the run: the file may have been edited while the benchmark ran.
+        let text = std::fs::read_to_string(docs).unwrap_or_else(|_| "# Benchmarks\n".into());
         let date = if args.is_empty() {
             today()
         } else {
             format!("with `-- {}`, {}", args.join(" "), today())
         };
-        text = replace_section(&text, bench, &table, &date, &machine());
+        let text = replace_section(&text, bench, &table, &date, &machine());
         std::fs::write(docs, &text).with_context(|| format!("write {}", docs.display()))?;
         eprintln!("wrote the {} section of {}", bench.name, docs.display());
     }
