@@ -14,6 +14,7 @@ use storage_api::{Result, StorageError};
 
 use crate::db::{Col, Db, Pool};
 use crate::dialect::Dialect;
+use crate::sql::Sql;
 
 /// The table that records applied migrations (its own name, so that a database shared with
 /// other sqlx applications keeps their histories apart).
@@ -150,6 +151,14 @@ async fn sqlite_label_index(db: &Db) -> Result<()> {
     tx.commit(what).await
 }
 
+/// Whether a `SELECT COUNT(*) …` counts at least one row (false when it fails: the optional
+/// PostgreSQL steps below then leave things as they are).
+async fn counts_any(db: &Db, what: &str, sql: &Sql) -> bool {
+    db.fetch(what, sql, &[Col::Int])
+        .await
+        .is_ok_and(|rows| rows.first().is_some_and(|r| r.int(0) > 0))
+}
+
 /// The JSON columns PostgreSQL compresses with lz4 when it can ([`lz4_compression`]).
 const LZ4_COLUMNS: [(&str, &str, &str); 3] = [
     (
@@ -171,9 +180,8 @@ const LZ4_COLUMNS: [(&str, &str, &str); 3] = [
 
 /// PostgreSQL: compresses the stored JSON with lz4 instead of pglz (`ALTER TABLE … SET
 /// COMPRESSION lz4`, PostgreSQL 14 and later built with lz4, as Debian's and the official
-/// images are). Reading back the 500 TOASTed objects of a page was the largest part of a
-/// list on the database side: pglz decompression 12.9 ms against lz4's 5.4 ms for 501 pods,
-/// for about 20% more bytes. Values written before keep their compression until rewritten.
+/// images are). Reading back the 501 TOASTed objects of a list page took 6.8–7.3 ms with pglz
+/// and 5.6–5.9 ms with lz4 (docs/storage-internal.md), for about 20% more bytes. Values written before keep their compression until rewritten.
 /// Optional, like the trigram index: without lz4 the layer works as before, and says so.
 async fn lz4_compression(db: &Db) {
     for (table, column, alter) in LZ4_COLUMNS {
@@ -183,11 +191,7 @@ async fn lz4_compression(db: &Db) {
             .push(") AND attname = ")
             .bind(column)
             .push(" AND attcompression <> 'l'");
-        let needed = db
-            .fetch("check compression", &sql, &[Col::Int])
-            .await
-            .is_ok_and(|rows| rows.first().is_some_and(|r| r.int(0) > 0));
-        if !needed {
+        if !counts_any(db, "check compression", &sql).await {
             continue;
         }
         let what = "set lz4 compression";
@@ -220,9 +224,7 @@ async fn trigram_index(db: &Db) {
             "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ",
         )
         .bind(name);
-        db.fetch("check index", &sql, &[Col::Int])
-            .await
-            .is_ok_and(|rows| rows.first().is_some_and(|r| r.int(0) > 0))
+        counts_any(db, "check index", &sql).await
     };
     if exists("resources_name_trgm").await {
         // Indexes made before version 21 have a pending list (see that migration).
@@ -231,11 +233,7 @@ async fn trigram_index(db: &Db) {
             "SELECT COUNT(*) FROM pg_class WHERE oid = to_regclass('resources_name_trgm') \
              AND NOT ('fastupdate=off' = ANY(COALESCE(reloptions, '{}')))",
         );
-        let pending_list = db
-            .fetch("check index", &sql, &[Col::Int])
-            .await
-            .is_ok_and(|rows| rows.first().is_some_and(|r| r.int(0) > 0));
-        if pending_list {
+        if counts_any(db, "check index", &sql).await {
             let mut sql = db.sql();
             sql.push("ALTER INDEX resources_name_trgm SET (fastupdate = off)");
             if let Err(error) = db.execute("alter index resources_name_trgm", &sql).await {

@@ -55,10 +55,8 @@ async fn postgres_rows_without_words_are_filled_in_before_answering() {
         .expect("apply");
     assert_eq!(search(&*storage, "query=nginx").await, ["a", "c"]);
 
-    let support::Scratch::PostgresSchema { url, schema } = factory.probe() else {
-        panic!("a PostgreSQL scratch schema");
-    };
-    let mut admin = sqlx::PgConnection::connect(url).await.expect("postgres");
+    let (url, schema) = support::postgres_schema(&factory);
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("postgres");
     // As before the migration: no words at all.
     admin
         .execute(AssertSqlSafe(format!(

@@ -31,9 +31,7 @@ async fn last_analyze(url: &str, schema: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_analyzes_resources_after_a_bulk_write() {
     let factory = support::postgres().await;
-    let support::Scratch::PostgresSchema { url, schema } = factory.probe().clone() else {
-        panic!("a PostgreSQL scratch schema");
-    };
+    let (url, schema) = support::postgres_schema(&factory);
     let storage = support::pods(&factory).await;
     let pods = generate_pods(12_000, 2, 7);
     let mut pods = pods.into_iter();
@@ -69,9 +67,7 @@ async fn postgres_analyzes_resources_after_a_bulk_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_gin_indexes_have_no_pending_list() {
     let factory = support::postgres().await;
-    let support::Scratch::PostgresSchema { url, schema } = factory.probe().clone() else {
-        panic!("a PostgreSQL scratch schema");
-    };
+    let (url, schema) = support::postgres_schema(&factory);
     let mut conn = sqlx::PgConnection::connect(&url).await.expect("postgres");
     let rows = sqlx::query(
         "SELECT c.relname::text, COALESCE(array_to_string(c.reloptions, ','), '') \
@@ -107,9 +103,7 @@ async fn postgres_gin_indexes_have_no_pending_list() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_compresses_stored_json_with_lz4() {
     let factory = support::postgres().await;
-    let support::Scratch::PostgresSchema { url, schema } = factory.probe().clone() else {
-        panic!("a PostgreSQL scratch schema");
-    };
+    let (url, schema) = support::postgres_schema(&factory);
     let storage = support::pods(&factory).await;
     let pods = generate_pods(20, 1, 3);
     storage

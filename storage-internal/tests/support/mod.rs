@@ -229,6 +229,15 @@ pub async fn postgres() -> ScratchFactory {
     postgres_with(|_| {}).await
 }
 
+/// The server URL and scratch schema of a layer made by [`postgres`] (for a look at its
+/// catalog with a connection of the test's own).
+pub fn postgres_schema(factory: &ScratchFactory) -> (String, String) {
+    match factory.probe() {
+        Scratch::PostgresSchema { url, schema } => (url.clone(), schema.clone()),
+        other => panic!("a PostgreSQL scratch schema, not {other:?}"),
+    }
+}
+
 /// [`postgres`], with `tune` applied to the configuration first.
 pub async fn postgres_with(tune: impl FnOnce(&mut InternalConfig)) -> ScratchFactory {
     let url = postgres_url();
