@@ -29,7 +29,7 @@ use storage_api::{Gvr, ResourceObject, Result, StorageError};
 
 use crate::db::{Col, Db, Reader, Tx};
 use crate::dialect::Dialect;
-use crate::sql::Sql;
+use crate::sql::{Bind, Sql};
 
 /// The PostgreSQL channel writers notify and watchers listen on.
 pub(crate) const NOTIFY_CHANNEL: &str = "clusterpedia_changes";
@@ -264,33 +264,59 @@ impl Appender {
                 let mut sql = tx.sql();
                 sql.push(
                     "INSERT INTO resource_changes (revision, changed_at, op, api_group, \
-                     api_version, resource, cluster, object, previous) VALUES ",
+                     api_version, resource, cluster, object, previous) ",
                 );
-                sql.join(
-                    chunk,
-                    ", ",
-                    |sql, (revision, op, cluster, object, previous)| {
-                        sql.push("(")
-                            .bind(*revision)
-                            .push(", ")
-                            .bind(changed_at)
-                            .push(", ")
-                            .bind(op.as_str())
-                            .push(", ")
-                            .bind(&gvr.group)
-                            .push(", ")
-                            .bind(&gvr.version)
-                            .push(", ")
-                            .bind(&gvr.resource)
-                            .push(", ")
-                            .bind(&**cluster)
-                            .push(", ")
-                            .bind(object.as_str())
-                            .push(", ")
-                            .bind(previous.clone().unwrap_or_default())
-                            .push(")");
-                    },
-                );
+                if sql.dialect().binds_arrays() {
+                    // One statement text for any number of rows (see `Dialect::binds_arrays`).
+                    let text =
+                        |f: fn(&Entry) -> String| Bind::TextArray(chunk.iter().map(f).collect());
+                    sql.push("SELECT u.revision, ")
+                        .bind(changed_at)
+                        .push(", u.op, ")
+                        .bind(&gvr.group)
+                        .push(", ")
+                        .bind(&gvr.version)
+                        .push(", ")
+                        .bind(&gvr.resource)
+                        .push(", u.cluster, u.object, u.previous FROM UNNEST(")
+                        .bind(Bind::IntArray(chunk.iter().map(|e| e.0).collect()))
+                        .push("::bigint[], ")
+                        .bind(text(|e| e.1.as_str().to_owned()))
+                        .push("::text[], ")
+                        .bind(text(|e| e.2.to_string()))
+                        .push("::text[], ")
+                        .bind(text(|e| e.3.clone()))
+                        .push("::text[], ")
+                        .bind(text(|e| e.4.clone().unwrap_or_default()))
+                        .push("::text[]) AS u(revision, op, cluster, object, previous)");
+                } else {
+                    sql.push("VALUES ");
+                    sql.join(
+                        chunk,
+                        ", ",
+                        |sql, (revision, op, cluster, object, previous)| {
+                            sql.push("(")
+                                .bind(*revision)
+                                .push(", ")
+                                .bind(changed_at)
+                                .push(", ")
+                                .bind(op.as_str())
+                                .push(", ")
+                                .bind(&gvr.group)
+                                .push(", ")
+                                .bind(&gvr.version)
+                                .push(", ")
+                                .bind(&gvr.resource)
+                                .push(", ")
+                                .bind(&**cluster)
+                                .push(", ")
+                                .bind(object.as_str())
+                                .push(", ")
+                                .bind(previous.clone().unwrap_or_default())
+                                .push(")");
+                        },
+                    );
+                }
                 tx.execute("record changes", &sql).await?;
             }
         }

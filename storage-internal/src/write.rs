@@ -230,29 +230,14 @@ async fn stored_objects(
     for chunk in unique.chunks(ROWS_PER_STATEMENT) {
         let mut sql = tx.sql();
         let object = if sql.dialect() == Dialect::Postgres {
-            "object::text"
+            "r.object::text"
         } else {
-            "object"
+            "r.object"
         };
-        sql.push("SELECT cluster, namespace, name, ")
+        sql.push("SELECT r.cluster, r.namespace, r.name, ")
             .push(object)
-            .push(" FROM resources WHERE api_group = ")
-            .bind(&gvr.group)
-            .push(" AND api_version = ")
-            .bind(&gvr.version)
-            .push(" AND resource = ")
-            .bind(&gvr.resource)
-            .push(" AND (");
-        sql.join(chunk, " OR ", |sql, key| {
-            sql.push("(cluster = ")
-                .bind(&key.cluster)
-                .push(" AND namespace = ")
-                .bind(&key.namespace)
-                .push(" AND name = ")
-                .bind(&key.name)
-                .push(")");
-        });
-        sql.push(")");
+            .push(" FROM resources r");
+        push_keys_filter(&mut sql, gvr, chunk, " JOIN ", " ON ");
         let rows = tx
             .fetch(
                 "read stored objects",
@@ -272,14 +257,56 @@ async fn stored_objects(
 async fn delete_keys(tx: &mut Tx<'_>, gvr: &Gvr, keys: &[ObjectKey]) -> Result<()> {
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
         let mut sql = tx.sql();
-        sql.push("DELETE FROM resources WHERE api_group = ")
-            .bind(&gvr.group)
-            .push(" AND api_version = ")
-            .bind(&gvr.version)
-            .push(" AND resource = ")
-            .bind(&gvr.resource)
-            .push(" AND (");
-        sql.join(chunk, " OR ", |sql, key| {
+        let keys: Vec<&ObjectKey> = chunk.iter().collect();
+        // (MariaDB takes no alias in a one-table DELETE: the `OR` of keys names no table.)
+        sql.push(if sql.dialect().binds_arrays() {
+            "DELETE FROM resources r"
+        } else {
+            "DELETE FROM resources"
+        });
+        push_keys_filter(&mut sql, gvr, &keys, " USING ", " WHERE ");
+        tx.execute("delete", &sql).await?;
+    }
+    Ok(())
+}
+
+/// Restricts `resources r` to the rows of `gvr` with one of `keys`. PostgreSQL binds the keys as
+/// three arrays joined through `UNNEST` (`join` before them, `on` after them: `" JOIN "`,
+/// `" ON "` in a `SELECT`, `" USING "`, `" WHERE "` in a `DELETE`): one statement text for any
+/// number of keys, planned as key lookups. Elsewhere an `OR` of the keys, its columns
+/// unqualified.
+fn push_keys_filter(
+    sql: &mut Sql,
+    gvr: &Gvr,
+    keys: &[&ObjectKey],
+    join: &'static str,
+    on: &'static str,
+) {
+    let column =
+        |f: fn(&ObjectKey) -> &String| Bind::TextArray(keys.iter().map(|k| f(k).clone()).collect());
+    if sql.dialect().binds_arrays() {
+        sql.push(join)
+            .push("UNNEST(")
+            .bind(column(|k| &k.cluster))
+            .push("::text[], ")
+            .bind(column(|k| &k.namespace))
+            .push("::text[], ")
+            .bind(column(|k| &k.name))
+            .push("::text[]) AS k(cluster, namespace, name)")
+            .push(on)
+            .push("r.cluster = k.cluster AND r.namespace = k.namespace AND r.name = k.name AND r.");
+    } else {
+        sql.push(" WHERE ");
+    }
+    sql.push("api_group = ")
+        .bind(&gvr.group)
+        .push(" AND api_version = ")
+        .bind(&gvr.version)
+        .push(" AND resource = ")
+        .bind(&gvr.resource);
+    if !sql.dialect().binds_arrays() {
+        sql.push(" AND (");
+        sql.join(keys, " OR ", |sql, key| {
             sql.push("(cluster = ")
                 .bind(&key.cluster)
                 .push(" AND namespace = ")
@@ -289,9 +316,7 @@ async fn delete_keys(tx: &mut Tx<'_>, gvr: &Gvr, keys: &[ObjectKey]) -> Result<(
                 .push(")");
         });
         sql.push(")");
-        tx.execute("delete", &sql).await?;
     }
-    Ok(())
 }
 
 /// Writes `objects`, each with the revision of its change (the last one wins for a repeated
@@ -452,4 +477,49 @@ fn push_values_row(sql: &mut Sql, gvr: &Gvr, row: &ObjectValues, synced_at: i64,
     sql.dialect()
         .push_json_value(sql, row.object.clone(), JsonKind::Verbatim);
     sql.push(", ").bind(revision).push(")");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(n: usize) -> Vec<ObjectKey> {
+        (0..n)
+            .map(|i| ObjectKey::new("c1", "ns", &format!("pod-{i}")))
+            .collect()
+    }
+
+    fn filter(dialect: Dialect, keys: &[ObjectKey]) -> Sql {
+        let mut sql = Sql::new(dialect);
+        let keys: Vec<&ObjectKey> = keys.iter().collect();
+        sql.push("SELECT r.name FROM resources r");
+        push_keys_filter(
+            &mut sql,
+            &Gvr::new("", "v1", "pods"),
+            &keys,
+            " JOIN ",
+            " ON ",
+        );
+        sql
+    }
+
+    /// On PostgreSQL a batch of any size is one statement text (one prepared statement, no
+    /// `OR` of hundreds of keys to plan); elsewhere each key is an `OR` arm.
+    #[test]
+    fn postgres_key_lookups_have_one_text_for_any_batch() {
+        let one = filter(Dialect::Postgres, &keys(1));
+        let many = filter(Dialect::Postgres, &keys(300));
+        assert_eq!(one.text(), many.text());
+        assert!(one.text().contains("UNNEST("), "{}", one.text());
+        assert_eq!(many.binds().len(), 6, "three key arrays and the resource");
+        match &many.binds()[2] {
+            Bind::TextArray(names) => assert_eq!(names.len(), 300),
+            other => panic!("names not bound as an array: {other:?}"),
+        }
+
+        let one = filter(Dialect::Sqlite, &keys(1));
+        let many = filter(Dialect::Sqlite, &keys(3));
+        assert_ne!(one.text(), many.text());
+        assert_eq!(many.text().matches(" OR ").count(), 2, "{}", many.text());
+    }
 }

@@ -10,7 +10,9 @@
 //! returned) and the load time and process RSS.
 //!
 //! Run: `cargo bench -p storage-memory --bench memory_queries` (1M pods: about 8 GB of memory at
-//! the peak; run it niced), or with a size: `… --bench memory_queries -- 200000`.
+//! the peak; run it niced), or with a size: `… --bench memory_queries -- 200000`. To profile one
+//! query: `… -- 200000 --case 'orderby name' --runs 1000` (the queries whose name contains the
+//! text, that many times each).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,12 +62,34 @@ async fn time(
 
 fn main() -> anyhow::Result<()> {
     let smoke = !std::env::args().any(|a| a == "--bench");
-    let pods: usize = match std::env::args().skip(1).find(|a| !a.starts_with('-')) {
+    // The size is the first argument that is not a flag or a flag's value.
+    let mut size = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--case" || arg == "--runs" {
+            args.next();
+        } else if !arg.starts_with('-') {
+            size = Some(arg);
+            break;
+        }
+    }
+    let pods: usize = match size {
         Some(count) => count.parse()?,
         None if smoke => 2_000,
         None => DEFAULT_PODS,
     };
-    let runs = if smoke { 2 } else { 30 };
+    let flag = |name: &str| {
+        let args: Vec<String> = std::env::args().collect();
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    let only = flag("--case");
+    let runs = match flag("--runs") {
+        Some(runs) => runs.parse()?,
+        None if smoke => 2,
+        None => 30,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -230,6 +254,12 @@ fn main() -> anyhow::Result<()> {
         ];
         let mut rows = Vec::new();
         for (name, options) in &cases {
+            if only
+                .as_ref()
+                .is_some_and(|only| !name.contains(only.as_str()))
+            {
+                continue;
+            }
             eprintln!("{name}...");
             let (times, items) = time(&*storage, options, runs).await?;
             rows.push(format!(
