@@ -3,14 +3,15 @@
 //!
 //! - **Labels**: key → value → the objects with that label, each set in key order (cluster,
 //!   namespace, name), so a default-order page of a `key=value` / `key in (…)` selector walks
-//!   only the matching objects and stops after the page.
+//!   only the matching objects and stops after the page; and their ids in a compressed bitmap
+//!   (`roaring`), so a label + `orderby` page walks the order's index testing each entry's id.
 //! - **Orders**: one ordered set per sortable field (name, namespace, creation time, member
 //!   resource version), keyed by the field, then cluster, namespace, name: exactly the total
 //!   order [`ListOptions::effective_order`](storage_api::ListOptions::effective_order) gives an
 //!   `orderby` of that one field. A page walks the set from the continue position and stops
 //!   after the page (descending: value groups from the highest, each group walked upwards,
 //!   since ties stay ascending). The table's own key set is the cluster order.
-//! - **Owners**: controller owner uid → the objects it owns, in key order, so that an owner
+//! - **Owners**: controller owner uid → the objects it owns, in key order (and by id), so that an owner
 //!   query (and the resolution of its chain of owners) reads only the owned objects.
 //! - **Names**: every name of the table in one byte arena (`name NUL namespace NUL cluster
 //!   LF` per object), searched with SIMD substring search for `fuzzyName`: a few milliseconds
@@ -30,6 +31,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use roaring::RoaringBitmap;
 use storage_api::query::{Float, SortValue};
 use storage_api::{IndexedFields, ResourceObject};
 
@@ -138,7 +140,7 @@ impl<const F: u8> Ord for dyn EntryKey<F> + '_ {
 }
 
 /// The dense id of an object within its table (see [`Ids`]): what an index entry carries
-/// besides the object, so that membership in a set of objects ([`IdSet`]) is known without
+/// besides the object, so that membership in a set of objects ([`IdSet`], [`MemberSet`]) is known without
 /// reading the object.
 pub(crate) type ObjectId = u32;
 
@@ -274,7 +276,7 @@ pub(crate) fn key_of<const F: u8>(fields: &IndexedFields) -> IndexKey<'_> {
 /// one-field `orderby … desc`), from index key `from` on (in that order; all when `None`).
 ///
 /// `keep` is asked about the id of every entry walked, before the walk reads the object (so
-/// membership in an [`IdSet`] makes skipped entries cost no object read).
+/// membership in an [`IdSet`] or a [`MemberSet`]'s ids makes skipped entries cost no object read).
 pub(crate) fn walk<'a, const F: u8>(
     set: &'a OrderSet<F>,
     from: Option<IndexKey<'a>>,
@@ -465,11 +467,47 @@ impl IdSet {
     }
 }
 
-/// The label sets of a table: key → value → objects in key order.
-type LabelIndex = HashMap<Box<str>, HashMap<Box<str>, OrderSet<BY_CLUSTER>>>;
+/// The objects of a label value or of an owner: in key order (to list them), and their ids in a
+/// compressed bitmap (so that a walk of an order's index tests membership by id with nothing to
+/// build per query: see `query::walked_page`).
+#[derive(Debug, Default)]
+pub(crate) struct MemberSet {
+    /// The objects, in key order.
+    pub(crate) objects: OrderSet<BY_CLUSTER>,
+    /// Their ids.
+    pub(crate) ids: RoaringBitmap,
+}
 
-/// The objects of a table by the uid of their controller owner, each set in key order.
-type OwnerIndex = HashMap<Box<str>, OrderSet<BY_CLUSTER>>;
+impl MemberSet {
+    fn insert(&mut self, entry: Entry<BY_CLUSTER>) {
+        self.ids.insert(entry.id);
+        self.objects.insert(entry);
+    }
+
+    fn remove(&mut self, fields: &IndexedFields) {
+        if let Some(entry) = self
+            .objects
+            .take(&key_of::<BY_CLUSTER>(fields) as &dyn EntryKey<BY_CLUSTER>)
+        {
+            self.ids.remove(entry.id);
+        }
+    }
+
+    /// How many objects.
+    pub(crate) fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+}
+
+/// The label sets of a table: key → value → objects.
+type LabelIndex = HashMap<Box<str>, HashMap<Box<str>, MemberSet>>;
+
+/// The objects of a table by the uid of their controller owner.
+type OwnerIndex = HashMap<Box<str>, MemberSet>;
 
 /// What an arena line does not hold: the object is not in the arena (its name or key holds a
 /// separator) and is always a fuzzy candidate.
@@ -665,7 +703,7 @@ impl Indexes {
                 continue;
             };
             if let Some(set) = values.get_mut(value) {
-                remove_from(set, fields);
+                set.remove(fields);
                 if set.is_empty() {
                     values.remove(value);
                 }
@@ -678,7 +716,7 @@ impl Indexes {
 
     fn remove_owner(&mut self, fields: &IndexedFields) {
         if let Some(set) = self.owners.get_mut(fields.owner_uid.as_str()) {
-            remove_from(set, fields);
+            set.remove(fields);
             if set.is_empty() {
                 self.owners.remove(fields.owner_uid.as_str());
             }
@@ -686,21 +724,17 @@ impl Indexes {
     }
 
     /// The objects whose controller owner has uid `uid`, in key order.
-    pub(crate) fn owned_by(&self, uid: &str) -> Option<&OrderSet<BY_CLUSTER>> {
+    pub(crate) fn owned_by(&self, uid: &str) -> Option<&MemberSet> {
         self.owners.get(uid)
     }
 
     /// The objects with label `key` set to one of `values`, each set in key order (one set per
     /// distinct value).
-    pub(crate) fn label_sets<'a>(
-        &'a self,
-        key: &str,
-        values: &[String],
-    ) -> Vec<&'a OrderSet<BY_CLUSTER>> {
+    pub(crate) fn label_sets<'a>(&'a self, key: &str, values: &[String]) -> Vec<&'a MemberSet> {
         let Some(by_value) = self.labels.get(key) else {
             return Vec::new();
         };
-        let mut sets: Vec<&'a OrderSet<BY_CLUSTER>> = Vec::new();
+        let mut sets: Vec<&'a MemberSet> = Vec::new();
         for set in values.iter().filter_map(|v| by_value.get(v.as_str())) {
             // A value listed twice gives its set once.
             if !sets.iter().any(|s| std::ptr::eq(*s, set)) {
@@ -708,6 +742,32 @@ impl Indexes {
             }
         }
         sets
+    }
+
+    /// Asserts that every label and owner set's id bitmap holds exactly the ids of its
+    /// objects (tests).
+    #[cfg(test)]
+    pub(crate) fn assert_member_ids(&self) {
+        let sets = self
+            .labels
+            .iter()
+            .flat_map(|(key, values)| {
+                values
+                    .iter()
+                    .map(move |(v, set)| (format!("{key}={v}"), set))
+            })
+            .chain(
+                self.owners
+                    .iter()
+                    .map(|(uid, set)| (format!("owner {uid}"), set)),
+            );
+        for (name, set) in sets {
+            let ids: Vec<ObjectId> = set.ids.iter().collect();
+            let mut expected: Vec<ObjectId> = set.objects.iter().map(|e| e.id).collect();
+            expected.sort_unstable();
+            assert_eq!(ids, expected, "the ids of {name}");
+            assert!(!set.is_empty(), "{name} is kept empty");
+        }
     }
 
     /// Whether the arena should be rebuilt.

@@ -10,8 +10,8 @@
 //!   does;
 //! - a one-field order with an index walks that index from the continue position's place in
 //!   it; when a label or owner index narrows the candidates, the walk keeps only the
-//!   candidates' entries (a bitset of their ids: the entries skipped are not read) and
-//!   stops after the page; the walk is given as many steps as selecting the candidates would
+//!   candidates' entries (by id: the label or owner set's id bitmap, or a bitset of the
+//!   objects found; the entries skipped are not read) and stops after the page; the walk is given as many steps as selecting the candidates would
 //!   cost, so a large share of the table is always walked; when the walk would be long (few
 //!   candidates) or gives up (candidates bunched at the far end of the order), only the page's
 //!   share of the candidates is selected by the order's key (linear in the candidates, no
@@ -33,6 +33,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use roaring::RoaringBitmap;
 use storage_api::collection::CollectionResourceType;
 use storage_api::evaluator::{Evaluator, present, resolve_owner_uids};
 use storage_api::query::label_selector::{LabelOperator, LabelSelector};
@@ -44,7 +45,7 @@ use storage_api::{
 };
 
 use crate::index::{
-    BY_CLUSTER, BY_CREATED, BY_NAME, BY_NAMESPACE, BY_RV, IdSet, ObjectId, OrderSet, compare_keys,
+    BY_CLUSTER, BY_CREATED, BY_NAME, BY_NAMESPACE, BY_RV, IdSet, MemberSet, ObjectId, compare_keys,
     first_in_order, group_key, key_of, key_range, namespace_range, objects_named, position_key,
     sort_by, walk,
 };
@@ -98,7 +99,7 @@ fn owner_uids(store: &Store, options: &ListOptions) -> Result<Option<HashSet<Str
                 let Some(owned) = table.indexes.owned_by(uid) else {
                     continue;
                 };
-                for object in key_range(owned, Some((cluster, "", "")))
+                for object in key_range(&owned.objects, Some((cluster, "", "")))
                     .take_while(|o| *o.fields.cluster == **cluster)
                 {
                     objects.push(&object.fields);
@@ -268,7 +269,7 @@ const FUZZY_CAP: usize = 10_000;
 enum Narrow<'a> {
     /// Sets of objects (a label's, one per wanted value; an owner's, one per owner uid), each
     /// in key order, no object in two of them.
-    Sets(Vec<&'a OrderSet<BY_CLUSTER>>, Covers),
+    Sets(Vec<&'a MemberSet>, Covers),
     /// Objects by key (fuzzy-name hits, names), in no particular order.
     Objects(Vec<Found<'a>>),
 }
@@ -315,16 +316,40 @@ impl<'a> Narrow<'a> {
     /// The candidates (each set in key order, one set after the other; objects as found).
     fn objects(&self) -> Box<dyn Iterator<Item = &'a Arc<ResourceObject>> + '_> {
         match self {
-            Narrow::Sets(sets, _) => Box::new(sets.iter().flat_map(|set| key_range(set, None))),
+            Narrow::Sets(sets, _) => {
+                Box::new(sets.iter().flat_map(|set| key_range(&set.objects, None)))
+            }
             Narrow::Objects(objects) => Box::new(objects.iter().map(|found| found.object)),
         }
     }
 
-    /// The ids of the candidates (read from the index entries, not from the objects).
-    fn ids(&self) -> Box<dyn Iterator<Item = ObjectId> + '_> {
+    /// Membership in the candidates by id: the sets' own bitmaps, or the ids of the objects
+    /// found marked in an [`IdSet`] of the table.
+    fn members(&self, table: &Table) -> Members<'a> {
         match self {
-            Narrow::Sets(sets, _) => Box::new(sets.iter().flat_map(|set| set.iter().map(|e| e.id))),
-            Narrow::Objects(objects) => Box::new(objects.iter().map(|found| found.id)),
+            Narrow::Sets(sets, _) => Members::Sets(sets.iter().map(|set| &set.ids).collect()),
+            Narrow::Objects(objects) => {
+                let mut ids = IdSet::new(table.indexes.id_bound());
+                objects.iter().for_each(|found| ids.insert(found.id));
+                Members::Found(ids)
+            }
+        }
+    }
+}
+
+/// Membership in narrowed candidates by object id (see [`Narrow::members`]).
+enum Members<'a> {
+    /// In one of the sets' id bitmaps (kept by the indexes: nothing built per query).
+    Sets(Vec<&'a RoaringBitmap>),
+    /// Marked in a bitset built for the query.
+    Found(IdSet),
+}
+
+impl Members<'_> {
+    fn contains(&self, id: ObjectId) -> bool {
+        match self {
+            Members::Sets(sets) => sets.iter().any(|ids| ids.contains(id)),
+            Members::Found(ids) => ids.contains(id),
         }
     }
 }
@@ -408,12 +433,12 @@ fn key_ordered<'a>(
     match narrow {
         Narrow::Sets(sets, _) if sets.len() == 1 => Box::new(
             sets.into_iter()
-                .flat_map(move |set| key_range(set, from_key)),
+                .flat_map(move |set| key_range(&set.objects, from_key)),
         ),
         Narrow::Sets(sets, _) => {
             let mut objects: Vec<_> = sets
                 .into_iter()
-                .flat_map(|set| key_range(set, from_key))
+                .flat_map(|set| key_range(&set.objects, from_key))
                 .collect();
             objects.sort_unstable_by(|a, b| KeyRef::of(a).cmp(&KeyRef::of(b)));
             Box::new(objects.into_iter())
@@ -488,7 +513,7 @@ fn index_ordered<'a>(
 
 /// A walk of an order's index is given this many steps per candidate before it gives up.
 ///
-/// A step reads one B-tree entry and one bit of an [`IdSet`] (measured about 60 ns per step
+/// A step reads one B-tree entry and tests its id (see [`Members`]; measured about 60 ns per step
 /// at 200,000 pods on the shared 2-core machine: the tree's leaves are cold), where selecting
 /// a candidate reads its object and compares by its key (300-600 ns): a walk that gives up
 /// (the candidates lie at the far end of the order) costs about what the selection that
@@ -497,7 +522,7 @@ const WALK_STEPS_PER_CANDIDATE: usize = 8;
 
 /// The page of a one-field `orderby` with an index among narrowed candidates, found by walking
 /// the order's index from the continue position and keeping the candidates' entries (by id,
-/// see [`IdSet`]: no object read for the entries skipped), stopping after the page.
+/// see [`Members`]: no object read for the entries skipped), stopping after the page.
 ///
 /// The walk steps over the entries between the page's items, where selecting among the
 /// candidates reads every one of them: it is tried when the candidates spread over the order
@@ -525,8 +550,7 @@ fn walked_page(
     if spread > budget {
         return None;
     }
-    let mut members = IdSet::new(table.indexes.id_bound());
-    narrowed.ids().for_each(|id| members.insert(id));
+    let members = narrowed.members(table);
     let steps = Cell::new(0usize);
     let position = pager.position().map(|p| p.values.as_slice());
     let keep = |id: ObjectId| {

@@ -1472,3 +1472,57 @@ fn walk_members_hold_exactly_the_ids_added() {
     }
     assert!(!members.contains(u32::MAX));
 }
+
+/// The id bitmap of each label and owner set follows its objects through updates that change
+/// labels and owners, deletes, and ids reused by new objects.
+#[test]
+fn member_set_ids_follow_updates_deletes_and_reused_ids() {
+    use crate::index::{Indexes, Place};
+    let pod = |name: &str, app: &str, tier: &str| {
+        Arc::new(labelled_pod(
+            "c1",
+            "ns",
+            name,
+            "1",
+            0,
+            &[("app", app), ("tier", tier)],
+        ))
+    };
+    let mut indexes = Indexes::default();
+    let mut places: Vec<(Arc<ResourceObject>, Place)> = Vec::new();
+    for i in 0..40 {
+        let object = pod(&format!("p{i:02}"), ["web", "api"][i % 2], "a");
+        let place = indexes.put(None, &object);
+        places.push((object, place));
+    }
+    indexes.assert_member_ids();
+    // Updates move every third pod to another app (the old set must forget its id).
+    for (i, (object, place)) in places.iter_mut().enumerate().filter(|(i, _)| i % 3 == 0) {
+        let updated = pod(&object.fields.name, "worker", ["a", "b"][i % 2]);
+        *place = indexes.put(Some((&*object, *place)), &updated);
+        *object = updated;
+    }
+    indexes.assert_member_ids();
+    // Deletes free ids, which new pods with other labels take.
+    for (object, place) in places.drain(..10) {
+        indexes.remove(&object, place);
+    }
+    indexes.assert_member_ids();
+    for i in 0..10 {
+        let object = pod(&format!("q{i:02}"), "batch", "c");
+        let place = indexes.put(None, &object);
+        assert!(place.id < 40, "id {} not reused", place.id);
+        places.push((object, place));
+    }
+    indexes.assert_member_ids();
+    let web = indexes.label_sets("app", &["web".to_owned()]);
+    assert_eq!(web.len(), 1);
+    for (object, place) in &places {
+        assert_eq!(
+            web[0].ids.contains(place.id),
+            object.fields.labels.get("app") == Some("web"),
+            "{}",
+            object.fields.name
+        );
+    }
+}
