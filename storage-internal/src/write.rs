@@ -229,15 +229,12 @@ async fn stored_objects(
     let mut found = HashMap::new();
     for chunk in unique.chunks(ROWS_PER_STATEMENT) {
         let mut sql = tx.sql();
-        let object = if sql.dialect() == Dialect::Postgres {
-            "r.object::text"
+        let columns = if sql.dialect() == Dialect::Postgres {
+            "r.cluster, r.namespace, r.name, r.object::text"
         } else {
-            "r.object"
+            "r.cluster, r.namespace, r.name, r.object"
         };
-        sql.push("SELECT r.cluster, r.namespace, r.name, ")
-            .push(object)
-            .push(" FROM resources r");
-        push_keys_filter(&mut sql, gvr, chunk, " JOIN ", " ON ");
+        push_select_by_keys(&mut sql, columns, gvr, chunk);
         let rows = tx
             .fetch(
                 "read stored objects",
@@ -258,65 +255,133 @@ async fn delete_keys(tx: &mut Tx<'_>, gvr: &Gvr, keys: &[ObjectKey]) -> Result<(
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
         let mut sql = tx.sql();
         let keys: Vec<&ObjectKey> = chunk.iter().collect();
-        // (MariaDB takes no alias in a one-table DELETE: the `OR` of keys names no table.)
-        sql.push(if sql.dialect().binds_arrays() {
-            "DELETE FROM resources r"
-        } else {
-            "DELETE FROM resources"
-        });
-        push_keys_filter(&mut sql, gvr, &keys, " USING ", " WHERE ");
+        push_delete_by_keys(&mut sql, gvr, &keys);
         tx.execute("delete", &sql).await?;
     }
     Ok(())
 }
 
-/// Restricts `resources r` to the rows of `gvr` with one of `keys`. PostgreSQL binds the keys as
-/// three arrays joined through `UNNEST` (`join` before them, `on` after them: `" JOIN "`,
-/// `" ON "` in a `SELECT`, `" USING "`, `" WHERE "` in a `DELETE`): one statement text for any
-/// number of keys, planned as key lookups. Elsewhere an `OR` of the keys, its columns
-/// unqualified.
-fn push_keys_filter(
-    sql: &mut Sql,
-    gvr: &Gvr,
-    keys: &[&ObjectKey],
-    join: &'static str,
-    on: &'static str,
-) {
+/// `SELECT columns` of the rows `r` of `resources` of `gvr` with one of `keys`.
+///
+/// PostgreSQL binds the keys as three arrays (`UNNEST`), SQLite as one JSON array
+/// (`json_each`, joined first so that each key is one lookup in `resources_key`: without
+/// statistics SQLite answered an `OR` of keys by testing every row of the resource against
+/// every key, which made ingest quadratic), so a batch of any size is one statement text
+/// planned as key lookups. MySQL takes an `OR` of the keys: its range optimizer reads each key
+/// through the unique index.
+fn push_select_by_keys(sql: &mut Sql, columns: &'static str, gvr: &Gvr, keys: &[&ObjectKey]) {
+    sql.push("SELECT ").push(columns);
+    match sql.dialect() {
+        Dialect::Postgres => {
+            sql.push(" FROM ");
+            push_unnest_keys(sql, keys);
+            sql.push(" JOIN resources r ON ").push(POSTGRES_KEY_JOIN);
+        }
+        Dialect::Sqlite => {
+            let triples: Vec<[&str; 3]> = keys
+                .iter()
+                .map(|k| [k.cluster.as_str(), k.namespace.as_str(), k.name.as_str()])
+                .collect();
+            // Texts only: serializing cannot fail.
+            let json = serde_json::to_string(&triples).unwrap_or_default();
+            sql.push(" FROM json_each(").bind(json).push(
+                ") AS k CROSS JOIN resources r ON \
+                 r.cluster = json_extract(k.value, '$[0]') \
+                 AND r.namespace = json_extract(k.value, '$[1]') \
+                 AND r.name = json_extract(k.value, '$[2]')",
+            );
+        }
+        Dialect::MySql => {
+            sql.push(" FROM resources r WHERE ");
+            push_keys_or(sql, keys, "r.");
+        }
+    }
+    sql.push(if sql.dialect() == Dialect::MySql {
+        " AND "
+    } else {
+        " WHERE "
+    });
+    push_resource_is(sql, gvr, "r.");
+}
+
+/// Deletes the rows of `resources` of `gvr` with one of `keys` (found as
+/// [`push_select_by_keys`] finds them).
+fn push_delete_by_keys(sql: &mut Sql, gvr: &Gvr, keys: &[&ObjectKey]) {
+    match sql.dialect() {
+        Dialect::Postgres => {
+            sql.push("DELETE FROM resources r USING ");
+            push_unnest_keys(sql, keys);
+            sql.push(" WHERE ").push(POSTGRES_KEY_JOIN).push(" AND ");
+            push_resource_is(sql, gvr, "r.");
+        }
+        Dialect::Sqlite => {
+            sql.push("DELETE FROM resources WHERE id IN (");
+            push_select_by_keys(sql, "r.id", gvr, keys);
+            sql.push(")");
+        }
+        Dialect::MySql => {
+            // MariaDB takes no alias in a one-table DELETE.
+            sql.push("DELETE FROM resources WHERE ");
+            push_keys_or(sql, keys, "");
+            sql.push(" AND ");
+            push_resource_is(sql, gvr, "");
+        }
+    }
+}
+
+/// How the keys of [`push_unnest_keys`] (`k`) meet the rows of `resources` (`r`).
+const POSTGRES_KEY_JOIN: &str =
+    "r.cluster = k.cluster AND r.namespace = k.namespace AND r.name = k.name";
+
+/// `UNNEST($1::text[], $2::text[], $3::text[]) AS k(cluster, namespace, name)` of `keys`.
+fn push_unnest_keys(sql: &mut Sql, keys: &[&ObjectKey]) {
     let column =
         |f: fn(&ObjectKey) -> &String| Bind::TextArray(keys.iter().map(|k| f(k).clone()).collect());
-    if sql.dialect().binds_arrays() {
-        sql.push(join)
-            .push("UNNEST(")
-            .bind(column(|k| &k.cluster))
-            .push("::text[], ")
-            .bind(column(|k| &k.namespace))
-            .push("::text[], ")
-            .bind(column(|k| &k.name))
-            .push("::text[]) AS k(cluster, namespace, name)")
-            .push(on)
-            .push("r.cluster = k.cluster AND r.namespace = k.namespace AND r.name = k.name AND r.");
-    } else {
-        sql.push(" WHERE ");
-    }
-    sql.push("api_group = ")
+    sql.push("UNNEST(")
+        .bind(column(|k| &k.cluster))
+        .push("::text[], ")
+        .bind(column(|k| &k.namespace))
+        .push("::text[], ")
+        .bind(column(|k| &k.name))
+        .push("::text[]) AS k(cluster, namespace, name)");
+}
+
+/// `(cluster = ? AND namespace = ? AND name = ?) OR …` for `keys`, in parentheses, the columns
+/// prefixed with `table`.
+fn push_keys_or(sql: &mut Sql, keys: &[&ObjectKey], table: &'static str) {
+    sql.push("(");
+    sql.join(keys, " OR ", |sql, key| {
+        sql.push("(")
+            .push(table)
+            .push("cluster = ")
+            .bind(&key.cluster)
+            .push(" AND ")
+            .push(table)
+            .push("namespace = ")
+            .bind(&key.namespace)
+            .push(" AND ")
+            .push(table)
+            .push("name = ")
+            .bind(&key.name)
+            .push(")");
+    });
+    sql.push(")");
+}
+
+/// `api_group = ? AND api_version = ? AND resource = ?` for `gvr`, the columns prefixed with
+/// `table`.
+fn push_resource_is(sql: &mut Sql, gvr: &Gvr, table: &'static str) {
+    sql.push(table)
+        .push("api_group = ")
         .bind(&gvr.group)
-        .push(" AND api_version = ")
+        .push(" AND ")
+        .push(table)
+        .push("api_version = ")
         .bind(&gvr.version)
-        .push(" AND resource = ")
+        .push(" AND ")
+        .push(table)
+        .push("resource = ")
         .bind(&gvr.resource);
-    if !sql.dialect().binds_arrays() {
-        sql.push(" AND (");
-        sql.join(keys, " OR ", |sql, key| {
-            sql.push("(cluster = ")
-                .bind(&key.cluster)
-                .push(" AND namespace = ")
-                .bind(&key.namespace)
-                .push(" AND name = ")
-                .bind(&key.name)
-                .push(")");
-        });
-        sql.push(")");
-    }
 }
 
 /// Writes `objects`, each with the revision of its change (the last one wins for a repeated
@@ -489,37 +554,59 @@ mod tests {
             .collect()
     }
 
-    fn filter(dialect: Dialect, keys: &[ObjectKey]) -> Sql {
+    fn select(dialect: Dialect, keys: &[ObjectKey]) -> Sql {
         let mut sql = Sql::new(dialect);
         let keys: Vec<&ObjectKey> = keys.iter().collect();
-        sql.push("SELECT r.name FROM resources r");
-        push_keys_filter(
-            &mut sql,
-            &Gvr::new("", "v1", "pods"),
-            &keys,
-            " JOIN ",
-            " ON ",
-        );
+        push_select_by_keys(&mut sql, "r.name", &Gvr::new("", "v1", "pods"), &keys);
         sql
     }
 
-    /// On PostgreSQL a batch of any size is one statement text (one prepared statement, no
-    /// `OR` of hundreds of keys to plan); elsewhere each key is an `OR` arm.
-    #[test]
-    fn postgres_key_lookups_have_one_text_for_any_batch() {
-        let one = filter(Dialect::Postgres, &keys(1));
-        let many = filter(Dialect::Postgres, &keys(300));
-        assert_eq!(one.text(), many.text());
-        assert!(one.text().contains("UNNEST("), "{}", one.text());
-        assert_eq!(many.binds().len(), 6, "three key arrays and the resource");
-        match &many.binds()[2] {
-            Bind::TextArray(names) => assert_eq!(names.len(), 300),
-            other => panic!("names not bound as an array: {other:?}"),
-        }
+    fn delete(dialect: Dialect, keys: &[ObjectKey]) -> Sql {
+        let mut sql = Sql::new(dialect);
+        let keys: Vec<&ObjectKey> = keys.iter().collect();
+        push_delete_by_keys(&mut sql, &Gvr::new("", "v1", "pods"), &keys);
+        sql
+    }
 
-        let one = filter(Dialect::Sqlite, &keys(1));
-        let many = filter(Dialect::Sqlite, &keys(3));
-        assert_ne!(one.text(), many.text());
-        assert_eq!(many.text().matches(" OR ").count(), 2, "{}", many.text());
+    /// On PostgreSQL and SQLite a batch of any size is one statement text (one prepared
+    /// statement, planned as key lookups), the keys bound as arrays (PostgreSQL) or one JSON
+    /// array joined first (SQLite: its plan of an `OR` of keys tested every row of the
+    /// resource against every key); MySQL keeps an `OR` arm per key.
+    #[test]
+    fn key_lookups_have_one_text_for_any_batch() {
+        for build in [select, delete] {
+            let one = build(Dialect::Postgres, &keys(1));
+            let many = build(Dialect::Postgres, &keys(300));
+            assert_eq!(one.text(), many.text());
+            assert!(one.text().contains("UNNEST("), "{}", one.text());
+            assert_eq!(many.binds().len(), 6, "three key arrays and the resource");
+            match &many.binds()[2] {
+                Bind::TextArray(names) => assert_eq!(names.len(), 300),
+                other => panic!("names not bound as an array: {other:?}"),
+            }
+
+            let one = build(Dialect::Sqlite, &keys(1));
+            let many = build(Dialect::Sqlite, &keys(300));
+            assert_eq!(one.text(), many.text());
+            assert!(
+                many.text()
+                    .contains("json_each(?) AS k CROSS JOIN resources r"),
+                "{}",
+                many.text()
+            );
+            match &many.binds()[0] {
+                Bind::Text(json) => {
+                    let triples: Vec<[String; 3]> = serde_json::from_str(json).expect("json");
+                    assert_eq!(triples.len(), 300);
+                    assert_eq!(triples[7], ["c1", "ns", "pod-7"]);
+                }
+                other => panic!("keys not bound as one JSON text: {other:?}"),
+            }
+
+            let one = build(Dialect::MySql, &keys(1));
+            let many = build(Dialect::MySql, &keys(3));
+            assert_ne!(one.text(), many.text());
+            assert_eq!(many.text().matches(" OR ").count(), 2, "{}", many.text());
+        }
     }
 }
