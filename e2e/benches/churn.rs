@@ -16,7 +16,9 @@
 //!
 //! `cargo xtask bench churn` runs the table: PostgreSQL, SQLite and memory, at 100 and 500
 //! updates/s, three runs each, 30 s each. One run by hand:
-//! `cargo bench -p clusterpedia-e2e --bench churn -- --storage postgres --rate 100 --seconds 30`.
+//! `cargo bench -p clusterpedia-e2e --bench churn -- --storage postgres --rate 100 --seconds 30`;
+//! `--param NAME=VALUE` (repeatable) adds a run-time parameter to the internal layer's `params`
+//! (e.g. `--param synchronous_commit=off` on PostgreSQL).
 //! Under `cargo test` (no `--bench`) it is a short smoke run on memory.
 
 #[path = "../../components/apiserver/tests/support/mod.rs"]
@@ -199,8 +201,12 @@ async fn postgres_admin(statement: &str) -> anyhow::Result<()> {
 }
 
 /// The storage layer of a run, on a fresh database.
-async fn factory(storage: &str, dir: &std::path::Path) -> anyhow::Result<Arc<dyn StorageFactory>> {
-    let yaml = match storage {
+async fn factory(
+    storage: &str,
+    dir: &std::path::Path,
+    params: &[(String, String)],
+) -> anyhow::Result<Arc<dyn StorageFactory>> {
+    let mut yaml = match storage {
         "memory" => return Ok(Arc::new(storage_memory::MemoryStorageFactory::default())),
         "postgres" => {
             postgres_admin(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE}")).await?;
@@ -212,6 +218,12 @@ async fn factory(storage: &str, dir: &std::path::Path) -> anyhow::Result<Arc<dyn
         "sqlite" => format!("type: sqlite\ndsn: {}\n", dir.join("churn.db").display()),
         other => anyhow::bail!("unknown storage {other:?}: want postgres, sqlite or memory"),
     };
+    if !params.is_empty() {
+        yaml.push_str("params:\n");
+        for (name, value) in params {
+            yaml.push_str(&format!("  {name}: {value:?}\n"));
+        }
+    }
     let config = dir.join("storage.yaml");
     std::fs::write(&config, yaml)?;
     Ok(storage_api::registry::new_factory("internal", Some(config)).await?)
@@ -251,7 +263,15 @@ fn main() -> anyhow::Result<()> {
     } else {
         FixtureSpec::small()
     };
-    let row = run_once(&storage, rate, seconds, fixtures)?;
+    let params = args
+        .windows(2)
+        .filter(|w| w[0] == "--param")
+        .map(|w| match w[1].split_once('=') {
+            Some((name, value)) => Ok((name.to_owned(), value.to_owned())),
+            None => anyhow::bail!("--param {}: want NAME=VALUE", w[1]),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let row = run_once(&storage, rate, seconds, fixtures, params)?;
     println!("| {storage} | {rate} | {run} | {row}");
     Ok(())
 }
@@ -316,6 +336,7 @@ fn run_once(
     rate: f64,
     seconds: u64,
     fixtures: FixtureSpec,
+    params: Vec<(String, String)>,
 ) -> anyhow::Result<String> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -343,7 +364,7 @@ fn run_once(
     let harness = Harness::start(
         move || {
             async move {
-                let inner = factory(&storage_name, &storage_dir)
+                let inner = factory(&storage_name, &storage_dir, &params)
                     .await
                     .expect("the storage starts");
                 Arc::new(Forwarding::with_probe(inner, probe)) as Arc<dyn StorageFactory>

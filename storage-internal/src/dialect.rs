@@ -260,7 +260,19 @@ impl Dialect {
     /// Appends a predicate on `r.labels` for one label requirement, with the label selector's
     /// semantics (`!=`, `notin` and `!key` hold for objects without the label; `>`/`<` compare
     /// integers, a non-integer value never matches).
-    pub(crate) fn push_label_requirement(self, sql: &mut Sql, requirement: &LabelRequirement) {
+    ///
+    /// `drive`: whether the label may choose the rows to read (SQLite: the rows whose id the
+    /// label index lists, `r.id IN (…)`). When the query also names namespaces the namespace
+    /// index finds the rows and each one's labels are looked up (`EXISTS`, one primary-key
+    /// probe per row): SQLite answered `IN (…)` by reading every id of the label into a
+    /// temporary index first (10,000 for a common label where the namespace holds 1,000
+    /// objects).
+    pub(crate) fn push_label_requirement(
+        self,
+        sql: &mut Sql,
+        requirement: &LabelRequirement,
+        drive: bool,
+    ) {
         let key = requirement.key.as_str();
         let values = &requirement.values;
         match self {
@@ -295,8 +307,15 @@ impl Dialect {
                 ) =>
             {
                 // The label index (`schema::sqlite_label_index`): the objects with the label.
-                sql.push("r.id IN (SELECT l.resource_id FROM resource_labels l WHERE l.key = ")
-                    .bind(key);
+                if drive {
+                    sql.push("r.id IN (SELECT l.resource_id FROM resource_labels l WHERE l.key = ");
+                } else {
+                    sql.push(
+                        "EXISTS (SELECT 1 FROM resource_labels l WHERE l.resource_id = r.id \
+                         AND l.key = ",
+                    );
+                }
+                sql.bind(key);
                 if requirement.operator != LabelOperator::Exists {
                     sql.push(" AND l.value");
                     push_in(sql, values);

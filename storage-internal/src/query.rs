@@ -204,9 +204,13 @@ impl<'a> ListQuery<'a> {
                 .push(" AND r.created_at > ")
                 .bind(NO_TIME);
         }
+        // With namespaces the namespace index narrows the rows first; a label then only filters
+        // them (see `Dialect::push_label_requirement`).
+        let labels_drive = o.namespaces.is_empty();
         for requirement in o.label_selector.requirements() {
             sql.push(" AND ");
-            self.dialect.push_label_requirement(sql, requirement);
+            self.dialect
+                .push_label_requirement(sql, requirement, labels_drive);
         }
         for needle in &o.fuzzy_names {
             sql.push(" AND ");
