@@ -384,13 +384,7 @@ pub(crate) async fn read_after(
          FROM resource_changes WHERE ",
     );
     if let Some(gvr) = gvr {
-        sql.push("api_group = ")
-            .bind(&gvr.group)
-            .push(" AND api_version = ")
-            .bind(&gvr.version)
-            .push(" AND resource = ")
-            .bind(&gvr.resource)
-            .push(" AND ");
+        sql.push_resource_is(gvr, "").push(" AND ");
     }
     sql.push("revision > ")
         .bind(after)

@@ -169,12 +169,8 @@ fn push_json_set_update(
         .iter()
         .map(|(key, version)| (member_path(key), *version));
     dialect.push_json_set(sql, "event_resource_versions", versions, false);
-    sql.push(" WHERE api_group = ")
-        .bind(&gvr.group)
-        .push(" AND api_version = ")
-        .bind(&gvr.version)
-        .push(" AND resource = ")
-        .bind(&gvr.resource)
+    sql.push(" WHERE ")
+        .push_resource_is(gvr, "")
         .push(" AND cluster = ")
         .bind(cluster)
         .push(" AND uid = ")

@@ -339,12 +339,8 @@ impl StorageFactory for InternalStorageFactory {
             let mut after: Option<String> = None;
             loop {
                 let mut sql = self.db.sql();
-                sql.push("SELECT MIN(cluster) FROM resources WHERE api_group = ")
-                    .bind(&gvr.group)
-                    .push(" AND api_version = ")
-                    .bind(&gvr.version)
-                    .push(" AND resource = ")
-                    .bind(&gvr.resource);
+                sql.push("SELECT MIN(cluster) FROM resources WHERE ")
+                    .push_resource_is(&gvr, "");
                 if let Some(after) = &after {
                     sql.push(" AND cluster > ").bind(after);
                 }
@@ -421,12 +417,8 @@ impl StorageFactory for InternalStorageFactory {
         self.clean("clean cluster resource", &|sql: &mut Sql| {
             sql.push(" WHERE r.cluster = ")
                 .bind(cluster)
-                .push(" AND r.api_group = ")
-                .bind(&gvr.group)
-                .push(" AND r.api_version = ")
-                .bind(&gvr.version)
-                .push(" AND r.resource = ")
-                .bind(&gvr.resource);
+                .push(" AND ")
+                .push_resource_is(gvr, "r.");
         })
         .await
     }

@@ -180,12 +180,7 @@ impl<'a> ListQuery<'a> {
         sql.push(" WHERE ");
         match self.scope {
             Scope::Resource(gvr) => {
-                sql.push("r.api_group = ")
-                    .bind(&gvr.group)
-                    .push(" AND r.api_version = ")
-                    .bind(&gvr.version)
-                    .push(" AND r.resource = ")
-                    .bind(&gvr.resource);
+                sql.push_resource_is(gvr, "r.");
             }
             Scope::Collection(types) => push_collection_types(sql, types),
         }

@@ -7,6 +7,8 @@
 
 use std::fmt::Write as _;
 
+use storage_api::Gvr;
+
 use crate::dialect::Dialect;
 
 /// A value bound to a statement.
@@ -103,6 +105,22 @@ impl Sql {
             Dialect::MySql | Dialect::Sqlite => self.text.push('?'),
         }
         self
+    }
+
+    /// Appends `api_group = ? AND api_version = ? AND resource = ?` for `gvr`, each column
+    /// prefixed with `table` (`"r."`, or `""` for unqualified columns).
+    pub(crate) fn push_resource_is(&mut self, gvr: &Gvr, table: &'static str) -> &mut Self {
+        self.push(table)
+            .push("api_group = ")
+            .bind(&gvr.group)
+            .push(" AND ")
+            .push(table)
+            .push("api_version = ")
+            .bind(&gvr.version)
+            .push(" AND ")
+            .push(table)
+            .push("resource = ")
+            .bind(&gvr.resource)
     }
 
     /// Appends `items` separated by `separator`, each written by `write`.

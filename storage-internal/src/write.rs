@@ -301,7 +301,7 @@ fn push_select_by_keys(sql: &mut Sql, columns: &'static str, gvr: &Gvr, keys: &[
     } else {
         " WHERE "
     });
-    push_resource_is(sql, gvr, "r.");
+    sql.push_resource_is(gvr, "r.");
 }
 
 /// Deletes the rows of `resources` of `gvr` with one of `keys` (found as
@@ -312,7 +312,7 @@ fn push_delete_by_keys(sql: &mut Sql, gvr: &Gvr, keys: &[&ObjectKey]) {
             sql.push("DELETE FROM resources r USING ");
             push_unnest_keys(sql, keys);
             sql.push(" WHERE ").push(POSTGRES_KEY_JOIN).push(" AND ");
-            push_resource_is(sql, gvr, "r.");
+            sql.push_resource_is(gvr, "r.");
         }
         Dialect::Sqlite => {
             sql.push("DELETE FROM resources WHERE id IN (");
@@ -324,7 +324,7 @@ fn push_delete_by_keys(sql: &mut Sql, gvr: &Gvr, keys: &[&ObjectKey]) {
             sql.push("DELETE FROM resources WHERE ");
             push_keys_or(sql, keys, "");
             sql.push(" AND ");
-            push_resource_is(sql, gvr, "");
+            sql.push_resource_is(gvr, "");
         }
     }
 }
@@ -366,22 +366,6 @@ fn push_keys_or(sql: &mut Sql, keys: &[&ObjectKey], table: &'static str) {
             .push(")");
     });
     sql.push(")");
-}
-
-/// `api_group = ? AND api_version = ? AND resource = ?` for `gvr`, the columns prefixed with
-/// `table`.
-fn push_resource_is(sql: &mut Sql, gvr: &Gvr, table: &'static str) {
-    sql.push(table)
-        .push("api_group = ")
-        .bind(&gvr.group)
-        .push(" AND ")
-        .push(table)
-        .push("api_version = ")
-        .bind(&gvr.version)
-        .push(" AND ")
-        .push(table)
-        .push("resource = ")
-        .bind(&gvr.resource);
 }
 
 /// Writes `objects`, each with the revision of its change (the last one wins for a repeated

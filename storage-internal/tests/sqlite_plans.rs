@@ -8,8 +8,10 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use std::sync::Arc;
 use storage_api::query::params::{RequestScope, parse_list_options};
-use storage_api::{Change, Gvr, ResourceStorageConfig, StorageFactory};
+
+use storage_api::{Change, Gvr, ResourceObject, ResourceStorage, StorageFactory};
 use storage_conformance::fixtures::generate_pods;
 
 /// The line of the plan that searches `resources r` for the page (the outer `resources r` is
@@ -22,24 +24,27 @@ fn page_search(plan: &str) -> &str {
         .unwrap_or_else(|| panic!("no plan line for resources r in:\n{plan}"))
 }
 
-#[tokio::test]
-async fn sqlite_owner_queries_use_the_owner_index_without_statistics() {
+/// A fresh SQLite layer with 3,000 generated pods (2 clusters) stored, without statistics.
+async fn loaded_pods() -> (
+    support::ScratchFactory,
+    Arc<dyn ResourceStorage>,
+    Vec<ResourceObject>,
+) {
     let factory = support::sqlite().await;
-    let gvr = Gvr::new("", "v1", "pods");
-    let pods = factory
-        .new_resource_storage(ResourceStorageConfig {
-            gvr: gvr.clone(),
-            kind: "Pod".into(),
-            namespaced: true,
-        })
-        .await
-        .expect("storage");
+    let pods = support::pods(&factory).await;
     let objects = generate_pods(3_000, 2, 7);
     for chunk in objects.chunks(500) {
         pods.apply(chunk.iter().cloned().map(Change::Upsert).collect())
             .await
             .expect("apply");
     }
+    (factory, pods, objects)
+}
+
+#[tokio::test]
+async fn sqlite_owner_queries_use_the_owner_index_without_statistics() {
+    let (factory, pods, objects) = loaded_pods().await;
+    let gvr = Gvr::new("", "v1", "pods");
     let owner = &objects[1234].fields;
     let expected: BTreeSet<String> = objects
         .iter()
@@ -85,22 +90,8 @@ async fn sqlite_owner_queries_use_the_owner_index_without_statistics() {
 /// the namespace).
 #[tokio::test]
 async fn sqlite_namespace_and_label_queries_read_the_namespace_first() {
-    let factory = support::sqlite().await;
+    let (factory, pods, objects) = loaded_pods().await;
     let gvr = Gvr::new("", "v1", "pods");
-    let pods = factory
-        .new_resource_storage(ResourceStorageConfig {
-            gvr: gvr.clone(),
-            kind: "Pod".into(),
-            namespaced: true,
-        })
-        .await
-        .expect("storage");
-    let objects = generate_pods(3_000, 2, 7);
-    for chunk in objects.chunks(500) {
-        pods.apply(chunk.iter().cloned().map(Change::Upsert).collect())
-            .await
-            .expect("apply");
-    }
     let sample = &objects[1234].fields;
     let app = sample.labels.get("app").expect("app label").to_owned();
     let namespace = sample.namespace.clone();
