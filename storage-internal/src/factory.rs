@@ -371,11 +371,7 @@ impl StorageFactory for InternalStorageFactory {
         let gvr = &config.gvr;
         let mut sql = self.db.sql();
         sql.push("INSERT INTO resource_types (api_group, api_version, resource, kind, namespaced) VALUES (")
-            .bind(&gvr.group)
-            .push(", ")
-            .bind(&gvr.version)
-            .push(", ")
-            .bind(&gvr.resource)
+            .bind_resource(gvr)
             .push(", ")
             .bind(&config.kind)
             .push(", ");

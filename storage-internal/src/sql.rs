@@ -123,6 +123,16 @@ impl Sql {
             .bind(&gvr.resource)
     }
 
+    /// Appends the placeholders `?, ?, ?` of `gvr`'s group, version and resource (three values
+    /// of a row).
+    pub(crate) fn bind_resource(&mut self, gvr: &Gvr) -> &mut Self {
+        self.bind(&gvr.group)
+            .push(", ")
+            .bind(&gvr.version)
+            .push(", ")
+            .bind(&gvr.resource)
+    }
+
     /// Appends `items` separated by `separator`, each written by `write`.
     pub(crate) fn join<T>(
         &mut self,

@@ -492,11 +492,7 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[(ObjectValues, i64)], synced_at
 /// `(?, ?, …)`: one row of [`COLUMNS`].
 fn push_values_row(sql: &mut Sql, gvr: &Gvr, row: &ObjectValues, synced_at: i64, revision: i64) {
     sql.push("(")
-        .bind(&gvr.group)
-        .push(", ")
-        .bind(&gvr.version)
-        .push(", ")
-        .bind(&gvr.resource)
+        .bind_resource(gvr)
         .push(", ")
         .bind(&row.cluster)
         .push(", ")

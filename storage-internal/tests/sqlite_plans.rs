@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use storage_api::query::params::{RequestScope, parse_list_options};
 
-use storage_api::{Change, Gvr, ResourceObject, ResourceStorage, StorageFactory};
+use storage_api::{Change, Gvr, ListOptions, ResourceObject, ResourceStorage, StorageFactory};
 use storage_conformance::fixtures::generate_pods;
 
 /// The line of the plan that searches `resources r` for the page (the outer `resources r` is
@@ -22,6 +22,15 @@ fn page_search(plan: &str) -> &str {
             (l.starts_with("SEARCH r ") || l.starts_with("SCAN r ")) && !l.contains("PRIMARY KEY")
         })
         .unwrap_or_else(|| panic!("no plan line for resources r in:\n{plan}"))
+}
+
+/// SQLite's plan of a list of pods with `options`.
+async fn pods_plan(factory: &support::ScratchFactory, options: &ListOptions) -> String {
+    factory
+        .inner()
+        .explain(&Gvr::new("", "v1", "pods"), options)
+        .await
+        .expect("explain")
 }
 
 /// A fresh SQLite layer with 3,000 generated pods (2 clusters) stored, without statistics.
@@ -44,7 +53,6 @@ async fn loaded_pods() -> (
 #[tokio::test]
 async fn sqlite_owner_queries_use_the_owner_index_without_statistics() {
     let (factory, pods, objects) = loaded_pods().await;
-    let gvr = Gvr::new("", "v1", "pods");
     let owner = &objects[1234].fields;
     let expected: BTreeSet<String> = objects
         .iter()
@@ -62,11 +70,7 @@ async fn sqlite_owner_queries_use_the_owner_index_without_statistics() {
         format!("ownerUID={}&ownerSeniority=0&limit=2", owner.owner_uid),
     ] {
         let options = parse_list_options(&query, &scope).expect("options");
-        let plan = factory
-            .inner()
-            .explain(&gvr, &options)
-            .await
-            .expect("explain");
+        let plan = pods_plan(&factory, &options).await;
         let line = page_search(&plan);
         assert!(
             line.contains("USING INDEX resources_owner (cluster=? AND owner_uid=?)"),
@@ -91,7 +95,6 @@ async fn sqlite_owner_queries_use_the_owner_index_without_statistics() {
 #[tokio::test]
 async fn sqlite_namespace_and_label_queries_read_the_namespace_first() {
     let (factory, pods, objects) = loaded_pods().await;
-    let gvr = Gvr::new("", "v1", "pods");
     let sample = &objects[1234].fields;
     let app = sample.labels.get("app").expect("app label").to_owned();
     let namespace = sample.namespace.clone();
@@ -113,11 +116,7 @@ async fn sqlite_namespace_and_label_queries_read_the_namespace_first() {
         ..RequestScope::default()
     };
     let options = parse_list_options(&query, &scope).expect("options");
-    let plan = factory
-        .inner()
-        .explain(&gvr, &options)
-        .await
-        .expect("explain");
+    let plan = pods_plan(&factory, &options).await;
     let line = page_search(&plan);
     assert!(
         line.contains("USING COVERING INDEX resources_namespace")
