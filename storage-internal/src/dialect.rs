@@ -171,19 +171,42 @@ impl Dialect {
         }
     }
 
-    /// Appends what makes an `INSERT` replace the row whose unique `key` columns (a
-    /// parenthesized list) it collides with: `columns` take the inserted values.
+    /// Appends what makes an `INSERT INTO table` replace the row whose unique `key` columns (a
+    /// parenthesized list) it collides with: `columns` take the inserted values. On PostgreSQL
+    /// the columns of `kept_when_equal` keep their stored value when the inserted one equals it:
+    /// a value sent again differs from its stored (compressed or out-of-line) form byte for
+    /// byte, and an indexed column that differs makes the update non-HOT (a new entry in every
+    /// index of the table; migration 22).
     pub(crate) fn push_on_conflict_update(
         self,
         sql: &mut Sql,
+        table: &'static str,
         key: &'static str,
         columns: &[&'static str],
+        kept_when_equal: &[&'static str],
     ) {
         match self {
             Self::Postgres | Self::Sqlite => {
                 sql.push(" ON CONFLICT ").push(key).push(" DO UPDATE SET ");
                 sql.join(columns, ", ", |sql, column| {
-                    sql.push(column).push(" = excluded.").push(column);
+                    sql.push(column).push(" = ");
+                    if self == Self::Postgres && kept_when_equal.contains(column) {
+                        sql.push("CASE WHEN ")
+                            .push(table)
+                            .push(".")
+                            .push(column)
+                            .push(" = excluded.")
+                            .push(column)
+                            .push(" THEN ")
+                            .push(table)
+                            .push(".")
+                            .push(column)
+                            .push(" ELSE excluded.")
+                            .push(column)
+                            .push(" END");
+                    } else {
+                        sql.push("excluded.").push(column);
+                    }
                 });
             }
             // VALUES(): understood by MariaDB and (deprecated but working) by MySQL 8.

@@ -380,8 +380,10 @@ impl StorageFactory for InternalStorageFactory {
         sql.push(")");
         dialect.push_on_conflict_update(
             &mut sql,
+            "resource_types",
             "(api_group, api_version, resource)",
             &["kind", "namespaced"],
+            &[],
         );
         self.db.execute("register resource", &sql).await?;
         Ok(Arc::new(InternalResourceStorage::new(

@@ -7,11 +7,13 @@
 //! so the words are exactly those of every other layer. A query is the `tsquery` of the words
 //! joined by `&` ([`query_text`]), matched through a GIN index; relevance is `ts_rank`.
 //!
-//! `search_version` is the member resource version the words were taken from. A row whose
-//! `search_version` is not its `resource_version` (written before this column existed, or by
-//! a replica of an earlier version during a rolling upgrade) is pending: [`catch_up`] fills
-//! the words in at start-up and before every full-text list, so an answer never misses an
-//! object because of it.
+//! A row whose `search_pending` is set has no words yet (stored before the words existed, or
+//! inserted by a replica of an earlier version during a rolling upgrade: the column defaults
+//! to pending): [`catch_up`] fills the words in at start-up and before every full-text list,
+//! so an answer never misses an object because of it. The writer sets the words and clears
+//! the flag in the same statement. (An earlier version's *update* of a row keeps the row's
+//! flag and so its previous words until the next write: detecting it took an index on
+//! `resource_version`, which made every update of the table non-HOT; see migration 22.)
 
 use serde_json::Value;
 use storage_api::query::full_text::{FullTextQuery, object_tokens};
@@ -87,7 +89,7 @@ pub(crate) async fn catch_up(db: &Db) -> Result<u64> {
         select
             .push(
                 "SELECT id, resource_version, object::text FROM resources \
-                 WHERE search_version IS DISTINCT FROM resource_version ORDER BY id LIMIT ",
+                 WHERE search_pending ORDER BY id LIMIT ",
             )
             .bind(CATCH_UP_BATCH);
         let rows = db
@@ -107,7 +109,7 @@ pub(crate) async fn catch_up(db: &Db) -> Result<u64> {
         update
             .push(
                 "UPDATE resources SET search_vector = CAST(v.words AS tsvector), \
-                 search_version = v.version FROM UNNEST(",
+                 search_pending = false FROM UNNEST(",
             )
             .bind(Bind::IntArray(ids))
             .push("::bigint[], ")

@@ -44,6 +44,11 @@ fn migrations(dialect: Dialect) -> Vec<Migration> {
                 "gin fastupdate off",
                 include_str!("../migrations/postgres/0021_gin_fastupdate.sql"),
             ),
+            (
+                22,
+                "hot updates",
+                include_str!("../migrations/postgres/0022_hot_updates.sql"),
+            ),
         ],
         Dialect::MySql => &[
             (

@@ -51,11 +51,16 @@ const UPDATED: [&str; 11] = [
     "revision",
 ];
 
-/// PostgreSQL also writes the words of each object for full-text search ([`crate::full_text`]).
-const FULL_TEXT_COLUMNS: &str = ", search_vector, search_version";
+/// PostgreSQL also writes the words of each object for full-text search ([`crate::full_text`]),
+/// and that they are not pending.
+const FULL_TEXT_COLUMNS: &str = ", search_vector, search_pending";
 
 /// The full-text columns an upsert also replaces (PostgreSQL).
-const UPDATED_FULL_TEXT: [&str; 2] = ["search_vector", "search_version"];
+const UPDATED_FULL_TEXT: [&str; 2] = ["search_vector", "search_pending"];
+
+/// The indexed columns an upsert leaves as stored when the new value is equal, so that an
+/// update that changes neither (a status update) stays HOT on PostgreSQL (migration 22).
+const KEPT_WHEN_EQUAL: [&str; 2] = ["labels", "search_vector"];
 
 /// Checks that `object` belongs to the storage of `gvr`.
 fn check_resource(gvr: &Gvr, object: &ResourceObject) -> Result<()> {
@@ -430,7 +435,7 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[(ObjectValues, i64)], synced_at
             .bind(synced_at)
             .push(", CAST(u.labels AS jsonb), CAST(u.object AS json), u.revision");
         if full_text {
-            sql.push(", CAST(u.search AS tsvector), u.resource_version");
+            sql.push(", CAST(u.search AS tsvector), false");
         }
         sql.push(" FROM UNNEST(")
             .bind(text(|r| &r.cluster))
@@ -486,7 +491,8 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[(ObjectValues, i64)], synced_at
     } else {
         UPDATED.to_vec()
     };
-    sql.dialect().push_on_conflict_update(sql, KEY, &updated);
+    sql.dialect()
+        .push_on_conflict_update(sql, "resources", KEY, &updated, &KEPT_WHEN_EQUAL);
 }
 
 /// `(?, ?, …)`: one row of [`COLUMNS`].

@@ -38,9 +38,10 @@ async fn search(storage: &dyn ResourceStorage, query: &str) -> Vec<String> {
     names
 }
 
-/// Rows without words (as the migration leaves the rows stored before it), and a row rewritten
-/// without its words (as an earlier version of the layer writes during a rolling upgrade), are
-/// found by their current words at the next full-text list, and not by their old ones.
+/// Rows without words (as the migration leaves the rows stored before it, pending), rewritten
+/// without their words while pending, and a row inserted without its words (as an earlier
+/// version of the layer writes during a rolling upgrade: pending by default) are found by
+/// their current words at the next full-text list, and not by their old ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_rows_without_words_are_filled_in_before_answering() {
     let factory = support::postgres().await;
@@ -60,7 +61,7 @@ async fn postgres_rows_without_words_are_filled_in_before_answering() {
     // As before the migration: no words at all.
     admin
         .execute(AssertSqlSafe(format!(
-            "UPDATE {schema}.resources SET search_vector = NULL, search_version = NULL"
+            "UPDATE {schema}.resources SET search_vector = NULL, search_pending = true"
         )))
         .await
         .expect("forget the words");
@@ -76,9 +77,22 @@ async fn postgres_rows_without_words_are_filled_in_before_answering() {
         )))
         .await
         .expect("an earlier version's write");
+    let inserted = pod("e", "1", "nginx:4");
+    let object = std::str::from_utf8(&inserted.raw)
+        .expect("utf-8")
+        .replace('\'', "''");
+    admin
+        .execute(AssertSqlSafe(format!(
+            "INSERT INTO {schema}.resources (rv_number, created_at, synced_at, api_group, \
+             api_version, resource, cluster, namespace, name, kind, uid, owner_uid, \
+             resource_version, labels, object) VALUES (1, 0, 0, '', 'v1', 'pods', 'c1', \
+             'default', 'e', 'Pod', 'uid-e', '', '1', '{{}}', '{object}')"
+        )))
+        .await
+        .expect("an earlier version's insert");
     admin.close().await.expect("close");
 
-    assert_eq!(search(&*storage, "query=nginx").await, ["a", "b", "c"]);
+    assert_eq!(search(&*storage, "query=nginx").await, ["a", "b", "c", "e"]);
     assert!(search(&*storage, "query=redis").await.is_empty());
     // Once filled in, the words stay (nothing pending).
     assert_eq!(search(&*storage, "query=nginx 3").await, ["b"]);
@@ -92,7 +106,7 @@ async fn postgres_rows_without_words_are_filled_in_before_answering() {
         .await
         .expect("create");
     assert_eq!(search(&*storage, "query=haproxy").await, ["c", "d"]);
-    assert_eq!(search(&*storage, "query=nginx").await, ["a", "b"]);
+    assert_eq!(search(&*storage, "query=nginx").await, ["a", "b", "e"]);
     factory.shutdown().await.expect("shutdown");
 }
 
