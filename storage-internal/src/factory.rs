@@ -458,7 +458,7 @@ impl InternalStorageFactory {
         });
         condition(&mut sql);
         tx.execute(what, &sql).await?;
-        appender.finish(&mut tx, None, &self.log).await?;
+        appender.finish(&mut tx, None, &self.log, None).await?;
         tx.commit(what).await
     }
 

@@ -198,13 +198,19 @@ async fn write(
             }
         }
     }
-    if !upserts.is_empty() {
-        upsert(&mut tx, gvr, upserts).await?;
+    // The last run of upserts or deletes (the other kind was flushed when it began): its
+    // last statement goes with the change log's (one statement on PostgreSQL).
+    let dialect = tx.sql().dialect();
+    let mut rest = if upserts.is_empty() {
+        delete_statements(dialect, gvr, &deletes)
+    } else {
+        upsert_statements(dialect, gvr, upserts)?
+    };
+    let last = rest.pop();
+    for (what, sql) in &rest {
+        tx.execute(what, sql).await?;
     }
-    if !deletes.is_empty() {
-        delete_keys(&mut tx, gvr, &deletes).await?;
-    }
-    appender.finish(&mut tx, Some(gvr), log).await?;
+    appender.finish(&mut tx, Some(gvr), log, last).await?;
     tx.commit(what).await?;
     crate::statistics::wrote(db, written);
     Ok(())
@@ -257,13 +263,22 @@ async fn stored_objects(
 
 /// Deletes the objects of `keys`, in chunks.
 async fn delete_keys(tx: &mut Tx<'_>, gvr: &Gvr, keys: &[ObjectKey]) -> Result<()> {
-    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = tx.sql();
-        let keys: Vec<&ObjectKey> = chunk.iter().collect();
-        push_delete_by_keys(&mut sql, gvr, &keys);
-        tx.execute("delete", &sql).await?;
+    for (what, sql) in delete_statements(tx.sql().dialect(), gvr, keys) {
+        tx.execute(what, &sql).await?;
     }
     Ok(())
+}
+
+/// The statements of [`delete_keys`], each named for the trace.
+fn delete_statements(dialect: Dialect, gvr: &Gvr, keys: &[ObjectKey]) -> Vec<(&'static str, Sql)> {
+    keys.chunks(ROWS_PER_STATEMENT)
+        .map(|chunk| {
+            let mut sql = Sql::new(dialect);
+            let keys: Vec<&ObjectKey> = chunk.iter().collect();
+            push_delete_by_keys(&mut sql, gvr, &keys);
+            ("delete", sql)
+        })
+        .collect()
 }
 
 /// `SELECT columns` of the rows `r` of `resources` of `gvr` with one of `keys`.
@@ -376,6 +391,18 @@ fn push_keys_or(sql: &mut Sql, keys: &[&ObjectKey], table: &'static str) {
 /// Writes `objects`, each with the revision of its change (the last one wins for a repeated
 /// key), replacing stored rows.
 async fn upsert(tx: &mut Tx<'_>, gvr: &Gvr, objects: Vec<(ResourceObject, i64)>) -> Result<()> {
+    for (what, sql) in upsert_statements(tx.sql().dialect(), gvr, objects)? {
+        tx.execute(what, &sql).await?;
+    }
+    Ok(())
+}
+
+/// The statements of [`upsert`], each named for the trace.
+fn upsert_statements(
+    dialect: Dialect,
+    gvr: &Gvr,
+    objects: Vec<(ResourceObject, i64)>,
+) -> Result<Vec<(&'static str, Sql)>> {
     // One row per key: a statement may not touch a row twice.
     let mut last_of: HashMap<ObjectKey, usize> = HashMap::with_capacity(objects.len());
     for (i, (object, _)) in objects.iter().enumerate() {
@@ -384,13 +411,11 @@ async fn upsert(tx: &mut Tx<'_>, gvr: &Gvr, objects: Vec<(ResourceObject, i64)>)
     let mut rows = Vec::with_capacity(last_of.len());
     for (i, (object, revision)) in objects.iter().enumerate() {
         if last_of.get(&object.fields.key()) == Some(&i) {
-            rows.push((
-                ObjectValues::of(object)?.with_search(tx.sql().dialect()),
-                *revision,
-            ));
+            rows.push((ObjectValues::of(object)?.with_search(dialect), *revision));
         }
     }
     let synced_at = now_millis();
+    let mut statements = Vec::new();
     let mut start = 0;
     while start < rows.len() {
         let mut end = start;
@@ -402,12 +427,12 @@ async fn upsert(tx: &mut Tx<'_>, gvr: &Gvr, objects: Vec<(ResourceObject, i64)>)
             bytes += rows[end].0.object.len();
             end += 1;
         }
-        let mut sql = tx.sql();
+        let mut sql = Sql::new(dialect);
         push_upsert(&mut sql, gvr, &rows[start..end], synced_at);
-        tx.execute("upsert", &sql).await?;
+        statements.push(("upsert", sql));
         start = end;
     }
-    Ok(())
+    Ok(statements)
 }
 
 /// The multi-row upsert of `rows` (with their revisions).

@@ -148,9 +148,16 @@ async fn postgres_compresses_stored_json_with_lz4() {
 }
 
 /// `object` as its member writes it next: a new resource version, and `edit` applied.
-fn next_version(object: &ResourceObject, edit: impl FnOnce(&mut serde_json::Value)) -> ResourceObject {
+fn next_version(
+    object: &ResourceObject,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> ResourceObject {
     let mut value: serde_json::Value = serde_json::from_slice(&object.raw).expect("json");
-    let version: u64 = object.fields.resource_version.parse().expect("a numeric version");
+    let version: u64 = object
+        .fields
+        .resource_version
+        .parse()
+        .expect("a numeric version");
     value["metadata"]["resourceVersion"] = serde_json::json!((version + 1).to_string());
     edit(&mut value);
     ResourceObject::parse(
@@ -232,7 +239,10 @@ async fn postgres_status_updates_are_hot() {
         hot >= STATUS_UPDATES - 2,
         "{hot} of {STATUS_UPDATES} status updates were HOT"
     );
-    assert!(hot <= STATUS_UPDATES, "the label change cannot be HOT ({hot})");
+    assert!(
+        hot <= STATUS_UPDATES,
+        "the label change cannot be HOT ({hot})"
+    );
 
     // What was kept as stored is still right, and what changed is read back.
     let stored = storage
@@ -242,11 +252,13 @@ async fn postgres_status_updates_are_hot() {
     assert_eq!(stored.fields.resource_version, pod.fields.resource_version);
     assert_eq!(
         names(&*storage, "labelSelector=hot-test%3Drelabeled").await,
-        [relabeled.fields.name.clone()]
+        std::slice::from_ref(&relabeled.fields.name)
     );
     let name = &pod.fields.name;
     assert!(
-        names(&*storage, &format!("query={name}")).await.contains(name),
+        names(&*storage, &format!("query={name}"))
+            .await
+            .contains(name),
         "the words of a HOT-updated pod still find it"
     );
     factory.shutdown().await.expect("shutdown");

@@ -1,7 +1,8 @@
 //! Watch on the change log, beyond the conformance suite: concurrent writers are delivered in
 //! revision order with no gap (PostgreSQL, MariaDB, SQLite), two factories ("replicas") over one
 //! PostgreSQL database serve the same stream, a watch resumed after a restart continues
-//! exactly, cleanups produce deletions, and retention by age answers `410 Expired`.
+//! exactly, cleanups produce deletions, retention by age answers `410 Expired`, and retention by
+//! count holds when one batch writes more changes than it keeps.
 //!
 //! Run with `cargo test -p storage-internal --test watch`.
 
@@ -412,5 +413,62 @@ async fn paged_list_then_watch_misses_no_change_made_while_paging() {
     assert_eq!(events[1].0, "MODIFIED");
     assert_eq!(events[1].1, "c1/p1");
     drop(stream);
+    factory.shutdown().await.expect("shutdown");
+}
+
+/// With `watch.maxCount` below the size of a batch, the batch's own oldest entries are pruned
+/// with it: PostgreSQL writes a batch's last statement, its entries, the pruning and the new
+/// state as one statement, whose parts cannot see each other's rows, so such a batch writes
+/// them one statement after the other. A watch from just below what is kept is `410 Expired`;
+/// from what is kept it replays the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_retention_by_count_smaller_than_a_batch() {
+    let factory = support::postgres_with(|config| config.watch.max_count = Some(3)).await;
+    let (url, schema) = support::postgres_schema(&factory);
+    let storage = factory
+        .new_resource_storage(config())
+        .await
+        .expect("storage");
+    for round in 1..=2 {
+        storage
+            .apply(
+                (0..10)
+                    .map(|i| Change::Upsert(configmap("c1", &format!("m{i}"), round, "x")))
+                    .collect(),
+            )
+            .await
+            .expect("write");
+    }
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("postgres");
+    let kept: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {schema}.resource_changes"
+    )))
+    .fetch_one(&mut admin)
+    .await
+    .expect("count");
+    sqlx::Connection::close(admin).await.expect("close");
+    assert_eq!(kept, 3, "changes kept with maxCount 3");
+
+    let latest: u64 = list_rv(&*storage).await.parse().expect("a number");
+    let mut stream = storage
+        .watch(&from(&(latest - 3).to_string()))
+        .await
+        .expect("watch");
+    let names: Vec<String> = take(&mut stream, 3)
+        .await
+        .into_iter()
+        .map(|e| e.1)
+        .collect();
+    assert_eq!(names, ["c1/m7", "c1/m8", "c1/m9"]);
+    let mut stream = storage
+        .watch(&from(&(latest - 4).to_string()))
+        .await
+        .expect("watch");
+    match tokio::time::timeout(WAIT, stream.next()).await {
+        Ok(Some(Err(error))) => assert_eq!(error.status().code, 410, "{error}"),
+        other => panic!("want 410 below what is kept, got {other:?}"),
+    }
     factory.shutdown().await.expect("shutdown");
 }
