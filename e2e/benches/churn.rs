@@ -474,6 +474,18 @@ fn run_once(
     }
     lags.sort_unstable();
     stages.sort_unstable();
+    let median = |f: fn(&(u64, u64, u64, u64)) -> u64| {
+        let mut values: Vec<u64> = stages.iter().map(f).collect();
+        values.sort_unstable();
+        quantile_ms(&values, 0.5)
+    };
+    eprintln!(
+        "median of each stage: member → write start {:.1} ms, write {:.1} ms, written → seen \
+         {:.1} ms",
+        median(|s| s.1),
+        median(|s| s.2),
+        median(|s| s.3)
+    );
     let tail = &stages[stages.len() - stages.len().div_ceil(100).min(stages.len())..];
     let mean = |f: fn(&(u64, u64, u64, u64)) -> u64| {
         if tail.is_empty() {

@@ -174,10 +174,29 @@ pub(crate) struct Appender {
     extra: i64,
 }
 
+/// The statement that locks the log until the transaction ends (see the module docs): the
+/// first of every write transaction ([`Db::begin_then`](crate::db::Db::begin_then) sends it with
+/// `BEGIN` on PostgreSQL), before any read.
+pub(crate) const LOCK: &str = "UPDATE resource_change_state SET revision = revision WHERE id = 1";
+
+/// `query`'s rows, each after the log's state in two leading columns (`revision`, `pruned`):
+/// one row with the state and `NULL`s when `query` finds nothing. Read after [`LOCK`], the
+/// state is the one every revision of the transaction follows.
+pub(crate) fn push_with_state(sql: &mut Sql, query: &Sql) {
+    sql.push("SELECT s.revision, s.pruned, f.* FROM resource_change_state s LEFT JOIN (")
+        .append(query)
+        .push(") f ON 1 = 1 WHERE s.id = 1");
+}
+
+/// The state in the first row read by a [`push_with_state`] query.
+pub(crate) fn state_in(rows: &[crate::db::Row]) -> Result<LogState> {
+    state_of(rows)
+}
+
 /// Locks the log for the transaction `tx` (until it ends) and returns an appender.
 pub(crate) async fn lock(tx: &mut Tx<'_>) -> Result<Appender> {
     let mut sql = tx.sql();
-    sql.push("UPDATE resource_change_state SET revision = revision WHERE id = 1");
+    sql.push(LOCK);
     let rows = if sql.dialect() == Dialect::MySql {
         // MariaDB has no `UPDATE … RETURNING`: the row is read under the lock just taken.
         tx.execute("lock change log", &sql).await?;
@@ -188,15 +207,19 @@ pub(crate) async fn lock(tx: &mut Tx<'_>) -> Result<Appender> {
         sql.push(" RETURNING revision, pruned");
         tx.fetch("lock change log", &sql, &state_cols()).await?
     };
-    let start = state_of(&rows)?;
-    Ok(Appender {
-        start,
-        rows: Vec::new(),
-        extra: 0,
-    })
+    Ok(Appender::new(state_of(&rows)?))
 }
 
 impl Appender {
+    /// An appender for a transaction that holds the log's lock, taken at `start`.
+    pub(crate) fn new(start: LogState) -> Self {
+        Self {
+            start,
+            rows: Vec::new(),
+            extra: 0,
+        }
+    }
+
     /// The revision the next entry gets.
     fn next(&self) -> i64 {
         self.start.revision + self.extra + self.rows.len() as i64 + 1

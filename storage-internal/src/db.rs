@@ -492,6 +492,33 @@ impl Db {
         Ok(Tx { db: self, inner })
     }
 
+    /// Starts a transaction and runs `statement` (no parameters, no rows) first in it; on
+    /// PostgreSQL in the same round trip as `BEGIN` (one simple query).
+    pub(crate) async fn begin_then(&self, what: &str, statement: &'static str) -> Result<Tx<'_>> {
+        let started = Instant::now();
+        if let Pool::Postgres(pool) = &self.pool {
+            let tx = pool
+                .begin_with(AssertSqlSafe(format!("BEGIN; {statement}")))
+                .await
+                .map_err(|e| self.error(what, e))?;
+            tracing::trace!(
+                target: "storage_internal::sql",
+                operation = what,
+                elapsed_us = started.elapsed().as_micros() as u64,
+                sql = format!("BEGIN; {statement} (with the pool's acquire)"),
+            );
+            return Ok(Tx {
+                db: self,
+                inner: TxInner::Postgres(tx),
+            });
+        }
+        let mut tx = self.begin(what).await?;
+        let mut sql = self.sql();
+        sql.push(statement);
+        tx.execute(what, &sql).await?;
+        Ok(tx)
+    }
+
     /// Starts a read-only transaction whose statements all read one snapshot of the database
     /// (PostgreSQL `REPEATABLE READ`, InnoDB's consistent snapshot; SQLite's read transaction
     /// is one snapshot from its first read). Dropped before it is finished (the client went

@@ -143,8 +143,7 @@ async fn write(
         Mode::Create => "create",
         Mode::Update => "update",
     };
-    let mut tx = db.begin(what).await?;
-    let mut appender = changelog::lock(&mut tx).await?;
+    let mut tx = db.begin_then(what, changelog::LOCK).await?;
     let keys: Vec<ObjectKey> = changes
         .iter()
         .map(|c| match c {
@@ -152,7 +151,8 @@ async fn write(
             Change::Delete(key) => key.clone(),
         })
         .collect();
-    let mut current = stored_objects(&mut tx, gvr, &keys).await?;
+    let (mut current, state) = stored_objects(&mut tx, gvr, &keys).await?;
+    let mut appender = changelog::Appender::new(state);
     if mode != Mode::Apply {
         let key = &keys[0];
         match (mode, current.contains_key(key)) {
@@ -228,37 +228,63 @@ fn object_text(object: &ResourceObject) -> Result<String> {
         })
 }
 
-/// The stored JSON of those of `keys` that are stored.
+/// The stored JSON of those of `keys` that are stored, and the change log's state (read with
+/// the first keys: the transaction holds the log's lock, taken by its first statement).
 async fn stored_objects(
     tx: &mut Tx<'_>,
     gvr: &Gvr,
     keys: &[ObjectKey],
-) -> Result<HashMap<ObjectKey, String>> {
+) -> Result<(HashMap<ObjectKey, String>, changelog::LogState)> {
     let mut unique: Vec<&ObjectKey> = keys.iter().collect();
     unique.sort();
     unique.dedup();
     let mut found = HashMap::new();
+    let mut state = None;
     for chunk in unique.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = tx.sql();
-        let columns = if sql.dialect() == Dialect::Postgres {
-            "r.cluster, r.namespace, r.name, r.object::text"
+        let mut query = tx.sql();
+        let columns = if query.dialect() == Dialect::Postgres {
+            "r.cluster, r.namespace, r.name, r.object::text AS object"
         } else {
             "r.cluster, r.namespace, r.name, r.object"
         };
-        push_select_by_keys(&mut sql, columns, gvr, chunk);
-        let rows = tx
-            .fetch(
-                "read stored objects",
-                &sql,
-                &[Col::Text, Col::Text, Col::Text, Col::Text],
-            )
-            .await?;
+        push_select_by_keys(&mut query, columns, gvr, chunk);
+        let at = if state.is_none() { 2 } else { 0 };
+        let rows = if state.is_none() {
+            let mut sql = tx.sql();
+            changelog::push_with_state(&mut sql, &query);
+            let cols = [
+                Col::Int,
+                Col::Int,
+                Col::OptText,
+                Col::OptText,
+                Col::OptText,
+                Col::OptText,
+            ];
+            let rows = tx.fetch("read stored objects", &sql, &cols).await?;
+            state = Some(changelog::state_in(&rows)?);
+            rows
+        } else {
+            let cols = [Col::Text, Col::Text, Col::Text, Col::Text];
+            tx.fetch("read stored objects", &query, &cols).await?
+        };
         for mut row in rows {
-            let key = ObjectKey::new(row.text(0), row.text(1), row.text(2));
-            found.insert(key, row.take_text(3));
+            let (Some(cluster), Some(namespace), Some(name)) = (
+                row.opt_text(at),
+                row.opt_text(at + 1),
+                row.opt_text(at + 2),
+            ) else {
+                // The state's row when no key is stored.
+                continue;
+            };
+            let key = ObjectKey::new(cluster, namespace, name);
+            found.insert(key, row.take_text(at + 3));
         }
     }
-    Ok(found)
+    let state = state.ok_or_else(|| StorageError::Internal {
+        message: "change log: a write without keys read no state".into(),
+        source: None,
+    })?;
+    Ok((found, state))
 }
 
 /// Deletes the objects of `keys`, in chunks.
