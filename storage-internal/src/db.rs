@@ -539,13 +539,26 @@ impl Db {
             };
         }
         let inner = match &self.pool {
+            // BEGIN and the backend's id in one round trip (one simple query; the id is the
+            // transaction's first query, where its snapshot is taken).
             Pool::Postgres(pool) => {
-                cancellable!(
-                    pool,
-                    "SELECT pg_backend_pid()::bigint",
-                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                    Postgres
-                )
+                async {
+                    let mut conn = pool.acquire().await?;
+                    let rows = sqlx::raw_sql(
+                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+                         SELECT pg_backend_pid()::bigint",
+                    )
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    let id: i64 = match rows.first() {
+                        Some(row) => row.try_get(0)?,
+                        None => return Err(sqlx::Error::RowNotFound),
+                    };
+                    Ok::<_, sqlx::Error>(SnapshotInner::Cancellable(CancelOnDrop {
+                        conn: Some(Conn::Postgres(conn, pool.clone())),
+                        id,
+                    }))
+                }
                 .await
             }
             Pool::MySql(pool) => {

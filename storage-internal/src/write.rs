@@ -268,11 +268,9 @@ async fn stored_objects(
             tx.fetch("read stored objects", &query, &cols).await?
         };
         for mut row in rows {
-            let (Some(cluster), Some(namespace), Some(name)) = (
-                row.opt_text(at),
-                row.opt_text(at + 1),
-                row.opt_text(at + 2),
-            ) else {
+            let (Some(cluster), Some(namespace), Some(name)) =
+                (row.opt_text(at), row.opt_text(at + 1), row.opt_text(at + 2))
+            else {
                 // The state's row when no key is stored.
                 continue;
             };
