@@ -24,6 +24,13 @@ fn pod(name: &str, rv: &str, image: &str) -> ResourceObject {
     .expect("valid pod")
 }
 
+/// The JSON of `object` as the body of an SQL string literal (quotes doubled).
+fn sql_text(object: &ResourceObject) -> String {
+    std::str::from_utf8(&object.raw)
+        .expect("utf-8")
+        .replace('\'', "''")
+}
+
 async fn search(storage: &dyn ResourceStorage, query: &str) -> Vec<String> {
     let options = parse_list_options(query, &RequestScope::default()).expect("query");
     let mut names: Vec<String> = storage
@@ -66,10 +73,7 @@ async fn postgres_rows_without_words_are_filled_in_before_answering() {
         .await
         .expect("forget the words");
     // As an earlier version writes: a new object and resource version, the words untouched.
-    let newer = pod("b", "2", "nginx:3");
-    let object = std::str::from_utf8(&newer.raw)
-        .expect("utf-8")
-        .replace('\'', "''");
+    let object = sql_text(&pod("b", "2", "nginx:3"));
     admin
         .execute(AssertSqlSafe(format!(
             "UPDATE {schema}.resources SET object = '{object}', resource_version = '2', \
@@ -77,10 +81,7 @@ async fn postgres_rows_without_words_are_filled_in_before_answering() {
         )))
         .await
         .expect("an earlier version's write");
-    let inserted = pod("e", "1", "nginx:4");
-    let object = std::str::from_utf8(&inserted.raw)
-        .expect("utf-8")
-        .replace('\'', "''");
+    let object = sql_text(&pod("e", "1", "nginx:4"));
     admin
         .execute(AssertSqlSafe(format!(
             "INSERT INTO {schema}.resources (rv_number, created_at, synced_at, api_group, \

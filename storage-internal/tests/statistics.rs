@@ -14,20 +14,27 @@ use storage_api::query::params::{RequestScope, parse_list_options};
 use storage_api::{Change, ResourceObject, ResourceStorage, StorageFactory};
 use storage_conformance::fixtures::generate_pods;
 
-/// When `ANALYZE` last ran on the scratch schema's `resources` by hand (not by autovacuum,
-/// which sets `last_autoanalyze`), as text.
-async fn last_analyze(url: &str, schema: &str) -> Option<String> {
+/// The row of the scratch schema's `resources` in `pg_stat_user_tables`, with `columns`.
+async fn table_statistics(url: &str, schema: &str, columns: &str) -> sqlx::postgres::PgRow {
     let mut conn = sqlx::PgConnection::connect(url).await.expect("postgres");
-    let row = sqlx::query(
-        "SELECT last_analyze::text FROM pg_stat_user_tables \
-         WHERE schemaname = $1 AND relname = 'resources'",
-    )
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {columns} FROM pg_stat_user_tables \
+         WHERE schemaname = $1 AND relname = 'resources'"
+    )))
     .bind(schema)
     .fetch_one(&mut conn)
     .await
     .expect("pg_stat_user_tables");
     conn.close().await.expect("close");
-    row.get(0)
+    row
+}
+
+/// When `ANALYZE` last ran on the scratch schema's `resources` by hand (not by autovacuum,
+/// which sets `last_autoanalyze`), as text.
+async fn last_analyze(url: &str, schema: &str) -> Option<String> {
+    table_statistics(url, schema, "last_analyze::text")
+        .await
+        .get(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,16 +178,7 @@ fn next_version(
 /// The updates and the HOT updates of the scratch schema's `resources` (the server's counters,
 /// which a backend reports within a second or so of its transactions).
 async fn updates(url: &str, schema: &str) -> (i64, i64) {
-    let mut conn = sqlx::PgConnection::connect(url).await.expect("postgres");
-    let row = sqlx::query(
-        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables \
-         WHERE schemaname = $1 AND relname = 'resources'",
-    )
-    .bind(schema)
-    .fetch_one(&mut conn)
-    .await
-    .expect("pg_stat_user_tables");
-    conn.close().await.expect("close");
+    let row = table_statistics(url, schema, "n_tup_upd, n_tup_hot_upd").await;
     (row.get(0), row.get(1))
 }
 
