@@ -132,7 +132,9 @@ fn state_cols() -> [Col; 2] {
     [Col::Int, Col::Int]
 }
 
-fn state_of(rows: &[crate::db::Row]) -> Result<LogState> {
+/// The state in the first two columns of the first of `rows` (a state read, or a
+/// [`push_with_state`] query).
+pub(crate) fn state_of(rows: &[crate::db::Row]) -> Result<LogState> {
     let row = rows.first().ok_or_else(|| StorageError::Internal {
         message: "change log: the state row is missing".into(),
         source: None,
@@ -186,11 +188,6 @@ pub(crate) fn push_with_state(sql: &mut Sql, query: &Sql) {
     sql.push("SELECT s.revision, s.pruned, f.* FROM resource_change_state s LEFT JOIN (")
         .append(query)
         .push(") f ON 1 = 1 WHERE s.id = 1");
-}
-
-/// The state in the first row read by a [`push_with_state`] query.
-pub(crate) fn state_in(rows: &[crate::db::Row]) -> Result<LogState> {
-    state_of(rows)
 }
 
 /// Locks the log for the transaction `tx` (until it ends) and returns an appender.

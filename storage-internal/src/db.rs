@@ -525,19 +525,6 @@ impl Db {
     /// away), its running statement is cancelled as by [`Db::fetch_cancellable`]; on SQLite its
     /// statements are also interrupted at the statement deadline, counted from the start.
     pub(crate) async fn snapshot(&self, what: &str) -> Result<Snapshot<'_>> {
-        macro_rules! cancellable {
-            ($pool:expr, $id_query:literal, $begin:literal, $kind:ident) => {
-                async {
-                    let mut conn = $pool.acquire().await?;
-                    let id: i64 = sqlx::query_scalar($id_query).fetch_one(&mut *conn).await?;
-                    conn.execute($begin).await?;
-                    Ok::<_, sqlx::Error>(SnapshotInner::Cancellable(CancelOnDrop {
-                        conn: Some(Conn::$kind(conn, $pool.clone())),
-                        id,
-                    }))
-                }
-            };
-        }
         let inner = match &self.pool {
             // BEGIN and the backend's id in one round trip (one simple query; the id is the
             // transaction's first query, where its snapshot is taken).
@@ -562,12 +549,18 @@ impl Db {
                 .await
             }
             Pool::MySql(pool) => {
-                cancellable!(
-                    pool,
-                    "SELECT CAST(CONNECTION_ID() AS SIGNED)",
-                    "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
-                    MySql
-                )
+                async {
+                    let mut conn = pool.acquire().await?;
+                    let id: i64 = sqlx::query_scalar("SELECT CAST(CONNECTION_ID() AS SIGNED)")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                        .await?;
+                    Ok::<_, sqlx::Error>(SnapshotInner::Cancellable(CancelOnDrop {
+                        conn: Some(Conn::MySql(conn, pool.clone())),
+                        id,
+                    }))
+                }
                 .await
             }
             Pool::Sqlite(pool) => {

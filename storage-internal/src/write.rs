@@ -261,7 +261,7 @@ async fn stored_objects(
                 Col::OptText,
             ];
             let rows = tx.fetch("read stored objects", &sql, &cols).await?;
-            state = Some(changelog::state_in(&rows)?);
+            state = Some(changelog::state_of(&rows)?);
             rows
         } else {
             let cols = [Col::Text, Col::Text, Col::Text, Col::Text];
