@@ -205,6 +205,7 @@ async fn factory(
     storage: &str,
     dir: &std::path::Path,
     params: &[(String, String)],
+    full_text_exclude: Option<&str>,
 ) -> anyhow::Result<Arc<dyn StorageFactory>> {
     let mut yaml = match storage {
         "memory" => return Ok(Arc::new(storage_memory::MemoryStorageFactory::default())),
@@ -223,6 +224,9 @@ async fn factory(
         for (name, value) in params {
             yaml.push_str(&format!("  {name}: {value:?}\n"));
         }
+    }
+    if let Some(resources) = full_text_exclude {
+        yaml.push_str(&format!("fullTextSearch: {{exclude: [{resources}]}}\n"));
     }
     let config = dir.join("storage.yaml");
     std::fs::write(&config, yaml)?;
@@ -271,7 +275,12 @@ fn main() -> anyhow::Result<()> {
             None => anyhow::bail!("--param {}: want NAME=VALUE", w[1]),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let row = run_once(&storage, rate, seconds, fixtures, params)?;
+    let settings = RunSettings {
+        params,
+        full_text_exclude: arg("--full-text-exclude"),
+        checkpoint: args.iter().any(|a| a == "--checkpoint"),
+    };
+    let row = run_once(&storage, rate, seconds, fixtures, settings)?;
     println!("| {storage} | {rate} | {run} | {row}");
     Ok(())
 }
@@ -330,13 +339,23 @@ fn table(runs: &Option<String>, seconds: &Option<String>) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The storage settings of one run.
+struct RunSettings {
+    /// `--param NAME=VALUE`: run-time parameters of the internal layer.
+    params: Vec<(String, String)>,
+    /// `--full-text-exclude pods,events`: the internal layer's `fullTextSearch.exclude`.
+    full_text_exclude: Option<String>,
+    /// `--checkpoint`: PostgreSQL checkpoints after the initial sync, before the churn.
+    checkpoint: bool,
+}
+
 /// One run; returns the row's cells after storage, rate and run.
 fn run_once(
     storage: &str,
     rate: f64,
     seconds: u64,
     fixtures: FixtureSpec,
-    params: Vec<(String, String)>,
+    settings: RunSettings,
 ) -> anyhow::Result<String> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -360,11 +379,17 @@ fn run_once(
     let writes = Arc::new(Writes::default());
     let storage_name = storage.to_owned();
     let storage_dir = dir.clone();
+    let checkpoint = settings.checkpoint && storage == "postgres";
     let probe = WriteProbe(writes.clone());
     let harness = Harness::start(
         move || {
             async move {
-                let inner = factory(&storage_name, &storage_dir, &params)
+                let inner = factory(
+                    &storage_name,
+                    &storage_dir,
+                    &settings.params,
+                    settings.full_text_exclude.as_deref(),
+                )
                     .await
                     .expect("the storage starts");
                 Arc::new(Forwarding::with_probe(inner, probe)) as Arc<dyn StorageFactory>
@@ -418,6 +443,11 @@ fn run_once(
         }
         eprintln!("synced in {:.1} s", started.elapsed().as_secs_f64());
         // Let the storage settle after the bulk load.
+        if checkpoint {
+            let started = Instant::now();
+            postgres_admin("CHECKPOINT").await?;
+            eprintln!("checkpoint in {:.1} s", started.elapsed().as_secs_f64());
+        }
         tokio::time::sleep(Duration::from_secs(3)).await;
 
         let pool = Arc::new(Pool {

@@ -18,12 +18,19 @@
 //! postgres: {recoverableErrCodes: ["57P03"]}
 //! mysql: {recoverableErrNumbers: [1317]}
 //! watch: {maxAge: 1h, maxCount: 100000, pollInterval: 250ms, bookmarkInterval: 1m}
+//! fullTextSearch: {exclude: [pods, events]}
 //! ```
 //!
 //! `watch` (not in the original) sets the change log's retention (changes older than `maxAge`
 //! or beyond the last `maxCount` are pruned; watching from before them is `410 Expired`), how
 //! often MySQL/SQLite watchers poll the log (PostgreSQL is woken by `NOTIFY` and polls at that
 //! interval only as a fallback), and how often a watch that allows bookmarks gets one.
+//!
+//! `fullTextSearch` (not in the original; PostgreSQL) names the resources (`resource` for the
+//! core group, else `resource.group`, as kubectl writes them) whose objects get no full-text
+//! words: their writes skip the words' index (an update that changes no label stays a HOT
+//! update), and a full-text query of them is refused. Taking a resource off the list later
+//! fills its words in at the next start.
 //!
 //! Every key of the original is accepted, so that its configuration files keep working; a few
 //! only matter to Go drivers (`network`, most `mysql.*` driver switches, `log.logger`,
@@ -121,6 +128,16 @@ pub struct InternalConfig {
     pub statement_timeout: Option<String>,
     /// Watch: the change log's retention and how watchers are woken.
     pub watch: WatchConfig,
+    /// Full-text search (PostgreSQL): the resources whose objects get no words.
+    pub full_text_search: FullTextSearchConfig,
+}
+
+/// `fullTextSearch`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct FullTextSearchConfig {
+    /// Resources (`pods`, `deployments.apps`) whose objects get no full-text words.
+    pub exclude: Vec<String>,
 }
 
 /// `watch`.
@@ -138,6 +155,23 @@ pub struct WatchConfig {
     /// How often a watch that allows bookmarks gets one (Go duration; default 1m).
     #[serde(deserialize_with = "scalar_string")]
     pub bookmark_interval: Option<String>,
+}
+
+/// The validated `fullTextSearch`: which resources get full-text words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FullTextScope {
+    /// `(group, resource)` of the excluded resources.
+    pub(crate) excluded: Vec<(String, String)>,
+}
+
+impl FullTextScope {
+    /// Whether objects of `group`/`resource` get words.
+    pub(crate) fn includes(&self, group: &str, resource: &str) -> bool {
+        !self
+            .excluded
+            .iter()
+            .any(|(g, r)| g == group && r == resource)
+    }
 }
 
 /// The validated `watch` settings.
@@ -290,6 +324,7 @@ pub struct Connection {
     pub(crate) recoverable_postgres: Vec<String>,
     pub(crate) recoverable_mysql: Vec<u16>,
     pub(crate) watch: WatchSettings,
+    pub(crate) full_text: FullTextScope,
 }
 
 /// The driver options of one database (no `Debug`: sqlx's shows the password).
@@ -340,6 +375,7 @@ impl fmt::Debug for InternalConfig {
             metrics,
             statement_timeout,
             watch,
+            full_text_search,
         } = self;
         f.debug_struct("InternalConfig")
             .field("db_type", db_type)
@@ -362,6 +398,7 @@ impl fmt::Debug for InternalConfig {
             .field("metrics", metrics)
             .field("statement_timeout", statement_timeout)
             .field("watch", watch)
+            .field("full_text_search", full_text_search)
             .finish()
     }
 }
@@ -377,6 +414,7 @@ impl fmt::Debug for Connection {
             recoverable_postgres,
             recoverable_mysql,
             watch,
+            full_text,
         } = self;
         f.debug_struct("Connection")
             .field("dialect", dialect)
@@ -386,6 +424,7 @@ impl fmt::Debug for Connection {
             .field("recoverable_postgres", recoverable_postgres)
             .field("recoverable_mysql", recoverable_mysql)
             .field("watch", watch)
+            .field("full_text", full_text)
             .finish_non_exhaustive()
     }
 }
@@ -488,7 +527,36 @@ impl InternalConfig {
             recoverable_postgres: self.postgres.recoverable_err_codes.clone(),
             recoverable_mysql: self.mysql.recoverable_err_numbers.clone(),
             watch: self.watch_settings()?,
+            full_text: self.full_text_scope(dialect)?,
         })
+    }
+
+    fn full_text_scope(&self, dialect: Dialect) -> Result<FullTextScope> {
+        let exclude = &self.full_text_search.exclude;
+        if dialect != Dialect::Postgres && !exclude.is_empty() {
+            tracing::warn!(
+                "fullTextSearch.exclude: only PostgreSQL stores full-text words; ignored on {}",
+                dialect.name()
+            );
+        }
+        let mut excluded = Vec::with_capacity(exclude.len());
+        for entry in exclude {
+            let valid = !entry.is_empty()
+                && entry
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                && !entry.starts_with('.')
+                && !entry.ends_with('.');
+            if !valid {
+                return Err(StorageError::config(format!(
+                    "fullTextSearch.exclude: {entry:?} is not a resource; want `pods` (core \
+                     group) or `deployments.apps` (resource.group), in lower case"
+                )));
+            }
+            let (resource, group) = entry.split_once('.').unwrap_or((entry.as_str(), ""));
+            excluded.push((group.to_owned(), resource.to_owned()));
+        }
+        Ok(FullTextScope { excluded })
     }
 
     fn watch_settings(&self) -> Result<WatchSettings> {
@@ -1203,6 +1271,28 @@ mysql:
                 .contains("connMaxLifetime")
         );
         assert!(error_of("type: sqlite\n").contains("dsn: missing"));
+    }
+
+    #[test]
+    fn full_text_exclusions_name_resources() {
+        let connection = InternalConfig::from_yaml(
+            "type: postgres\ndatabase: d\nfullTextSearch: {exclude: [pods, events.events.k8s.io]}\n",
+        )
+        .and_then(|c| c.with_env(no_env).connection())
+        .expect("valid");
+        let scope = &connection.full_text;
+        assert!(!scope.includes("", "pods"));
+        assert!(!scope.includes("events.k8s.io", "events"));
+        assert!(scope.includes("", "events"), "only the group named");
+        assert!(scope.includes("apps", "deployments"));
+        for bad in ["Pods", "\"\"", ".apps", "pods.", "pods apps"] {
+            let yaml = format!("type: postgres\ndatabase: d\nfullTextSearch: {{exclude: [{bad}]}}\n");
+            assert!(
+                error_of(&yaml).contains("fullTextSearch.exclude"),
+                "{bad}: {}",
+                error_of(&yaml)
+            );
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use sqlx::{
 };
 use storage_api::{Result, StorageError};
 
+use crate::config::FullTextScope;
 use crate::dialect::Dialect;
 use crate::error::ErrorPolicy;
 use crate::sql::{Bind, Sql};
@@ -273,6 +274,8 @@ pub(crate) struct Db {
     sqlite_deadline: Option<Duration>,
     /// Rows written, for the planner statistics ([`crate::statistics`]).
     statistics: Arc<Statistics>,
+    /// Which resources get full-text words (PostgreSQL; [`crate::full_text`]).
+    full_text: Arc<FullTextScope>,
 }
 
 impl Db {
@@ -289,7 +292,25 @@ impl Db {
             errors,
             sqlite_deadline: None,
             statistics: Arc::default(),
+            full_text: Arc::default(),
         }
+    }
+
+    /// Leaves the full-text words out for the resources `scope` excludes.
+    pub(crate) fn with_full_text(mut self, scope: FullTextScope) -> Self {
+        self.full_text = Arc::new(scope);
+        self
+    }
+
+    /// Which resources get full-text words.
+    pub(crate) fn full_text(&self) -> &FullTextScope {
+        &self.full_text
+    }
+
+    /// Whether objects of `gvr` are written with their full-text words: on PostgreSQL, unless
+    /// `fullTextSearch.exclude` names the resource.
+    pub(crate) fn stores_words(&self, gvr: &storage_api::Gvr) -> bool {
+        self.dialect == Dialect::Postgres && self.full_text.includes(&gvr.group, &gvr.resource)
     }
 
     /// The count of rows written through this pool ([`crate::statistics`]).

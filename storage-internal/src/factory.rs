@@ -215,7 +215,9 @@ impl InternalStorageFactory {
             connection.recoverable_postgres.clone(),
             connection.recoverable_mysql.clone(),
         );
-        let db = Db::new(pool, errors).with_sqlite_deadline(settings.statement_timeout);
+        let db = Db::new(pool, errors)
+            .with_sqlite_deadline(settings.statement_timeout)
+            .with_full_text(connection.full_text.clone());
         schema::migrate(&db).await?;
         tracing::info!(database = dialect.name(), at = %target, "internal storage ready");
         let log = ChangeLog {
@@ -439,7 +441,7 @@ impl InternalStorageFactory {
     /// which indexes a query uses.
     pub async fn explain(&self, gvr: &Gvr, options: &ListOptions) -> Result<String> {
         let gvr = Arc::new(gvr.clone());
-        ListQuery::new(self.db.dialect(), options, Scope::Resource(&gvr))?
+        ListQuery::new(&self.db, options, Scope::Resource(&gvr))?
             .explain(&self.db)
             .await
     }

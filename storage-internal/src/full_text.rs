@@ -79,18 +79,40 @@ pub(crate) fn query_text(query: &FullTextQuery) -> String {
         .join(" & ")
 }
 
-/// Fills in the words of every pending row (see the [module documentation](self)), in batches;
-/// returns how many rows were filled in. A row written meanwhile keeps its own words: a batch
-/// only updates rows still at the resource version it read.
-pub(crate) async fn catch_up(db: &Db) -> Result<u64> {
+/// Fills in the words of every pending row of a resource that gets words (see the
+/// [module documentation](self)); returns how many rows were filled in. At start-up.
+pub(crate) async fn catch_up_all(db: &Db) -> Result<u64> {
+    let mut select = db.sql();
+    select.push("SELECT DISTINCT api_group, resource FROM resources WHERE search_pending");
+    let pending = db
+        .fetch("full-text pending", &select, &[Col::Text, Col::Text])
+        .await?;
+    let mut filled = 0;
+    for row in &pending {
+        let (group, resource) = (row.text(0), row.text(1));
+        if db.full_text().includes(group, resource) {
+            filled += catch_up(db, group, resource).await?;
+        }
+    }
+    Ok(filled)
+}
+
+/// Fills in the words of the pending rows of `group`/`resource`, in batches; returns how many
+/// rows were filled in. A row written meanwhile keeps its own words: a batch only updates rows
+/// still at the resource version it read.
+pub(crate) async fn catch_up(db: &Db, group: &str, resource: &str) -> Result<u64> {
     let mut filled = 0u64;
     loop {
         let mut select = db.sql();
         select
             .push(
                 "SELECT id, resource_version, object::text FROM resources \
-                 WHERE search_pending ORDER BY id LIMIT ",
+                 WHERE search_pending AND api_group = ",
             )
+            .bind(group)
+            .push(" AND resource = ")
+            .bind(resource)
+            .push(" ORDER BY id LIMIT ")
             .bind(CATCH_UP_BATCH);
         let rows = db
             .fetch(

@@ -93,11 +93,8 @@ pub(crate) struct ListQuery<'a> {
 
 impl<'a> ListQuery<'a> {
     /// The query of `options` over `scope`; `400` when the continue token is of another list.
-    pub(crate) fn new(
-        dialect: Dialect,
-        options: &'a ListOptions,
-        scope: Scope<'a>,
-    ) -> Result<Self> {
+    pub(crate) fn new(db: &Db, options: &'a ListOptions, scope: Scope<'a>) -> Result<Self> {
+        let dialect = db.dialect();
         let listed = match scope {
             Scope::Resource(gvr) => Listed::Resource(gvr),
             Scope::Collection(types) => Listed::Collection(types),
@@ -108,6 +105,18 @@ impl<'a> ListQuery<'a> {
                 "internal ({})",
                 dialect.name()
             )));
+        }
+        if let (Some(_), Scope::Resource(gvr)) = (&options.full_text, scope)
+            && !db.full_text().includes(&gvr.group, &gvr.resource)
+        {
+            return Err(StorageError::bad_request(
+                "query",
+                format!(
+                    "full-text search is off for {} in this storage's configuration \
+                     (fullTextSearch.exclude); use fuzzyName or a field selector",
+                    gvr.group_resource()
+                ),
+            ));
         }
         if let Some(order) = options.order_by.iter().find(|o| !has_sql_key(&o.field)) {
             return Err(StorageError::bad_request(
@@ -501,7 +510,14 @@ impl<'a> ListQuery<'a> {
     /// missed (outside any snapshot the list then reads).
     pub(crate) async fn catch_up(&self, db: &Db) -> Result<()> {
         if self.options.full_text.is_some() {
-            crate::full_text::catch_up(db).await?;
+            match self.scope {
+                Scope::Resource(gvr) => {
+                    crate::full_text::catch_up(db, &gvr.group, &gvr.resource).await?;
+                }
+                Scope::Collection(_) => {
+                    crate::full_text::catch_up_all(db).await?;
+                }
+            }
         }
         Ok(())
     }

@@ -51,7 +51,7 @@ impl InternalResourceStorage {
 /// A list read in one snapshot with the change log's revision at that snapshot: a watch from
 /// that revision continues exactly where the list ends.
 async fn list_at(db: &Db, gvr: &Arc<Gvr>, options: &ListOptions) -> Result<(ListPage, i64)> {
-    let query = ListQuery::new(db.dialect(), options, Scope::Resource(gvr))?;
+    let query = ListQuery::new(db, options, Scope::Resource(gvr))?;
     query.catch_up(db).await?;
     let mut snapshot = db.snapshot("list").await?;
     let mut reader = Reader::Snapshot(&mut snapshot);
@@ -157,7 +157,7 @@ impl CollectionResourceStorage for InternalCollectionStorage {
         options: &ListOptions,
     ) -> Result<CollectionPage> {
         let db = self.factory.db();
-        let page = ListQuery::new(db.dialect(), options, Scope::Collection(types))?
+        let page = ListQuery::new(db, options, Scope::Collection(types))?
             .run(db, &mut Interner::default())
             .await?;
         let namespaced = self.factory.scope_of().await?;

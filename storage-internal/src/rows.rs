@@ -84,10 +84,10 @@ impl ObjectValues {
         })
     }
 
-    /// These values with the words of the object for full-text search, where the dialect
-    /// stores them (PostgreSQL).
-    pub(crate) fn with_search(mut self, dialect: crate::dialect::Dialect) -> Self {
-        if dialect == crate::dialect::Dialect::Postgres {
+    /// These values with the words of the object for full-text search when `words`
+    /// ([`crate::db::Db::stores_words`]).
+    pub(crate) fn with_search(mut self, words: bool) -> Self {
+        if words {
             self.search = Some(crate::full_text::vector_text(&self.object));
         }
         self

@@ -49,6 +49,11 @@ fn migrations(dialect: Dialect) -> Vec<Migration> {
                 "hot updates",
                 include_str!("../migrations/postgres/0022_hot_updates.sql"),
             ),
+            (
+                23,
+                "pending words by resource",
+                include_str!("../migrations/postgres/0023_pending_words_by_resource.sql"),
+            ),
         ],
         Dialect::MySql => &[
             (
@@ -106,7 +111,7 @@ pub(crate) async fn migrate(db: &Db) -> Result<()> {
         Dialect::Postgres => {
             trigram_index(db).await;
             lz4_compression(db).await;
-            let filled = crate::full_text::catch_up(db).await?;
+            let filled = crate::full_text::catch_up_all(db).await?;
             if filled > 0 {
                 tracing::info!(
                     rows = filled,

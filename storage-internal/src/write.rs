@@ -168,6 +168,7 @@ async fn write(
         }
     }
     let written = changes.len() as u64;
+    let words = db.stores_words(gvr);
     let mut upserts: Vec<(ResourceObject, i64)> = Vec::new();
     let mut deletes: Vec<ObjectKey> = Vec::new();
     for change in changes {
@@ -189,7 +190,7 @@ async fn write(
             }
             Change::Delete(key) => {
                 if !upserts.is_empty() {
-                    upsert(&mut tx, gvr, std::mem::take(&mut upserts)).await?;
+                    upsert(&mut tx, words, gvr, std::mem::take(&mut upserts)).await?;
                 }
                 if let Some(last) = current.remove(&key) {
                     appender.push(Op::Deleted, Arc::from(key.cluster.as_str()), last, None);
@@ -204,7 +205,7 @@ async fn write(
     let mut rest = if upserts.is_empty() {
         delete_statements(dialect, gvr, &deletes)
     } else {
-        upsert_statements(dialect, gvr, upserts)?
+        upsert_statements(dialect, words, gvr, upserts)?
     };
     let last = rest.pop();
     for (what, sql) in &rest {
@@ -413,9 +414,14 @@ fn push_keys_or(sql: &mut Sql, keys: &[&ObjectKey], table: &'static str) {
 }
 
 /// Writes `objects`, each with the revision of its change (the last one wins for a repeated
-/// key), replacing stored rows.
-async fn upsert(tx: &mut Tx<'_>, gvr: &Gvr, objects: Vec<(ResourceObject, i64)>) -> Result<()> {
-    for (what, sql) in upsert_statements(tx.sql().dialect(), gvr, objects)? {
+/// key), replacing stored rows; with their full-text words when `words` ([`Db::stores_words`]).
+async fn upsert(
+    tx: &mut Tx<'_>,
+    words: bool,
+    gvr: &Gvr,
+    objects: Vec<(ResourceObject, i64)>,
+) -> Result<()> {
+    for (what, sql) in upsert_statements(tx.sql().dialect(), words, gvr, objects)? {
         tx.execute(what, &sql).await?;
     }
     Ok(())
@@ -424,6 +430,7 @@ async fn upsert(tx: &mut Tx<'_>, gvr: &Gvr, objects: Vec<(ResourceObject, i64)>)
 /// The statements of [`upsert`], each named for the trace.
 fn upsert_statements(
     dialect: Dialect,
+    words: bool,
     gvr: &Gvr,
     objects: Vec<(ResourceObject, i64)>,
 ) -> Result<Vec<(&'static str, Sql)>> {
@@ -435,7 +442,7 @@ fn upsert_statements(
     let mut rows = Vec::with_capacity(last_of.len());
     for (i, (object, revision)) in objects.iter().enumerate() {
         if last_of.get(&object.fields.key()) == Some(&i) {
-            rows.push((ObjectValues::of(object)?.with_search(dialect), *revision));
+            rows.push((ObjectValues::of(object)?.with_search(words), *revision));
         }
     }
     let synced_at = now_millis();
@@ -463,6 +470,8 @@ fn upsert_statements(
 fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[(ObjectValues, i64)], synced_at: i64) {
     sql.push("INSERT INTO resources (").push(COLUMNS);
     let full_text = sql.dialect() == Dialect::Postgres;
+    // The rows of one resource: all with words, or none (`fullTextSearch.exclude`).
+    let words = rows.iter().any(|(r, _)| r.search.is_some());
     if full_text {
         sql.push(FULL_TEXT_COLUMNS);
     }
@@ -483,8 +492,12 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[(ObjectValues, i64)], synced_at
             )
             .bind(synced_at)
             .push(", CAST(u.labels AS jsonb), CAST(u.object AS json), u.revision");
-        if full_text {
+        if full_text && words {
             sql.push(", CAST(u.search AS tsvector), false");
+        } else if full_text {
+            // No words, and pending: taking the resource off `fullTextSearch.exclude` fills
+            // them in at the next start. Both stay as stored on update (HOT).
+            sql.push(", NULL, true");
         }
         sql.push(" FROM UNNEST(")
             .bind(text(|r| &r.cluster))
@@ -518,17 +531,21 @@ fn push_upsert(sql: &mut Sql, gvr: &Gvr, rows: &[(ObjectValues, i64)], synced_at
             .bind(text(|r| &r.object))
             .push("::text[], ")
             .bind(Bind::IntArray(rows.iter().map(|(_, rev)| *rev).collect()))
-            .push("::bigint[], ")
-            .bind(Bind::TextArray(
-                rows.iter()
-                    .map(|(r, _)| r.search.clone().unwrap_or_default())
-                    .collect(),
-            ))
-            .push(
-                "::text[]) AS u(cluster, namespace, name, kind, uid, owner_uid, \
-                 resource_version, rv_number, created_at, deleted_at, labels, object, revision, \
-                 search)",
-            );
+            .push("::bigint[]");
+        if words {
+            sql.push(", ")
+                .bind(Bind::TextArray(
+                    rows.iter()
+                        .map(|(r, _)| r.search.clone().unwrap_or_default())
+                        .collect(),
+                ))
+                .push("::text[]");
+        }
+        sql.push(
+            ") AS u(cluster, namespace, name, kind, uid, owner_uid, resource_version, rv_number, \
+             created_at, deleted_at, labels, object, revision",
+        )
+        .push(if words { ", search)" } else { ")" });
     } else {
         sql.push("VALUES ");
         sql.join(rows, ", ", |sql, (row, revision)| {

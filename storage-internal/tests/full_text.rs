@@ -137,3 +137,92 @@ async fn mysql_refuses_full_text_naming_the_dialect() {
 async fn sqlite_refuses_full_text_naming_the_dialect() {
     refused(&support::sqlite().await, "sqlite").await;
 }
+
+/// `fullTextSearch.exclude` names pods: they are stored without words (pending), a full-text
+/// query of pods is a 400 naming the setting, other resources keep their words; a replica
+/// started without the setting fills the pods' words in at start-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_excluded_resources_get_words_once_included() {
+    let factory =
+        support::postgres_with(|c| c.full_text_search.exclude = vec!["pods".into()]).await;
+    let storage = support::pods(&factory).await;
+    storage
+        .apply(vec![
+            Change::Upsert(pod("a", "1", "nginx:1")),
+            Change::Upsert(pod("b", "1", "redis:7")),
+        ])
+        .await
+        .expect("apply");
+    storage
+        .update(pod("a", "2", "nginx:2"))
+        .await
+        .expect("update");
+    let options = parse_list_options("query=nginx", &RequestScope::default()).expect("query");
+    match storage.list(&options).await {
+        Err(StorageError::BadRequest { parameter, message }) => {
+            assert_eq!(parameter, "query");
+            assert!(
+                message.contains("pods") && message.contains("fullTextSearch.exclude"),
+                "{message}"
+            );
+        }
+        other => panic!("want a 400 naming fullTextSearch.exclude, got {other:?}"),
+    }
+    let configmaps = factory
+        .new_resource_storage(storage_api::ResourceStorageConfig {
+            gvr: Gvr::new("", "v1", "configmaps"),
+            kind: "ConfigMap".into(),
+            namespaced: true,
+        })
+        .await
+        .expect("configmaps");
+    let configmap = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "nginx-conf", "namespace": "default", "uid": "uid-conf",
+                     "resourceVersion": "1"},
+        "data": {"server": "nginx"}});
+    configmaps
+        .apply(vec![Change::Upsert(
+            ResourceObject::parse(
+                "c1".into(),
+                Arc::new(Gvr::new("", "v1", "configmaps")),
+                serde_json::to_vec(&configmap).expect("json").into(),
+            )
+            .expect("valid configmap"),
+        )])
+        .await
+        .expect("apply configmap");
+    assert_eq!(search(&*configmaps, "query=nginx").await, ["nginx-conf"]);
+
+    let (url, schema) = support::postgres_schema(&factory);
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("postgres");
+    let (without_words, pending): (i64, i64) = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT count(*) FILTER (WHERE search_vector IS NULL), \
+         count(*) FILTER (WHERE search_pending) FROM {schema}.resources WHERE resource = 'pods'"
+    )))
+    .fetch_one(&mut admin)
+    .await
+    .expect("count");
+    admin.close().await.expect("close");
+    assert_eq!((without_words, pending), (2, 2), "pods are stored without words");
+
+    // A replica without the setting, on the same database.
+    let mut config = storage_internal::InternalConfig {
+        db_type: Some("postgres".into()),
+        dsn: Some(url.clone()),
+        ..Default::default()
+    };
+    config
+        .params
+        .insert("search_path".into(), format!("{schema},public"));
+    let replica = storage_internal::InternalStorageFactory::connect(
+        config.connection().expect("configuration"),
+    )
+    .await
+    .expect("replica");
+    let pods = support::pods(&replica).await;
+    assert_eq!(search(&*pods, "query=nginx").await, ["a"]);
+    assert_eq!(search(&*pods, "query=nginx 2").await, ["a"]);
+    assert_eq!(search(&*pods, "query=redis").await, ["b"]);
+    replica.shutdown().await.expect("shutdown replica");
+    factory.shutdown().await.expect("shutdown");
+}
