@@ -18,7 +18,11 @@
 //! updates/s, three runs each, 30 s each. One run by hand:
 //! `cargo bench -p clusterpedia-e2e --bench churn -- --storage postgres --rate 100 --seconds 30`;
 //! `--param NAME=VALUE` (repeatable) adds a run-time parameter to the internal layer's `params`
-//! (e.g. `--param synchronous_commit=off` on PostgreSQL).
+//! (e.g. `--param synchronous_commit=off` on PostgreSQL); `--full-text-exclude pods,events` sets
+//! its `fullTextSearch.exclude`; `--no-settle` starts the churn right after the initial sync
+//! instead of after a checkpoint and a `sync` (see `settle`). Each run also reports the disk's
+//! flush stalls during the churn (`DiskProbe`): on a shared virtual disk an `fdatasync` now and
+//! then takes 50–300 ms, and every commit waiting on it with it.
 //! Under `cargo test` (no `--bench`) it is a short smoke run on memory.
 
 #[path = "../../components/apiserver/tests/support/mod.rs"]
@@ -233,6 +237,107 @@ async fn factory(
     Ok(storage_api::registry::new_factory("internal", Some(config)).await?)
 }
 
+/// After the initial sync: a PostgreSQL `CHECKPOINT` (when `postgres`: it ends the checkpoint
+/// the sync's WAL started, and resets the WAL distance to the next), then `sync` of the whole
+/// machine's page cache, so that neither writes back under the churn.
+async fn settle(postgres: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if postgres {
+        postgres_admin("CHECKPOINT").await?;
+    }
+    let status =
+        tokio::task::spawn_blocking(|| std::process::Command::new("sync").status()).await??;
+    anyhow::ensure!(status.success(), "sync: {status}");
+    eprintln!("settled in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Flushes 8 KiB to the disk every 10 ms (as a commit does) and counts the flushes over 20 ms:
+/// what the disk does to every writer during the churn.
+struct DiskProbe {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<std::io::Result<Vec<Duration>>>,
+}
+
+impl DiskProbe {
+    fn start(dir: &std::path::Path) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let path = dir.join("disk-probe");
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            use std::os::unix::fs::FileExt as _;
+            let file = std::fs::File::create(&path)?;
+            let block = [0x5au8; 8192];
+            let mut stalls = Vec::new();
+            let mut i = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                file.write_at(&block, (i % 1024) * 8192)?;
+                let started = Instant::now();
+                file.sync_data()?;
+                let took = started.elapsed();
+                if took > Duration::from_millis(20) {
+                    stalls.push(took);
+                }
+                i += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            std::fs::remove_file(&path)?;
+            Ok(stalls)
+        });
+        Self { stop, thread }
+    }
+
+    /// Stops the probe: "count (max ms)" of the flushes over 20 ms.
+    fn stop(self) -> String {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.join() {
+            Ok(Ok(stalls)) => match stalls.iter().max() {
+                Some(max) => format!("{} ({:.0})", stalls.len(), max.as_secs_f64() * 1000.0),
+                None => "0".to_owned(),
+            },
+            Ok(Err(e)) => format!("probe failed: {e}"),
+            Err(_) => "probe panicked".to_owned(),
+        }
+    }
+}
+
+/// The CPU time the hypervisor gave to other guests (`steal` in /proc/stat) over a stretch of
+/// time, as a share of the machine's CPU time.
+struct StolenCpu {
+    started: Instant,
+    steal: Option<u64>,
+}
+
+impl StolenCpu {
+    /// The `steal` ticks (USER_HZ) of all CPUs so far; `None` off Linux.
+    fn ticks() -> Option<u64> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let cpu = stat.lines().next()?.strip_prefix("cpu ")?;
+        cpu.split_whitespace().nth(7)?.parse().ok()
+    }
+
+    fn start() -> Self {
+        Self {
+            started: Instant::now(),
+            steal: Self::ticks(),
+        }
+    }
+
+    /// "n.n %" since [`StolenCpu::start`].
+    fn stop(self) -> String {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        match (self.steal, Self::ticks()) {
+            (Some(before), Some(after)) => {
+                // USER_HZ is 100 on Linux.
+                let stolen = after.saturating_sub(before) as f64 / 100.0;
+                let share = stolen / (self.started.elapsed().as_secs_f64() * cpus) * 100.0;
+                format!("{share:.1} %")
+            }
+            _ => "n/a".to_owned(),
+        }
+    }
+}
+
 /// The `q` quantile of sorted `values` (µs), in milliseconds.
 fn quantile_ms(sorted: &[u64], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -251,8 +356,19 @@ fn main() -> anyhow::Result<()> {
             .cloned()
     };
     let bench = args.iter().any(|a| a == "--bench");
+    // The storage settings, passed on to each run of the table.
+    let mut passed = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        match a.as_str() {
+            "--param" | "--full-text-exclude" => {
+                passed.extend(args.get(i..i + 2).unwrap_or_default().iter().cloned());
+            }
+            "--no-settle" => passed.push(a.clone()),
+            _ => {}
+        }
+    }
     if bench && arg("--storage").is_none() {
-        return table(&arg("--runs"), &arg("--seconds"));
+        return table(&arg("--runs"), &arg("--seconds"), &passed);
     }
     let storage = arg("--storage").unwrap_or_else(|| "memory".into());
     let rate: f64 = arg("--rate").map_or(Ok(100.0), |r| r.parse())?;
@@ -278,30 +394,42 @@ fn main() -> anyhow::Result<()> {
     let settings = RunSettings {
         params,
         full_text_exclude: arg("--full-text-exclude"),
-        checkpoint: args.iter().any(|a| a == "--checkpoint"),
+        settle: bench && !args.iter().any(|a| a == "--no-settle"),
+    };
+    let label = match &settings.full_text_exclude {
+        Some(resources) => format!("{storage}, no words for {resources}"),
+        None => storage.clone(),
     };
     let row = run_once(&storage, rate, seconds, fixtures, settings)?;
-    println!("| {storage} | {rate} | {run} | {row}");
+    println!("| {label} | {rate} | {run} | {row}");
     Ok(())
 }
 
-/// The storages, rates and runs of the table.
-const STORAGES: &[&str] = &["postgres", "sqlite", "memory"];
+/// The storages (with the arguments of their runs), rates and runs of the table: PostgreSQL
+/// as configured by default and with the busiest resources' full-text words left out.
+const STORAGES: &[(&str, &[&str])] = &[
+    ("postgres", &[]),
+    ("postgres", &["--full-text-exclude", "pods,events"]),
+    ("sqlite", &[]),
+    ("memory", &[]),
+];
 const RATES: &[&str] = &["100", "500"];
 
 /// One child process per storage × rate × run; prints the table.
-fn table(runs: &Option<String>, seconds: &Option<String>) -> anyhow::Result<()> {
+fn table(runs: &Option<String>, seconds: &Option<String>, passed: &[String]) -> anyhow::Result<()> {
     let runs: usize = runs.as_deref().map_or(Ok(3), str::parse)?;
     let seconds = seconds.clone().unwrap_or_else(|| "30".into());
     let exe = std::env::current_exe()?;
     let mut rows = Vec::new();
-    for storage in STORAGES {
+    for (storage, storage_args) in STORAGES {
         for rate in RATES {
             for run in 1..=runs {
-                eprintln!("churn: {storage} at {rate}/s, run {run}...");
+                eprintln!("churn: {storage} {storage_args:?} at {rate}/s, run {run}...");
                 let output = std::process::Command::new(&exe)
                     .args(["--bench", "--storage", storage, "--rate", rate])
                     .args(["--seconds", &seconds, "--run", &run.to_string()])
+                    .args(*storage_args)
+                    .args(passed)
                     .stderr(std::process::Stdio::inherit())
                     .output()?;
                 let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
@@ -324,15 +452,27 @@ fn table(runs: &Option<String>, seconds: &Option<String>) -> anyhow::Result<()> 
          10%). Update → visible = first answer carrying the stamp − the stamp (ms). The last \
          three columns are the mean of each stage over the slowest 1% of updates: \
          member → write start (watch, queue, batching), the storage write, written → seen \
-         (read path and poll interval). One fresh process (and database) per run.\n",
+         (read path and poll interval). One fresh process (and database) per run. After the \
+         initial sync and before the churn the storage settles: PostgreSQL checkpoints, then \
+         the machine's page cache is written back (`sync`), so that the churn meets the steady \
+         state rather than the write-back of the sync (`--no-settle` skips it). Disk stalls: \
+         during the churn a probe writes 8 KiB and `fdatasync`s it every 10 ms in the run's \
+         temporary directory (the same disk as PostgreSQL's data here); the count of those \
+         that took over 20 ms, and the longest. A commit waits for the same kind of flush. \
+         CPU stolen: the share of the machine's CPU time the hypervisor gave to other guests \
+         during the churn (`steal` of /proc/stat), which slows every stage at once.\n",
         spec.pods(),
         spec.namespaces
     );
+    if !passed.is_empty() {
+        println!("Every run with `{}`.\n", passed.join(" "));
+    }
     println!(
         "| storage | updates/s | run | updates measured | lost | p50 ms | p99 ms | max ms | \
-         slowest 1%: member → write start ms | write ms | written → seen ms |"
+         slowest 1%: member → write start ms | write ms | written → seen ms | \
+         disk stalls > 20 ms (max) | CPU stolen |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!("{row}");
     }
@@ -345,8 +485,9 @@ struct RunSettings {
     params: Vec<(String, String)>,
     /// `--full-text-exclude pods,events`: the internal layer's `fullTextSearch.exclude`.
     full_text_exclude: Option<String>,
-    /// `--checkpoint`: PostgreSQL checkpoints after the initial sync, before the churn.
-    checkpoint: bool,
+    /// Settle after the initial sync (see [`settle`]; benchmark runs only); `--no-settle`
+    /// churns right after it.
+    settle: bool,
 }
 
 /// One run; returns the row's cells after storage, rate and run.
@@ -379,7 +520,7 @@ fn run_once(
     let writes = Arc::new(Writes::default());
     let storage_name = storage.to_owned();
     let storage_dir = dir.clone();
-    let checkpoint = settings.checkpoint && storage == "postgres";
+    let settle_after_sync = settings.settle;
     let probe = WriteProbe(writes.clone());
     let harness = Harness::start(
         move || {
@@ -390,8 +531,8 @@ fn run_once(
                     &settings.params,
                     settings.full_text_exclude.as_deref(),
                 )
-                    .await
-                    .expect("the storage starts");
+                .await
+                .expect("the storage starts");
                 Arc::new(Forwarding::with_probe(inner, probe)) as Arc<dyn StorageFactory>
             }
             .boxed()
@@ -442,13 +583,14 @@ fn run_once(
             tokio::time::timeout(Duration::from_secs(600), statuses.changed()).await??;
         }
         eprintln!("synced in {:.1} s", started.elapsed().as_secs_f64());
-        // Let the storage settle after the bulk load.
-        if checkpoint {
-            let started = Instant::now();
-            postgres_admin("CHECKPOINT").await?;
-            eprintln!("checkpoint in {:.1} s", started.elapsed().as_secs_f64());
+        // Let the storage settle after the bulk load: the churn measures the steady state, not
+        // the write-back of the initial sync (see `settle`).
+        if settle_after_sync {
+            settle(storage == "postgres").await?;
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
+        let disk = DiskProbe::start(&dir);
+        let steal = StolenCpu::start();
 
         let pool = Arc::new(Pool {
             client: harness.client(),
@@ -474,11 +616,13 @@ fn run_once(
             }
         }
         sim.set_churn_per_second(0.0);
+        let stalls = disk.stop();
+        let stolen = steal.stop();
         let results = futures::future::join_all(pollers).await;
         manager.shutdown().await;
-        Ok::<_, anyhow::Error>((results, lagged))
+        Ok::<_, anyhow::Error>((results, lagged, stalls, stolen))
     });
-    let (results, lagged) = result?;
+    let (results, lagged, stalls, stolen) = result?;
     if lagged > 0 {
         anyhow::bail!("the benchmark fell {lagged} churn updates behind");
     }
@@ -525,7 +669,7 @@ fn run_once(
         }
     };
     let row = format!(
-        "{} | {lost} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+        "{} | {lost} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
         lags.len(),
         quantile_ms(&lags, 0.5),
         quantile_ms(&lags, 0.99),
@@ -533,6 +677,8 @@ fn run_once(
         mean(|s| s.1),
         mean(|s| s.2),
         mean(|s| s.3),
+        stalls,
+        stolen,
     );
 
     runtime.block_on(async {

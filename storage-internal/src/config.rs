@@ -1286,7 +1286,8 @@ mysql:
         assert!(scope.includes("", "events"), "only the group named");
         assert!(scope.includes("apps", "deployments"));
         for bad in ["Pods", "\"\"", ".apps", "pods.", "pods apps"] {
-            let yaml = format!("type: postgres\ndatabase: d\nfullTextSearch: {{exclude: [{bad}]}}\n");
+            let yaml =
+                format!("type: postgres\ndatabase: d\nfullTextSearch: {{exclude: [{bad}]}}\n");
             assert!(
                 error_of(&yaml).contains("fullTextSearch.exclude"),
                 "{bad}: {}",

@@ -203,7 +203,11 @@ async fn postgres_excluded_resources_get_words_once_included() {
     .await
     .expect("count");
     admin.close().await.expect("close");
-    assert_eq!((without_words, pending), (2, 2), "pods are stored without words");
+    assert_eq!(
+        (without_words, pending),
+        (2, 2),
+        "pods are stored without words"
+    );
 
     // A replica without the setting, on the same database.
     let mut config = storage_internal::InternalConfig {
