@@ -155,6 +155,20 @@ struct Annotated<'a> {
     annotations: Option<&'a RawValue>,
 }
 
+/// The two members of `metadata` that [`served`] changes.
+#[derive(Deserialize)]
+struct Slots<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
+    annotations: Option<&'a RawValue>,
+    #[serde(
+        borrow,
+        default,
+        rename = "resourceVersion",
+        deserialize_with = "present"
+    )]
+    resource_version: Option<&'a RawValue>,
+}
+
 #[derive(Deserialize)]
 struct Metadata<'a> {
     /// `Some` whenever the key is present, even with a `null` value (which is replaced too).
@@ -186,22 +200,74 @@ impl RevisionSlot {
     /// Fails (`422 Invalid`) when `raw` is not a JSON object with an object `metadata`; objects
     /// that went through [`crate::ResourceObject::parse`] always have one.
     pub fn locate(raw: &[u8]) -> Result<Self> {
-        let invalid = |what: String| StorageError::invalid("object", what);
-        let metadata = find_metadata(raw)
-            .map_err(|e| invalid(format!("cannot read the object's metadata: {e}")))?
-            .ok_or_else(|| invalid("metadata is required".into()))?;
-        let meta_start = offset_in(raw, metadata.get())
-            .ok_or_else(|| invalid("metadata is not part of the object".into()))?;
-        let text = metadata.get();
-        if !text.starts_with('{') {
-            return Err(invalid("metadata is not a JSON object".into()));
+        let (meta_start, text) = metadata_of(raw)?;
+        let parsed: Metadata<'_> = serde_json::from_str(text).map_err(|e| {
+            StorageError::invalid(
+                "object",
+                format!("cannot read metadata.resourceVersion: {e}"),
+            )
+        })?;
+        Self::in_metadata(meta_start, text, parsed.resource_version)
+    }
+
+    /// A copy of `raw` with the resource version set to `revision` (as a JSON string).
+    ///
+    /// `raw` must be the bytes this slot was located in (else `500 Internal`). The result is
+    /// allocated at its exact size, so that the stored [`Bytes`] wastes nothing.
+    pub fn stamp(self, raw: &[u8], revision: u64) -> Result<Bytes> {
+        let splice = self.splice(revision, false);
+        if splice.cut > splice.resume || splice.resume > raw.len() {
+            return Err(StorageError::Internal {
+                message: "resource version slot does not fit the object".into(),
+                source: None,
+            });
         }
-        let parsed: Metadata<'_> = serde_json::from_str(text)
-            .map_err(|e| invalid(format!("cannot read metadata.resourceVersion: {e}")))?;
-        match parsed.resource_version {
+        Ok(splice_all(raw, &[splice]))
+    }
+
+    /// The change that sets the resource version to `revision`; `more_follow` forces the comma
+    /// after an inserted member (something else is inserted right after it).
+    fn splice(self, revision: u64, more_follow: bool) -> Splice {
+        let digits = revision.to_string();
+        match self {
+            Self::Replace { start, end } => {
+                let mut inserted = Vec::with_capacity(digits.len() + 2);
+                inserted.push(b'"');
+                inserted.extend_from_slice(digits.as_bytes());
+                inserted.push(b'"');
+                Splice {
+                    cut: start,
+                    resume: end,
+                    inserted,
+                }
+            }
+            Self::Insert { at, comma } => {
+                let mut inserted = Vec::with_capacity(KEY.len() + digits.len() + 6);
+                inserted.push(b'"');
+                inserted.extend_from_slice(KEY.as_bytes());
+                inserted.extend_from_slice(b"\":\"");
+                inserted.extend_from_slice(digits.as_bytes());
+                inserted.push(b'"');
+                if comma || more_follow {
+                    inserted.push(b',');
+                }
+                Splice {
+                    cut: at,
+                    resume: at,
+                    inserted,
+                }
+            }
+        }
+    }
+
+    /// The slot in `metadata` (the text at `meta_start` of the object, a JSON object) whose
+    /// `resourceVersion` member, if any, is `value`.
+    fn in_metadata(meta_start: usize, text: &str, value: Option<&RawValue>) -> Result<Self> {
+        match value {
             Some(value) => {
-                let start = offset_in(text.as_bytes(), value.get())
-                    .ok_or_else(|| invalid("metadata.resourceVersion is misplaced".into()))?;
+                let start = offset_in(text.as_bytes(), value.get()).ok_or_else(|| {
+                    StorageError::invalid("object", "metadata.resourceVersion is misplaced")
+                })?;
                 Ok(Self::Replace {
                     start: meta_start + start,
                     end: meta_start + start + value.get().len(),
@@ -213,44 +279,65 @@ impl RevisionSlot {
             }),
         }
     }
+}
 
-    /// A copy of `raw` with the resource version set to `revision` (as a JSON string).
-    ///
-    /// `raw` must be the bytes this slot was located in (else `500 Internal`). The result is
-    /// allocated at its exact size, so that the stored [`Bytes`] wastes nothing.
-    pub fn stamp(self, raw: &[u8], revision: u64) -> Result<Bytes> {
-        let digits = revision.to_string();
-        let (cut, resume, member) = match self {
-            Self::Replace { start, end } => (start, end, false),
-            Self::Insert { at, .. } => (at, at, true),
-        };
-        let (Some(head), Some(tail)) = (raw.get(..cut), raw.get(resume..)) else {
-            return Err(StorageError::Internal {
-                message: "resource version slot does not fit the object".into(),
-                source: None,
-            });
-        };
-        let extra = if member {
-            KEY.len() + 4 + usize::from(matches!(self, Self::Insert { comma: true, .. }))
-        } else {
-            0
-        };
-        let mut out = Vec::with_capacity(head.len() + digits.len() + 2 + extra + tail.len());
-        out.extend_from_slice(head);
-        if member {
-            out.push(b'"');
-            out.extend_from_slice(KEY.as_bytes());
-            out.extend_from_slice(b"\":");
-        }
-        out.push(b'"');
-        out.extend_from_slice(digits.as_bytes());
-        out.push(b'"');
-        if let Self::Insert { comma: true, .. } = self {
-            out.push(b',');
-        }
-        out.extend_from_slice(tail);
-        Ok(Bytes::from(out))
+/// One change of an object's bytes: `raw[cut..resume]` becomes `inserted`.
+struct Splice {
+    cut: usize,
+    resume: usize,
+    inserted: Vec<u8>,
+}
+
+/// `raw` with `splices` (in order, not overlapping) applied, in one copy allocated at its
+/// exact size, so that the stored [`Bytes`] wastes nothing.
+fn splice_all(raw: &[u8], splices: &[Splice]) -> Bytes {
+    let added: usize = splices.iter().map(|s| s.inserted.len()).sum();
+    let removed: usize = splices.iter().map(|s| s.resume - s.cut).sum();
+    let mut out = Vec::with_capacity(raw.len() + added - removed);
+    let mut at = 0;
+    for splice in splices {
+        out.extend_from_slice(&raw[at..splice.cut]);
+        out.extend_from_slice(&splice.inserted);
+        at = splice.resume;
     }
+    out.extend_from_slice(&raw[at..]);
+    Bytes::from(out)
+}
+
+/// An object's `metadata`: where its text starts in the object, and the text.
+fn metadata_of(raw: &[u8]) -> Result<(usize, &str)> {
+    let invalid = |what: String| StorageError::invalid("object", what);
+    let metadata = find_metadata(raw)
+        .map_err(|e| invalid(format!("cannot read the object's metadata: {e}")))?
+        .ok_or_else(|| invalid("metadata is required".into()))?;
+    let text = metadata.get();
+    let start = offset_in(raw, text)
+        .ok_or_else(|| invalid("metadata is not part of the object".into()))?;
+    if !text.starts_with('{') {
+        return Err(invalid("metadata is not a JSON object".into()));
+    }
+    Ok((start, text))
+}
+
+/// `raw` as a watch-capable layer serves a stored member object: [`with_member_version`], then
+/// [`with_revision`], reading the metadata once and copying the object once (a list page does
+/// this for each of its objects).
+pub fn served(raw: &[u8], member_version: &str, revision: u64) -> Result<Bytes> {
+    let (meta_start, text) = metadata_of(raw)?;
+    let slots: Slots<'_> = serde_json::from_str(text).map_err(|e| {
+        StorageError::invalid("object", format!("cannot read the object's metadata: {e}"))
+    })?;
+    let member = member_splice(meta_start, text, slots.annotations, member_version)?;
+    let slot = RevisionSlot::in_metadata(meta_start, text, slots.resource_version)?;
+    // An annotations member inserted at the same place goes after the resource version.
+    let more_follow = member.as_ref().is_some_and(|m| m.cut == meta_start + 1);
+    let version = slot.splice(revision, more_follow);
+    let splices = match member {
+        Some(member) if member.cut < version.cut => vec![member, version],
+        Some(member) => vec![version, member],
+        None => vec![version],
+    };
+    Ok(splice_all(raw, &splices))
 }
 
 /// Where a watch starts, read from its `resourceVersion` parameter with Kubernetes semantics:
@@ -298,18 +385,29 @@ pub fn with_member_version(raw: Bytes, member_version: &str) -> Result<Bytes> {
     if member_version.is_empty() {
         return Ok(raw);
     }
-    let invalid = |what: String| StorageError::invalid("object", what);
-    let metadata = find_metadata(&raw)
-        .map_err(|e| invalid(format!("cannot read the object's metadata: {e}")))?
-        .ok_or_else(|| invalid("metadata is required".into()))?;
-    let text = metadata.get();
-    let meta_start = offset_in(&raw, text)
-        .ok_or_else(|| invalid("metadata is not part of the object".into()))?;
-    if !text.starts_with('{') {
-        return Err(invalid("metadata is not a JSON object".into()));
+    let (meta_start, text) = metadata_of(&raw)?;
+    let annotated: Annotated<'_> = serde_json::from_str(text).map_err(|e| {
+        StorageError::invalid("object", format!("cannot read metadata.annotations: {e}"))
+    })?;
+    match member_splice(meta_start, text, annotated.annotations, member_version)? {
+        Some(splice) => Ok(splice_all(&raw, &[splice])),
+        None => Ok(raw),
     }
-    let annotated: Annotated<'_> = serde_json::from_str(text)
-        .map_err(|e| invalid(format!("cannot read metadata.annotations: {e}")))?;
+}
+
+/// The change that adds the annotation [`MEMBER_RESOURCE_VERSION_ANNOTATION`] with
+/// `member_version` to `metadata` (the text at `meta_start`, whose `annotations` member is
+/// `annotations`); `None` when there is nothing to add (no version, or already annotated).
+fn member_splice(
+    meta_start: usize,
+    text: &str,
+    annotations: Option<&RawValue>,
+    member_version: &str,
+) -> Result<Option<Splice>> {
+    if member_version.is_empty() {
+        return Ok(None);
+    }
+    let invalid = |what: String| StorageError::invalid("object", what);
     let member = {
         let mut out = Vec::with_capacity(64);
         serde_json::to_writer(&mut out, MEMBER_RESOURCE_VERSION_ANNOTATION)
@@ -320,13 +418,12 @@ pub fn with_member_version(raw: Bytes, member_version: &str) -> Result<Bytes> {
             .map_err(|e| invalid(format!("cannot write the annotation: {e}")))?;
         out
     };
-    // (cut, resume, inserted bytes)
-    let (cut, resume, inserted) = match annotated.annotations {
+    let splice = match annotations {
         Some(value) if value.get().starts_with('{') => {
             let (present, any) = has_member(value.get(), MEMBER_RESOURCE_VERSION_ANNOTATION)
                 .map_err(|e| invalid(format!("metadata.annotations: {e}")))?;
             if present {
-                return Ok(raw);
+                return Ok(None);
             }
             let at = meta_start
                 + offset_in(text.as_bytes(), value.get())
@@ -336,7 +433,11 @@ pub fn with_member_version(raw: Bytes, member_version: &str) -> Result<Bytes> {
             if any {
                 inserted.push(b',');
             }
-            (at, at, inserted)
+            Splice {
+                cut: at,
+                resume: at,
+                inserted,
+            }
         }
         Some(value) if value.get() == "null" => {
             let start = meta_start
@@ -345,7 +446,11 @@ pub fn with_member_version(raw: Bytes, member_version: &str) -> Result<Bytes> {
             let mut inserted = vec![b'{'];
             inserted.extend_from_slice(&member);
             inserted.push(b'}');
-            (start, start + 4, inserted)
+            Splice {
+                cut: start,
+                resume: start + 4,
+                inserted,
+            }
         }
         Some(_) => return Err(invalid("metadata.annotations is not a JSON object".into())),
         None => {
@@ -356,14 +461,14 @@ pub fn with_member_version(raw: Bytes, member_version: &str) -> Result<Bytes> {
             if !text[1..].trim_start().starts_with('}') {
                 inserted.push(b',');
             }
-            (at, at, inserted)
+            Splice {
+                cut: at,
+                resume: at,
+                inserted,
+            }
         }
     };
-    let mut out = Vec::with_capacity(raw.len() + inserted.len());
-    out.extend_from_slice(&raw[..cut]);
-    out.extend_from_slice(&inserted);
-    out.extend_from_slice(&raw[resume..]);
-    Ok(Bytes::from(out))
+    Ok(Some(splice))
 }
 
 #[cfg(test)]
@@ -491,6 +596,41 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn served_is_the_member_version_then_the_revision_in_one_copy() {
+        let objects = [
+            r#"{"kind":"Pod","metadata":{"name":"a","resourceVersion":"7","uid":"u"},"spec":{}}"#,
+            r#"{"metadata":{"annotations":{"x":"1"},"name":"a","resourceVersion":"7"}}"#,
+            r#"{"metadata":{"resourceVersion":"7","annotations":{ },"name":"a"}}"#,
+            r#"{"metadata":{"annotations":null,"resourceVersion":7}}"#,
+            r#"{"metadata":{"name":"a"}}"#,
+            r#"{"metadata":{}}"#,
+            r#"{"metadata":{ }}"#,
+            r#"{"metadata":{"annotations":{"x":"1"}}}"#,
+            r#"{"metadata":{"resourceVersion":"3","annotations":{"shadow.clusterpedia.io/resource-version":"3"}}}"#,
+            "{ \"metadata\" : { \"resourceVersion\" : \"5\" , \"name\":\"a\"} }",
+        ];
+        for raw in objects {
+            for member in ["7", "", "\"q"] {
+                let two_steps =
+                    with_revision(&with_member_version(Bytes::from(raw), member).expect(raw), 42)
+                        .expect(raw);
+                let once = served(raw.as_bytes(), member, 42).expect(raw);
+                assert_eq!(
+                    std::str::from_utf8(&once).expect("utf8"),
+                    std::str::from_utf8(&two_steps).expect("utf8"),
+                    "{raw} with member version {member:?}"
+                );
+                let v: serde_json::Value = serde_json::from_slice(&once).expect("JSON");
+                assert_eq!(v["metadata"]["resourceVersion"], "42", "{raw}");
+            }
+        }
+        for bad in ["[1]", r#"{"kind":"Pod"}"#, r#"{"metadata":{"annotations":[]}}"#] {
+            let err = served(bad.as_bytes(), "1", 1).expect_err(bad);
+            assert_eq!(err.status().code, 422, "{bad}: {err}");
+        }
     }
 
     #[test]

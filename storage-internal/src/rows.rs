@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use storage_api::object::Labels;
-use storage_api::resource_version::{with_member_version, with_revision};
+use storage_api::resource_version::served;
 use storage_api::{Gvr, IndexedFields, ResourceObject, Result, StorageError};
 
 use crate::db::{Col, Row};
@@ -162,10 +162,7 @@ pub(crate) fn object_from_row(
     let raw = Bytes::from(row.take_text(at + 13));
     // Rows written before the change log (revision 0) keep the member's version.
     let raw = match u64::try_from(row.int(at + 14)) {
-        Ok(revision) if revision > 0 => with_revision(
-            &with_member_version(raw, &fields.resource_version)?,
-            revision,
-        )?,
+        Ok(revision) if revision > 0 => served(&raw, &fields.resource_version, revision)?,
         _ => raw,
     };
     Ok(ResourceObject { fields, raw })

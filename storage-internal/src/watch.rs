@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt as _;
 use storage_api::evaluator::{Evaluator, present};
-use storage_api::resource_version::{WatchStart, with_member_version, with_revision};
+use storage_api::resource_version::{WatchStart, served};
 use storage_api::{
     Gvr, ListOptions, ResourceObject, Result, StorageError, WatchEvent, WatchStream,
 };
@@ -462,10 +462,7 @@ impl Watch {
         let stamped = |object: &ResourceObject| -> Result<ResourceObject> {
             let object = ResourceObject {
                 fields: object.fields.clone(),
-                raw: with_revision(
-                    &with_member_version(object.raw.clone(), &object.fields.resource_version)?,
-                    revision,
-                )?,
+                raw: served(&object.raw, &object.fields.resource_version, revision)?,
             };
             present(&self.options, object, &[])
         };
