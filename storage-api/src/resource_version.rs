@@ -311,8 +311,8 @@ fn metadata_of(raw: &[u8]) -> Result<(usize, &str)> {
         .map_err(|e| invalid(format!("cannot read the object's metadata: {e}")))?
         .ok_or_else(|| invalid("metadata is required".into()))?;
     let text = metadata.get();
-    let start = offset_in(raw, text)
-        .ok_or_else(|| invalid("metadata is not part of the object".into()))?;
+    let start =
+        offset_in(raw, text).ok_or_else(|| invalid("metadata is not part of the object".into()))?;
     if !text.starts_with('{') {
         return Err(invalid("metadata is not a JSON object".into()));
     }
@@ -614,9 +614,11 @@ mod tests {
         ];
         for raw in objects {
             for member in ["7", "", "\"q"] {
-                let two_steps =
-                    with_revision(&with_member_version(Bytes::from(raw), member).expect(raw), 42)
-                        .expect(raw);
+                let two_steps = with_revision(
+                    &with_member_version(Bytes::from(raw), member).expect(raw),
+                    42,
+                )
+                .expect(raw);
                 let once = served(raw.as_bytes(), member, 42).expect(raw);
                 assert_eq!(
                     std::str::from_utf8(&once).expect("utf8"),
@@ -627,7 +629,11 @@ mod tests {
                 assert_eq!(v["metadata"]["resourceVersion"], "42", "{raw}");
             }
         }
-        for bad in ["[1]", r#"{"kind":"Pod"}"#, r#"{"metadata":{"annotations":[]}}"#] {
+        for bad in [
+            "[1]",
+            r#"{"kind":"Pod"}"#,
+            r#"{"metadata":{"annotations":[]}}"#,
+        ] {
             let err = served(bad.as_bytes(), "1", 1).expect_err(bad);
             assert_eq!(err.status().code, 422, "{bad}: {err}");
         }
