@@ -149,29 +149,12 @@ pub fn find_metadata(raw: &[u8]) -> std::result::Result<Option<&RawValue>, serde
     }
 }
 
+/// The members of `metadata` the stamps change (`Some` whenever the key is present, even with a
+/// `null` value, which is replaced too).
 #[derive(Deserialize)]
-struct Annotated<'a> {
+struct Stamped<'a> {
     #[serde(borrow, default, deserialize_with = "present")]
     annotations: Option<&'a RawValue>,
-}
-
-/// The two members of `metadata` that [`served`] changes.
-#[derive(Deserialize)]
-struct Slots<'a> {
-    #[serde(borrow, default, deserialize_with = "present")]
-    annotations: Option<&'a RawValue>,
-    #[serde(
-        borrow,
-        default,
-        rename = "resourceVersion",
-        deserialize_with = "present"
-    )]
-    resource_version: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct Metadata<'a> {
-    /// `Some` whenever the key is present, even with a `null` value (which is replaced too).
     #[serde(
         borrow,
         default,
@@ -201,7 +184,7 @@ impl RevisionSlot {
     /// that went through [`crate::ResourceObject::parse`] always have one.
     pub fn locate(raw: &[u8]) -> Result<Self> {
         let (meta_start, text) = metadata_of(raw)?;
-        let parsed: Metadata<'_> = serde_json::from_str(text).map_err(|e| {
+        let parsed: Stamped<'_> = serde_json::from_str(text).map_err(|e| {
             StorageError::invalid(
                 "object",
                 format!("cannot read metadata.resourceVersion: {e}"),
@@ -324,7 +307,7 @@ fn metadata_of(raw: &[u8]) -> Result<(usize, &str)> {
 /// this for each of its objects).
 pub fn served(raw: &[u8], member_version: &str, revision: u64) -> Result<Bytes> {
     let (meta_start, text) = metadata_of(raw)?;
-    let slots: Slots<'_> = serde_json::from_str(text).map_err(|e| {
+    let slots: Stamped<'_> = serde_json::from_str(text).map_err(|e| {
         StorageError::invalid("object", format!("cannot read the object's metadata: {e}"))
     })?;
     let member = member_splice(meta_start, text, slots.annotations, member_version)?;
@@ -386,7 +369,7 @@ pub fn with_member_version(raw: Bytes, member_version: &str) -> Result<Bytes> {
         return Ok(raw);
     }
     let (meta_start, text) = metadata_of(&raw)?;
-    let annotated: Annotated<'_> = serde_json::from_str(text).map_err(|e| {
+    let annotated: Stamped<'_> = serde_json::from_str(text).map_err(|e| {
         StorageError::invalid("object", format!("cannot read metadata.annotations: {e}"))
     })?;
     match member_splice(meta_start, text, annotated.annotations, member_version)? {

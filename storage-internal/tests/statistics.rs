@@ -7,6 +7,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, Connection as _, Row as _};
@@ -195,6 +196,25 @@ async fn updates_since(url: &str, schema: &str, before: i64, expected: i64) -> (
     }
 }
 
+/// A PostgreSQL layer (its configuration tuned by `tune`) with 20 pods stored: the layer, its
+/// pods storage and the pods.
+async fn twenty_pods(
+    tune: impl FnOnce(&mut storage_internal::InternalConfig),
+) -> (
+    support::ScratchFactory,
+    Arc<dyn ResourceStorage>,
+    Vec<ResourceObject>,
+) {
+    let factory = support::postgres_with(tune).await;
+    let storage = support::pods(&factory).await;
+    let pods = generate_pods(20, 1, 3);
+    storage
+        .apply(pods.iter().cloned().map(Change::Upsert).collect())
+        .await
+        .expect("apply");
+    (factory, storage, pods)
+}
+
 async fn names(storage: &dyn ResourceStorage, query: &str) -> Vec<String> {
     let options = parse_list_options(query, &RequestScope::default()).expect("query");
     let list = storage.list(&options).await.expect("list");
@@ -206,14 +226,8 @@ async fn names(storage: &dyn ResourceStorage, query: &str) -> Vec<String> {
 /// indexes; a label change is a normal update, and every change is read back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_status_updates_are_hot() {
-    let factory = support::postgres().await;
+    let (factory, storage, pods) = twenty_pods(|_| {}).await;
     let (url, schema) = support::postgres_schema(&factory);
-    let storage = support::pods(&factory).await;
-    let pods = generate_pods(20, 1, 3);
-    storage
-        .apply(pods.iter().cloned().map(Change::Upsert).collect())
-        .await
-        .expect("apply");
     let (before, _) = updates(&url, &schema).await;
 
     const STATUS_UPDATES: i64 = 10;
@@ -273,15 +287,9 @@ async fn postgres_status_updates_are_hot() {
 /// stay absent (and pending) instead of being rewritten.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_updates_of_excluded_resources_are_hot() {
-    let factory =
-        support::postgres_with(|c| c.full_text_search.exclude = vec!["pods".into()]).await;
+    let (factory, storage, pods) =
+        twenty_pods(|c| c.full_text_search.exclude = vec!["pods".into()]).await;
     let (url, schema) = support::postgres_schema(&factory);
-    let storage = support::pods(&factory).await;
-    let pods = generate_pods(20, 1, 3);
-    storage
-        .apply(pods.iter().cloned().map(Change::Upsert).collect())
-        .await
-        .expect("apply");
     let (before, hot_before) = updates(&url, &schema).await;
     const UPDATES: i64 = 10;
     let mut pod = pods[0].clone();
