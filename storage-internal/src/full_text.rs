@@ -80,15 +80,36 @@ pub(crate) fn query_text(query: &FullTextQuery) -> String {
 }
 
 /// Fills in the words of every pending row of a resource that gets words (see the
-/// [module documentation](self)); returns how many rows were filled in. At start-up.
+/// [module documentation](self)); returns how many rows were filled in. At start-up: it reads
+/// every pending row's resource, so that none is left out.
 pub(crate) async fn catch_up_all(db: &Db) -> Result<u64> {
-    let mut select = db.sql();
-    select.push("SELECT DISTINCT api_group, resource FROM resources WHERE search_pending");
-    let pending = db
-        .fetch("full-text pending", &select, &[Col::Text, Col::Text])
-        .await?;
+    catch_up_each(
+        db,
+        "full-text pending",
+        "SELECT DISTINCT api_group, resource FROM resources WHERE search_pending",
+    )
+    .await
+}
+
+/// Before a collection's full-text list: fills in the pending rows of every registered
+/// resource that gets words, one probe of the pending-words index per resource, so that the
+/// pending rows of excluded resources (possibly millions) are never walked per request.
+pub(crate) async fn catch_up_registered(db: &Db) -> Result<u64> {
+    catch_up_each(
+        db,
+        "registered resources",
+        "SELECT DISTINCT api_group, resource FROM resource_types",
+    )
+    .await
+}
+
+/// [`catch_up`] for each resource (`api_group`, `resource`) `select` reads that gets words.
+async fn catch_up_each(db: &Db, what: &str, select: &'static str) -> Result<u64> {
+    let mut sql = db.sql();
+    sql.push(select);
+    let resources = db.fetch(what, &sql, &[Col::Text, Col::Text]).await?;
     let mut filled = 0;
-    for row in &pending {
+    for row in &resources {
         let (group, resource) = (row.text(0), row.text(1));
         if db.full_text().includes(group, resource) {
             filled += catch_up(db, group, resource).await?;

@@ -515,7 +515,7 @@ impl<'a> ListQuery<'a> {
                     crate::full_text::catch_up(db, &gvr.group, &gvr.resource).await?;
                 }
                 Scope::Collection(_) => {
-                    crate::full_text::catch_up_all(db).await?;
+                    crate::full_text::catch_up_registered(db).await?;
                 }
             }
         }

@@ -202,12 +202,41 @@ async fn postgres_excluded_resources_get_words_once_included() {
     .fetch_one(&mut admin)
     .await
     .expect("count");
-    admin.close().await.expect("close");
     assert_eq!(
         (without_words, pending),
         (2, 2),
         "pods are stored without words"
     );
+    // A pending row of a resource with words is filled in before a collection's full-text list
+    // too (the excluded pods' pending rows are skipped).
+    admin
+        .execute(AssertSqlSafe(format!(
+            "UPDATE {schema}.resources SET search_vector = NULL, search_pending = true \
+             WHERE resource = 'configmaps'"
+        )))
+        .await
+        .expect("forget the configmap's words");
+    admin.close().await.expect("close");
+    let collection = factory
+        .collection_resources()
+        .into_iter()
+        .next()
+        .expect("a collection");
+    let any = factory
+        .new_collection_resource_storage(&collection)
+        .await
+        .expect("collection storage");
+    let core = [storage_api::collection::CollectionResourceType::group("")];
+    let found: Vec<String> = any
+        .list(&core, &options)
+        .await
+        .expect("collection full-text list")
+        .page
+        .items
+        .iter()
+        .map(|o| o.fields.name.clone())
+        .collect();
+    assert_eq!(found, ["nginx-conf"]);
 
     // A replica without the setting, on the same database.
     let mut config = storage_internal::InternalConfig {
